@@ -1,0 +1,96 @@
+#pragma once
+// The small set of primitives a device must provide. Ops (fovea/ops) allocate outputs and
+// call these; autograd formulas are written with ops, so only the primitives below are
+// device code. oneDNN and cuDNN types never appear outside backend/.
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "fovea/core/generator.h"
+#include "fovea/core/tensor.h"
+
+namespace fovea::backend {
+
+enum class UnaryOp { neg, exp, log, sqrt, rsqrt, abs, sign, square, reciprocal, sin, cos, erf, floor, ceil, round, not_ };
+enum class BinaryOp { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge };
+enum class ReduceOp { sum, prod, max, min, argmax, argmin };
+// Activations with oneDNN-style forward and backward; alpha is the slope / limit where used.
+enum class Act { relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, clamp };
+
+struct ActParams {
+  double alpha = 0;  // leaky_relu slope, elu alpha, clamp low
+  double beta = 0;   // clamp high
+};
+
+struct Conv2dParams {
+  std::array<std::int64_t, 2> stride{1, 1};
+  std::array<std::int64_t, 4> padding{0, 0, 0, 0};  // top, bottom, left, right
+  std::array<std::int64_t, 2> dilation{1, 1};
+  std::int64_t groups = 1;
+};
+
+enum class PoolKind { max, avg };
+struct Pool2dParams {
+  PoolKind kind = PoolKind::max;
+  std::array<std::int64_t, 2> kernel{2, 2};
+  std::array<std::int64_t, 2> stride{2, 2};
+  std::array<std::int64_t, 4> padding{0, 0, 0, 0};  // top, bottom (incl. ceil_mode extra), left, right
+  std::array<std::int64_t, 2> pad_begin_limit{0, 0};  // the user's symmetric padding (PyTorch's avg divisor bound)
+  bool count_include_pad = true;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::shared_ptr<std::byte> allocate(std::size_t nbytes) = 0;
+
+  // dst and src have the same shape; any strides; dtype conversion allowed
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  virtual void fill(const Tensor& dst, double v) = 0;
+  virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out) = 0;
+  // a, b: views already expanded to out's shape (zero strides where broadcast)
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // x: (M, R) contiguous rows; out: (M) (i64 for argmax/argmin)
+  virtual void reduce(ReduceOp op, const Tensor& x, const Tensor& out) = 0;
+  // out = a @ b (+ bias), batched with broadcasting over leading dims; any strides on a, b
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor* bias, const Tensor& out) = 0;
+
+  // x: (N,C,H,W), w: (O,C/g,kH,kW), b: (O) -> y: (N,O,H',W')
+  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y, const Conv2dParams& p) = 0;
+  virtual void conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dParams& p) = 0;
+  virtual void conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor* gb, const Conv2dParams& p) = 0;
+
+  // Max pooling returns a workspace that its backward needs (backend-defined contents).
+  virtual Tensor pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dParams& p, bool training) = 0;
+  virtual void pool2d_backward(const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& workspace, const Tensor& gx, const Pool2dParams& p) = 0;
+
+  // x: (N,C,...) ; weight, bias, mean, var: (C). In training mean/var are outputs (biased var).
+  virtual void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                                  const Tensor& var, const Tensor& y, double eps, bool training) = 0;
+  virtual void batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                   const Tensor& var, const Tensor& gx, const Tensor& gweight, const Tensor& gbias,
+                                   double eps) = 0;
+
+  virtual void activation_forward(Act a, const ActParams& p, const Tensor& x, const Tensor& y) = 0;
+  virtual void activation_backward(Act a, const ActParams& p, const Tensor& x, const Tensor& gy, const Tensor& gx) = 0;
+  // softmax over `axis`; log selects log_softmax. Backward uses the forward output y.
+  virtual void softmax_forward(const Tensor& x, const Tensor& y, int axis, bool log) = 0;
+  virtual void softmax_backward(const Tensor& y, const Tensor& gy, const Tensor& gx, int axis, bool log) = 0;
+
+  // out[i, j] = x[i, index[i, j]] for 2-D x (M, K) and index (M, J) (i64)
+  virtual void gather_rows(const Tensor& x, const Tensor& index, const Tensor& out) = 0;
+  // out[i, index[i, j]] += src[i, j]
+  virtual void scatter_add_rows(const Tensor& src, const Tensor& index, const Tensor& out) = 0;
+
+  virtual void uniform(const Tensor& out, double lo, double hi, Generator& g) = 0;
+  virtual void normal(const Tensor& out, double mean, double std, Generator& g) = 0;
+  virtual void bernoulli(const Tensor& out, double p, Generator& g) = 0;
+};
+
+Backend& backend_for(Device d);
+Backend& backend_for(const Tensor& t);
+// Registration point for device backends outside the core library (CUDA).
+void register_backend(DeviceType type, Backend* b);
+
+}  // namespace fovea::backend

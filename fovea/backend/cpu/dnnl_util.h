@@ -1,0 +1,50 @@
+#pragma once
+// oneDNN glue: one engine and stream, memory descriptors of fovea tensors, and a primitive
+// cache keyed by shapes and attributes (creating a primitive costs far more than running a small one).
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "fovea/core/tensor.h"
+
+namespace fovea::backend::cpu {
+
+dnnl::engine& engine();
+dnnl::stream& stream();
+
+dnnl::memory::data_type dnnl_dtype(DType t, const char* op);
+// Plain strided descriptor of a tensor (dims = shape, strides = strides).
+dnnl::memory::desc plain_desc(const Tensor& t, const char* op);
+dnnl::memory::desc plain_desc(const Shape& shape, DType dt, const char* op);
+dnnl::memory make_memory(const dnnl::memory::desc& md, const Tensor& t);
+std::string key_of(const Tensor& t);  // shape + strides + dtype, for cache keys
+std::string md_key(const dnnl::memory::desc& md);
+
+// A cached value of any kind, built once per key.
+template <typename T>
+std::shared_ptr<T> cached(const std::string& key, const std::function<std::shared_ptr<T>()>& make) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::shared_ptr<T>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto v = make();
+  cache.emplace(key, v);
+  return v;
+}
+
+// Reorders between two layouts of the same logical tensor (cached by the pair of descriptors).
+void reorder(const dnnl::memory& src, const dnnl::memory& dst);
+
+// Scratch buffer for a descriptor in a layout oneDNN chose (lives as long as the returned memory).
+dnnl::memory scratch_memory(const dnnl::memory::desc& md);
+
+// Wraps `plain` (user layout) for a primitive wanting `want`: the same memory when the layouts
+// agree, otherwise a scratch buffer filled by a reorder when `fill` is set.
+dnnl::memory as_layout(const dnnl::memory& plain, const dnnl::memory::desc& want, bool fill);
+
+}  // namespace fovea::backend::cpu

@@ -1,0 +1,271 @@
+// Elementwise math, copies with dtype conversion, indexing and random fills.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "fovea/backend/cpu/cpu_backend.h"
+#include "fovea/backend/cpu/loops.h"
+
+namespace fovea::backend {
+
+using cpu::Loop;
+using cpu::make_loop;
+using cpu::run_loop;
+
+namespace {
+
+// Half-precision storage conversions (round to nearest even).
+float half_to_float(std::uint16_t h) { return static_cast<float>(std::bit_cast<_Float16>(h)); }
+std::uint16_t float_to_half(float f) { return std::bit_cast<std::uint16_t>(static_cast<_Float16>(f)); }
+float bf16_to_float(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
+std::uint16_t float_to_bf16(float f) {
+  std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+  if ((u & 0x7fffffff) > 0x7f800000) return static_cast<std::uint16_t>((u >> 16) | 0x40);  // quiet NaN
+  u += 0x7fff + ((u >> 16) & 1);
+  return static_cast<std::uint16_t>(u >> 16);
+}
+
+template <typename T>
+T* base_ptr(const Tensor& t) {
+  return reinterpret_cast<T*>(t.storage()->data.get()) + t.offset();
+}
+
+template <typename Out, typename In, typename Conv>
+void convert_loop(const Tensor& src, const Tensor& dst, Conv conv) {
+  auto l = make_loop<2>(dst.shape(), {&dst.strides(), &src.strides()});
+  Out* o = base_ptr<Out>(dst);
+  const In* i = base_ptr<In>(src);
+  run_loop(l, [&](auto off, std::int64_t n, auto s) {
+    Out* po = o + off[0];
+    const In* pi = i + off[1];
+    if (s[0] == 1 && s[1] == 1)
+      for (std::int64_t k = 0; k < n; ++k) po[k] = conv(pi[k]);
+    else
+      for (std::int64_t k = 0; k < n; ++k) po[k * s[0]] = conv(pi[k * s[1]]);
+  });
+}
+
+template <typename T>
+T apply_unary(UnaryOp op, T x) {
+  switch (op) {
+    case UnaryOp::neg: return static_cast<T>(-x);
+    case UnaryOp::exp: return static_cast<T>(std::exp(x));
+    case UnaryOp::log: return static_cast<T>(std::log(x));
+    case UnaryOp::sqrt: return static_cast<T>(std::sqrt(x));
+    case UnaryOp::rsqrt: return static_cast<T>(1 / std::sqrt(x));
+    case UnaryOp::abs: return static_cast<T>(x < 0 ? -x : x);
+    case UnaryOp::sign: return static_cast<T>((T(0) < x) - (x < T(0)));
+    case UnaryOp::square: return static_cast<T>(x * x);
+    case UnaryOp::reciprocal: return static_cast<T>(1 / static_cast<double>(x));
+    case UnaryOp::sin: return static_cast<T>(std::sin(x));
+    case UnaryOp::cos: return static_cast<T>(std::cos(x));
+    case UnaryOp::erf: return static_cast<T>(std::erf(x));
+    case UnaryOp::floor: return static_cast<T>(std::floor(x));
+    case UnaryOp::ceil: return static_cast<T>(std::ceil(x));
+    case UnaryOp::round: return static_cast<T>(std::nearbyint(x));
+    case UnaryOp::not_: return static_cast<T>(!x);
+  }
+  return x;
+}
+
+template <typename T, typename F>
+void unary_loop(const Tensor& x, const Tensor& out, F f) {
+  auto l = make_loop<2>(out.shape(), {&out.strides(), &x.strides()});
+  T* o = base_ptr<T>(out);
+  const T* i = base_ptr<T>(x);
+  run_loop(l, [&](auto off, std::int64_t n, auto s) {
+    T* po = o + off[0];
+    const T* pi = i + off[1];
+    if (s[0] == 1 && s[1] == 1)
+      for (std::int64_t k = 0; k < n; ++k) po[k] = f(pi[k]);
+    else
+      for (std::int64_t k = 0; k < n; ++k) po[k * s[0]] = f(pi[k * s[1]]);
+  });
+}
+
+template <typename T, typename R, typename F>
+void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  auto l = make_loop<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()});
+  R* o = base_ptr<R>(out);
+  const T* pa = base_ptr<T>(a);
+  const T* pb = base_ptr<T>(b);
+  run_loop(l, [&](auto off, std::int64_t n, auto s) {
+    R* po = o + off[0];
+    const T* x = pa + off[1];
+    const T* y = pb + off[2];
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1)
+      for (std::int64_t k = 0; k < n; ++k) po[k] = f(x[k], y[k]);
+    else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
+      const T yv = *y;
+      for (std::int64_t k = 0; k < n; ++k) po[k] = f(x[k], yv);
+    } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {
+      const T xv = *x;
+      for (std::int64_t k = 0; k < n; ++k) po[k] = f(xv, y[k]);
+    } else
+      for (std::int64_t k = 0; k < n; ++k) po[k * s[0]] = f(x[k * s[1]], y[k * s[2]]);
+  });
+}
+
+template <typename T>
+void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  using U = std::uint8_t;
+  switch (op) {
+    case BinaryOp::add: return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x + y); });
+    case BinaryOp::sub: return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x - y); });
+    case BinaryOp::mul: return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x * y); });
+    case BinaryOp::div:
+      if constexpr (std::is_integral_v<T>)
+        return binary_loop<T, T>(a, b, out, [](T x, T y) {
+          if (y == 0) fail("div", "integer division by zero");
+          return static_cast<T>(x / y);
+        });
+      else
+        return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x / y); });
+    case BinaryOp::pow: return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
+    case BinaryOp::maximum:
+      return binary_loop<T, T>(a, b, out, [](T x, T y) { return (x != x || x > y) ? x : y; });
+    case BinaryOp::minimum:
+      return binary_loop<T, T>(a, b, out, [](T x, T y) { return (x != x || x < y) ? x : y; });
+    case BinaryOp::eq: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x == y); });
+    case BinaryOp::ne: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x != y); });
+    case BinaryOp::lt: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x < y); });
+    case BinaryOp::le: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x <= y); });
+    case BinaryOp::gt: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x > y); });
+    case BinaryOp::ge: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x >= y); });
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<std::byte> CpuBackend::allocate(std::size_t nbytes) {
+  // 64-byte alignment for AVX-512 loads; never a null pointer, even for empty tensors
+  std::size_t sz = ((nbytes + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, sz == 0 ? 64 : sz);
+  if (!p) fail("alloc", "out of memory allocating {} bytes", nbytes);
+  return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+}
+
+void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
+  if (src.shape() != dst.shape())
+    fail("copy", "shape mismatch: {} into {}", shape_str(src.shape()), shape_str(dst.shape()));
+  if (src.numel() == 0) return;
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
+    std::memcpy(dst.raw_data(), src.raw_data(), static_cast<size_t>(src.numel()) * dtype_size(src.dtype()));
+    return;
+  }
+  const DType s = src.dtype(), d = dst.dtype();
+  using u16 = std::uint16_t;
+  if (s == d && (s == DType::f16 || s == DType::bf16))
+    return convert_loop<u16, u16>(src, dst, [](u16 v) { return v; });
+  if (s == DType::f16 || s == DType::bf16) {
+    Tensor tmp = empty(src.shape(), {.dtype = DType::f32});
+    if (s == DType::f16) convert_loop<float, u16>(src, tmp, half_to_float);
+    else convert_loop<float, u16>(src, tmp, bf16_to_float);
+    return copy(tmp, dst);
+  }
+  if (d == DType::f16 || d == DType::bf16) {
+    Tensor tmp = empty(src.shape(), {.dtype = DType::f32});
+    copy(src, tmp);
+    if (d == DType::f16) convert_loop<u16, float>(tmp, dst, float_to_half);
+    else convert_loop<u16, float>(tmp, dst, float_to_bf16);
+    return;
+  }
+  FOVEA_DISPATCH(d, "copy", [&] {
+    using O = scalar_t;
+    FOVEA_DISPATCH(s, "copy", [&] {
+      convert_loop<O, scalar_t>(src, dst, [](scalar_t v) { return static_cast<O>(v); });
+    });
+  });
+}
+
+void CpuBackend::fill(const Tensor& dst, double v) {
+  if (dst.dtype() == DType::f16 || dst.dtype() == DType::bf16) {
+    std::uint16_t h = dst.dtype() == DType::f16 ? float_to_half(static_cast<float>(v)) : float_to_bf16(static_cast<float>(v));
+    return convert_loop<std::uint16_t, std::uint16_t>(dst, dst, [h](std::uint16_t) { return h; });
+  }
+  FOVEA_DISPATCH(dst.dtype(), "fill", [&] {
+    const auto c = static_cast<scalar_t>(v);
+    unary_loop<scalar_t>(dst, dst, [c](scalar_t) { return c; });
+  });
+}
+
+void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out) {
+  FOVEA_DISPATCH(x.dtype(), "unary", [&] {
+    switch (op) {  // the common cases get their own loops so they vectorise
+      case UnaryOp::neg: return unary_loop<scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(-v); });
+      case UnaryOp::square: return unary_loop<scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(v * v); });
+      case UnaryOp::sqrt: return unary_loop<scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::sqrt(v)); });
+      case UnaryOp::exp: return unary_loop<scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::exp(v)); });
+      default: return unary_loop<scalar_t>(x, out, [op](scalar_t v) { return apply_unary(op, v); });
+    }
+  });
+}
+
+void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  FOVEA_DISPATCH(a.dtype(), "binary", [&] { binary_typed<scalar_t>(op, a, b, out); });
+}
+
+void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  FOVEA_DISPATCH(a.dtype(), "where", [&] {
+    using T = scalar_t;
+    auto l = make_loop<4>(out.shape(), {&out.strides(), &cond.strides(), &a.strides(), &b.strides()});
+    T* o = base_ptr<T>(out);
+    const auto* c = base_ptr<std::uint8_t>(cond);
+    const T* pa = base_ptr<T>(a);
+    const T* pb = base_ptr<T>(b);
+    run_loop(l, [&](auto off, std::int64_t n, auto s) {
+      for (std::int64_t k = 0; k < n; ++k)
+        o[off[0] + k * s[0]] = c[off[1] + k * s[1]] ? pa[off[2] + k * s[2]] : pb[off[3] + k * s[3]];
+    });
+  });
+}
+
+void CpuBackend::gather_rows(const Tensor& x, const Tensor& index, const Tensor& out) {
+  const std::int64_t M = x.size(0), K = x.size(1), J = index.size(1);
+  const auto* idx = index.data<std::int64_t>();
+  FOVEA_DISPATCH(x.dtype(), "gather", [&] {
+    const scalar_t* px = x.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+    for (std::int64_t i = 0; i < M; ++i)
+      for (std::int64_t j = 0; j < J; ++j) {
+        std::int64_t k = idx[i * J + j];
+        if (k < 0 || k >= K) fail("gather", "index {} out of range for size {}", k, K);
+        po[i * J + j] = px[i * K + k];
+      }
+  });
+}
+
+void CpuBackend::scatter_add_rows(const Tensor& src, const Tensor& index, const Tensor& out) {
+  const std::int64_t M = out.size(0), K = out.size(1), J = index.size(1);
+  const auto* idx = index.data<std::int64_t>();
+  FOVEA_DISPATCH(out.dtype(), "scatter_add", [&] {
+    const scalar_t* ps = src.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+    for (std::int64_t i = 0; i < M; ++i)
+      for (std::int64_t j = 0; j < J; ++j) {
+        std::int64_t k = idx[i * J + j];
+        if (k < 0 || k >= K) fail("scatter_add", "index {} out of range for size {}", k, K);
+        po[i * K + k] += ps[i * J + j];
+      }
+  });
+}
+
+// Random fills run sequentially on the generator so a seed gives the same numbers everywhere.
+template <typename F>
+static void random_fill(const Tensor& out, F draw) {
+  FOVEA_DISPATCH_FLOAT(out.dtype(), "random", [&] {
+    scalar_t* p = out.data<scalar_t>();
+    for (std::int64_t i = 0, n = out.numel(); i < n; ++i) p[i] = static_cast<scalar_t>(draw());
+  });
+}
+void CpuBackend::uniform(const Tensor& out, double lo, double hi, Generator& g) {
+  random_fill(out, [&] { return lo + (hi - lo) * g.uniform(); });
+}
+void CpuBackend::normal(const Tensor& out, double mean, double std, Generator& g) {
+  random_fill(out, [&] { return mean + std * g.normal(); });
+}
+void CpuBackend::bernoulli(const Tensor& out, double p, Generator& g) {
+  random_fill(out, [&] { return g.uniform() < p ? 1.0 : 0.0; });
+}
+
+}  // namespace fovea::backend

@@ -1,0 +1,61 @@
+// Device -> backend table. The meta backend allocates nothing and computes nothing: ops on
+// meta tensors only infer shapes (summaries of large networks answer instantly).
+#include <array>
+
+#include "fovea/backend/backend.h"
+#include "fovea/backend/cpu/cpu_backend.h"
+
+namespace fovea::backend {
+
+namespace {
+
+class MetaBackend final : public Backend {
+ public:
+  std::shared_ptr<std::byte> allocate(std::size_t) override { return nullptr; }
+  void copy(const Tensor&, const Tensor&) override {}
+  void fill(const Tensor&, double) override {}
+  void unary(UnaryOp, const Tensor&, const Tensor&) override {}
+  void binary(BinaryOp, const Tensor&, const Tensor&, const Tensor&) override {}
+  void where(const Tensor&, const Tensor&, const Tensor&, const Tensor&) override {}
+  void reduce(ReduceOp, const Tensor&, const Tensor&) override {}
+  void matmul(const Tensor&, const Tensor&, const Tensor*, const Tensor&) override {}
+  void conv2d_forward(const Tensor&, const Tensor&, const Tensor*, const Tensor&, const Conv2dParams&) override {}
+  void conv2d_backward_data(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) override {}
+  void conv2d_backward_weights(const Tensor&, const Tensor&, const Tensor&, const Tensor*, const Conv2dParams&) override {}
+  Tensor pool2d_forward(const Tensor&, const Tensor&, const Pool2dParams&, bool) override { return empty({0}, {.device = kMeta}); }
+  void pool2d_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Pool2dParams&) override {}
+  void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, double,
+                          bool) override {}
+  void batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                           const Tensor&, const Tensor&, double) override {}
+  void activation_forward(Act, const ActParams&, const Tensor&, const Tensor&) override {}
+  void activation_backward(Act, const ActParams&, const Tensor&, const Tensor&, const Tensor&) override {}
+  void softmax_forward(const Tensor&, const Tensor&, int, bool) override {}
+  void softmax_backward(const Tensor&, const Tensor&, const Tensor&, int, bool) override {}
+  void gather_rows(const Tensor&, const Tensor&, const Tensor&) override {}
+  void scatter_add_rows(const Tensor&, const Tensor&, const Tensor&) override {}
+  void uniform(const Tensor&, double, double, Generator&) override {}
+  void normal(const Tensor&, double, double, Generator&) override {}
+  void bernoulli(const Tensor&, double, Generator&) override {}
+};
+
+std::array<Backend*, 3>& table() {
+  static CpuBackend cpu;
+  static MetaBackend meta;
+  static std::array<Backend*, 3> t{&cpu, nullptr, &meta};
+  return t;
+}
+
+}  // namespace
+
+void register_backend(DeviceType type, Backend* b) { table()[static_cast<size_t>(type)] = b; }
+
+Backend& backend_for(Device d) {
+  Backend* b = table()[static_cast<size_t>(d.type)];
+  if (!b) fail("device", "{} is not available in this build (fovea was built without CUDA)", d.str());
+  return *b;
+}
+
+Backend& backend_for(const Tensor& t) { return backend_for(t.device()); }
+
+}  // namespace fovea::backend

@@ -1,0 +1,56 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace fovea {
+
+// f16/bf16 are storage types on CPU (read/write, convert); arithmetic runs in f32/f64/i64/u8.
+enum class DType : std::uint8_t { f32, f64, i64, u8, f16, bf16 };
+
+constexpr std::size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::f32: return 4;
+    case DType::f64: return 8;
+    case DType::i64: return 8;
+    case DType::u8: return 1;
+    case DType::f16: return 2;
+    case DType::bf16: return 2;
+  }
+  return 0;
+}
+
+constexpr bool is_floating(DType t) { return t == DType::f32 || t == DType::f64 || t == DType::f16 || t == DType::bf16; }
+
+std::string_view dtype_name(DType t);
+// Accepts fovea names ("f32") and safetensors names ("F32").
+DType parse_dtype(std::string_view s);
+
+template <typename T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
+template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
+template <> struct dtype_of<std::int64_t> { static constexpr DType value = DType::i64; };
+template <> struct dtype_of<std::uint8_t> { static constexpr DType value = DType::u8; };
+
+}  // namespace fovea
+
+// Runs the body with `scalar_t` bound to the C++ type of an arithmetic dtype.
+#define FOVEA_DISPATCH(dtype, op, ...)                                                  \
+  [&] {                                                                                 \
+    switch (dtype) {                                                                    \
+      case ::fovea::DType::f32: { using scalar_t = float; return __VA_ARGS__(); }        \
+      case ::fovea::DType::f64: { using scalar_t = double; return __VA_ARGS__(); }       \
+      case ::fovea::DType::i64: { using scalar_t = std::int64_t; return __VA_ARGS__(); } \
+      case ::fovea::DType::u8: { using scalar_t = std::uint8_t; return __VA_ARGS__(); }  \
+      default: ::fovea::fail(op, "dtype {} not supported", ::fovea::dtype_name(dtype));  \
+    }                                                                                   \
+  }()
+
+#define FOVEA_DISPATCH_FLOAT(dtype, op, ...)                                            \
+  [&] {                                                                                 \
+    switch (dtype) {                                                                    \
+      case ::fovea::DType::f32: { using scalar_t = float; return __VA_ARGS__(); }        \
+      case ::fovea::DType::f64: { using scalar_t = double; return __VA_ARGS__(); }       \
+      default: ::fovea::fail(op, "expected a floating dtype (f32, f64), got {}", ::fovea::dtype_name(dtype)); \
+    }                                                                                   \
+  }()

@@ -1,0 +1,67 @@
+#include "fovea/nn/init.h"
+
+#include <cmath>
+
+#include "fovea/autograd/grad_mode.h"
+#include "fovea/backend/backend.h"
+
+namespace fovea::nn::init {
+
+std::pair<std::int64_t, std::int64_t> fans(const Tensor& w) {
+  if (w.dim() < 2) fail("init", "fan in and fan out need a tensor with at least 2 dims, got {}", shape_str(w.shape()));
+  std::int64_t field = 1;
+  for (std::int64_t i = 2; i < w.dim(); ++i) field *= w.size(i);
+  return {w.size(1) * field, w.size(0) * field};
+}
+
+double gain(const std::string& nl, double param) {
+  if (nl == "linear" || nl == "conv2d" || nl == "sigmoid" || nl == "identity") return 1.0;
+  if (nl == "tanh") return 5.0 / 3.0;
+  if (nl == "relu") return std::sqrt(2.0);
+  if (nl == "leaky_relu") return std::sqrt(2.0 / (1 + param * param));
+  if (nl == "selu") return 0.75;
+  fail("init", "unknown nonlinearity '{}'", nl);
+}
+
+// Initialisers write in place on parameters; their values live on the CPU generator.
+static void fill_with(const Tensor& t, const std::function<void(const Tensor&)>& f) {
+  NoGradGuard ng;
+  Tensor host = empty(t.shape(), {.dtype = t.dtype()});
+  f(host);
+  t.copy_(host);
+}
+
+void uniform_(const Tensor& t, double lo, double hi, Generator& g) {
+  fill_with(t, [&](const Tensor& h) { backend::backend_for(h).uniform(h, lo, hi, g); });
+}
+void normal_(const Tensor& t, double mean, double std, Generator& g) {
+  fill_with(t, [&](const Tensor& h) { backend::backend_for(h).normal(h, mean, std, g); });
+}
+void constant_(const Tensor& t, double v) {
+  NoGradGuard ng;
+  t.fill_(v);
+}
+
+static double kaiming_std(const Tensor& t, double a, FanMode mode, const std::string& nl) {
+  auto [fi, fo] = fans(t);
+  return gain(nl, a) / std::sqrt(static_cast<double>(mode == FanMode::fan_in ? fi : fo));
+}
+
+void kaiming_uniform_(const Tensor& t, double a, FanMode mode, const std::string& nl, Generator& g) {
+  double bound = std::sqrt(3.0) * kaiming_std(t, a, mode, nl);
+  uniform_(t, -bound, bound, g);
+}
+void kaiming_normal_(const Tensor& t, double a, FanMode mode, const std::string& nl, Generator& g) {
+  normal_(t, 0, kaiming_std(t, a, mode, nl), g);
+}
+void xavier_uniform_(const Tensor& t, double gn, Generator& g) {
+  auto [fi, fo] = fans(t);
+  double bound = gn * std::sqrt(6.0 / static_cast<double>(fi + fo));
+  uniform_(t, -bound, bound, g);
+}
+void xavier_normal_(const Tensor& t, double gn, Generator& g) {
+  auto [fi, fo] = fans(t);
+  normal_(t, 0, gn * std::sqrt(2.0 / static_cast<double>(fi + fo)), g);
+}
+
+}  // namespace fovea::nn::init

@@ -1,0 +1,106 @@
+#pragma once
+// Module: run-time composition of layers. Parameters, buffers and children are registered by
+// name, so state_dict() keys match torchvision's ("layer1.0.conv1.weight").
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fovea/core/tensor.h"
+
+namespace fovea::nn {
+
+class Module;
+using ModulePtr = std::shared_ptr<Module>;
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// Hooks return a replacement tensor or an undefined Tensor to keep the original.
+using ForwardPreHook = std::function<Tensor(Module&, const Tensor& input)>;
+using ForwardHook = std::function<Tensor(Module&, const Tensor& input, const Tensor& output)>;
+// Called when the gradient w.r.t. the module's input is known (input must require grad);
+// may return a replacement for grad_input.
+using BackwardHook = std::function<Tensor(Module&, const Tensor& grad_input, const Tensor& grad_output)>;
+
+struct LoadReport {
+  std::vector<std::string> missing;      // in the module, not in the file
+  std::vector<std::string> unexpected;   // in the file, not in the module
+  std::vector<std::string> mismatched;   // same name, other shape ("name: expected (..), got (..)")
+  bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+  std::string str() const;
+};
+
+class Module : public std::enable_shared_from_this<Module> {
+ public:
+  explicit Module(std::string type) : type_(std::move(type)) {}
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual Tensor forward(const Tensor& x) = 0;
+  // forward with hooks: use this, not forward(), to run a module
+  Tensor operator()(const Tensor& x);
+
+  const std::string& type() const { return type_; }
+  // one line of options, as in PyTorch's repr: "3, 64, kernel_size=(7, 7), stride=(2, 2)"
+  virtual std::string extra_repr() const { return ""; }
+  std::string repr() const;
+
+  // registration (returns the registered object)
+  Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
+  Tensor register_buffer(const std::string& name, Tensor t);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    add_child(name, m);
+    return m;
+  }
+
+  // introspection; parameters shared between modules appear once
+  NamedTensors named_parameters(bool recurse = true) const;
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  NamedTensors named_buffers(bool recurse = true) const;
+  std::vector<std::pair<std::string, ModulePtr>> named_children() const { return children_; }
+  // every module below this one (this one first, named ""), depth first
+  std::vector<std::pair<std::string, Module*>> named_modules();
+  ModulePtr child(const std::string& name) const;  // nullptr when absent
+  Module& submodule(const std::string& path);      // "layer1.0.conv1"; throws when absent
+  std::int64_t num_parameters(bool trainable_only = false) const;
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();
+  void to(Device d);
+  void to(DType t);  // floating parameters and buffers only
+
+  NamedTensors state_dict() const;
+  // strict: any missing, unexpected or mismatched key throws with the full report
+  LoadReport load_state_dict(const NamedTensors& state, bool strict = true);
+
+  int register_forward_pre_hook(ForwardPreHook h);
+  int register_forward_hook(ForwardHook h);
+  int register_backward_hook(BackwardHook h);
+  void remove_hook(int handle);
+
+ protected:
+  virtual void on_train(bool) {}
+  void add_child(const std::string& name, ModulePtr m);
+  void replace_child(const std::string& name, ModulePtr m);
+
+  bool training_ = true;
+
+ private:
+  void collect(const std::string& prefix, NamedTensors& out, bool params, bool recurse,
+               std::vector<const TensorImpl*>& seen) const;
+  void apply_to_tensors(const std::function<Tensor(const Tensor&)>& f);
+
+  std::string type_;
+  NamedTensors params_;
+  NamedTensors buffers_;
+  std::vector<std::pair<std::string, ModulePtr>> children_;
+  std::vector<std::pair<int, ForwardPreHook>> pre_hooks_;
+  std::vector<std::pair<int, ForwardHook>> fwd_hooks_;
+  std::vector<std::pair<int, BackwardHook>> bwd_hooks_;
+};
+
+}  // namespace fovea::nn

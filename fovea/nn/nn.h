@@ -1,0 +1,5 @@
+#pragma once
+#include "fovea/nn/init.h"
+#include "fovea/nn/layers.h"
+#include "fovea/nn/module.h"
+#include "fovea/nn/serialize.h"

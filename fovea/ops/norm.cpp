@@ -1,0 +1,98 @@
+// Batch normalisation (Ioffe and Szegedy 2015, https://arxiv.org/abs/1502.03167) and dropout.
+//   y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over all dims but channels.
+// Training uses biased batch variance for y and updates the running variance with the
+// unbiased one: running = (1 - momentum) * running + momentum * batch (PyTorch's convention).
+#include "fovea/ops/detail.h"
+
+namespace fovea {
+
+using detail::be;
+
+namespace {
+
+// (C) -> (1,C,1,...) to broadcast over x: (N,C,...)
+Tensor per_channel(const Tensor& t, std::int64_t ndim) {
+  Shape s(static_cast<size_t>(ndim), 1);
+  s[1] = t.size(0);
+  return t.reshape(s);
+}
+
+std::vector<std::int64_t> stat_dims(std::int64_t ndim) {
+  std::vector<std::int64_t> d{0};
+  for (std::int64_t i = 2; i < ndim; ++i) d.push_back(i);
+  return d;
+}
+
+void update_running(const Tensor& running_mean, const Tensor& running_var, const Tensor& mean, const Tensor& var,
+                    double momentum, std::int64_t n) {
+  NoGradGuard ng;
+  if (running_mean.defined()) running_mean.mul_(1 - momentum).add_(mean.detach(), momentum);
+  if (running_var.defined())
+    running_var.mul_(1 - momentum).add_(var.detach(), momentum * static_cast<double>(n) / static_cast<double>(n - 1));
+}
+
+// The formula written with ops: autograd differentiates it (f64 gradient checks, eval mode).
+Tensor batch_norm_composed(const Tensor& x, const Tensor& mean, const Tensor& var, const Tensor& w, const Tensor& b,
+                           double eps) {
+  const auto nd = x.dim();
+  Tensor y = (x - per_channel(mean, nd)) * per_channel(rsqrt(var + eps), nd);
+  if (w.defined()) y = y * per_channel(w, nd);
+  if (b.defined()) y = y + per_channel(b, nd);
+  return y;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, const BatchNormOptions& o) {
+  const char* op = "batch_norm";
+  detail::check_defined(x, op, "input");
+  if (x.dim() < 2) fail(op, "expected input (N,C,...) with at least 2 dims, got {}", shape_str(x.shape()));
+  const std::int64_t C = x.size(1);
+  for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
+    if (t->defined() && (t->dim() != 1 || t->size(0) != C))
+      fail(op, "per-channel tensor of shape {} does not match {} channels", shape_str(t->shape()), C);
+  const bool use_batch = o.training || !running_mean.defined() || !running_var.defined();
+  const std::int64_t n = x.numel() / std::max<std::int64_t>(C, 1);
+  if (use_batch && n <= 1)
+    fail(op, "expected more than 1 value per channel when training, got input {}", shape_str(x.shape()));
+
+  if (x.dtype() != DType::f32 || x.is_meta()) {
+    if (!use_batch) return batch_norm_composed(x, running_mean, running_var, weight, bias, o.eps);
+    auto dims = stat_dims(x.dim());
+    Tensor mean_b = mean(x, dims), var_b = var(x, dims, false);
+    if (o.training) update_running(running_mean, running_var, mean_b, var_b, o.momentum, n);
+    return batch_norm_composed(x, mean_b, var_b, weight, bias, o.eps);
+  }
+  if (!use_batch && (x.requires_grad() || (weight.defined() && weight.requires_grad())) && grad_enabled())
+    return batch_norm_composed(x, running_mean, running_var, weight, bias, o.eps);
+
+  Tensor xc = x.detach().contiguous();
+  Tensor w = weight.defined() ? weight.detach().contiguous() : ones({C}, {.device = x.device()});
+  Tensor b = bias.defined() ? bias.detach().contiguous() : zeros({C}, {.device = x.device()});
+  Tensor mean_t = use_batch ? detail::new_empty(x, {C}) : running_mean.detach().contiguous();
+  Tensor var_t = use_batch ? detail::new_empty(x, {C}) : running_var.detach().contiguous();
+  Tensor y = detail::new_empty(x, x.shape());
+  be(x).batch_norm_forward(xc, w, b, mean_t, var_t, y, o.eps, use_batch);
+  if (!use_batch) return y;
+  if (o.training) update_running(running_mean, running_var, mean_t, var_t, o.momentum, n);
+  const bool gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+  return autograd::record(op, y, {x, weight, bias}, [xc, w, mean_t, var_t, eps = o.eps, gw, gb](const Tensor& g) {
+    Tensor gx = detail::new_empty(xc, xc.shape());
+    Tensor dw = detail::new_empty(w, w.shape()), db = detail::new_empty(w, w.shape());
+    be(g).batch_norm_backward(g.contiguous(), xc, w, mean_t, var_t, gx, dw, db, eps);
+    return std::vector<Tensor>{gx, gw ? dw : Tensor(), gb ? db : Tensor()};
+  });
+}
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
+  if (p < 0 || p > 1) fail("dropout", "probability must be in [0, 1], got {}", p);
+  if (!training || p == 0) return x;
+  if (p == 1) return x * 0.0;
+  // inverted dropout: kept units are scaled by 1/(1-p) so evaluation needs no rescaling
+  Tensor mask = detail::new_empty(x, x.shape());
+  be(x).bernoulli(mask, 1 - p, g);
+  return x * (mask / (1 - p));
+}
+
+}  // namespace fovea

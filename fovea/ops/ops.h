@@ -1,0 +1,120 @@
+#pragma once
+// The differentiable functional API. Every op works on any device the backend provides;
+// errors name the op: "[conv2d] expected 4-D input (N,C,H,W), got (3,224,224)".
+#include <optional>
+#include <vector>
+
+#include "fovea/core/generator.h"
+#include "fovea/core/tensor.h"
+#include "fovea/ops/options.h"
+
+namespace fovea {
+
+// elementwise (elementwise.cpp): NumPy broadcasting; a double operand takes the tensor's dtype
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, double e);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// comparisons give u8 masks (no gradient)
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor scalar_like(double v, const Tensor& like);
+// Sums a broadcast gradient back to `shape` (the inverse of broadcasting).
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& x);
+
+// activations (activation.cpp)
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor elu(const Tensor& x, double alpha = 1.0);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor gelu(const Tensor& x);  // exact (erf) form, as PyTorch's default
+Tensor hardswish(const Tensor& x);
+Tensor softmax(const Tensor& x, std::int64_t dim);
+Tensor log_softmax(const Tensor& x, std::int64_t dim);
+
+// reductions (reduce.cpp); dims may be negative; empty dims = all
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false);
+Tensor max(const Tensor& x);
+Tensor max(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor min(const Tensor& x);
+Tensor min(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor var(const Tensor& x, const std::vector<std::int64_t>& dims, bool unbiased = true, bool keepdim = false);
+
+// linear algebra (linalg.cpp)
+// a: (..., M, K), b: (..., K, N) -> (..., M, N); 1-D operands as in NumPy
+Tensor matmul(const Tensor& a, const Tensor& b);
+// x: (..., in), w: (out, in), b: (out) -> (..., out)
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {});
+
+// convolution and pooling (conv.cpp, pool.cpp)
+// x: (N,C,H,W), w: (O,C/g,kH,kW), b: (O) or undefined -> (N,O,H',W')
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, const Conv2dOptions& o = {});
+// Resolves a padding (by name or explicit) for input (H, W), kernel, stride, dilation.
+std::array<std::int64_t, 4> resolve_padding(const Padding& p, Pair in, Pair kernel, Pair stride, Pair dilation,
+                                            const char* op);
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o);
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o);
+
+// normalisation (norm.cpp): x: (N,C,...), running stats and affine params: (C) or undefined.
+// In training the running stats are updated in place (unbiased variance, PyTorch's convention).
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, const BatchNormOptions& o = {});
+Tensor dropout(const Tensor& x, double p, bool training, Generator& g = default_generator());
+
+// shape (shape.cpp)
+Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim);
+Tensor stack(const std::vector<Tensor>& xs, std::int64_t dim);
+// pads: pairs from the last dim backwards, as torch.nn.functional.pad: (left, right, top, bottom, ...)
+Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value = 0.0);
+Tensor flatten(const Tensor& x, std::int64_t start = 1, std::int64_t end = -1);
+
+// losses (loss.cpp). logits: (N,C) or (N,C,d1,...); target: class indices (N) / (N,d1,...) i64
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o = {});
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NllLossOptions& o = {});
+Tensor mse_loss(const Tensor& x, const Tensor& target, Reduction r = Reduction::mean);
+Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& target, Reduction r = Reduction::mean,
+                                        const Tensor& pos_weight = {});
+
+// random (tensor factories with a generator)
+Tensor rand(const Shape& s, TensorOptions o = {}, Generator& g = default_generator());
+Tensor randn(const Shape& s, TensorOptions o = {}, Generator& g = default_generator());
+
+}  // namespace fovea

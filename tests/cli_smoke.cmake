@@ -1,0 +1,13 @@
+# Runs the CLI's cheap commands and checks their exit codes and output.
+execute_process(COMMAND ${FOVEA} --version OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "fovea [0-9]+\\.[0-9]+")
+  message(FATAL_ERROR "fovea --version failed: ${rc} ${out}")
+endif()
+execute_process(COMMAND ${FOVEA} models OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "fovea models failed: ${rc}")
+endif()
+execute_process(COMMAND ${FOVEA} no-such-command RESULT_VARIABLE rc ERROR_QUIET OUTPUT_QUIET)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "an unknown subcommand must exit non-zero")
+endif()

@@ -1,0 +1,97 @@
+#include <gtest/gtest.h>
+
+#include "fovea/autograd/grad_mode.h"
+#include "fovea/ops/ops.h"
+
+using namespace fovea;
+
+TEST(Tensor, FactoriesAndMetadata) {
+  Tensor t = zeros({2, 3, 4});
+  EXPECT_EQ(t.shape(), (Shape{2, 3, 4}));
+  EXPECT_EQ(t.strides(), (Shape{12, 4, 1}));
+  EXPECT_EQ(t.numel(), 24);
+  EXPECT_EQ(t.dtype(), DType::f32);
+  EXPECT_TRUE(t.is_contiguous());
+  EXPECT_EQ(full({2}, 3.5, {.dtype = DType::f64}).to_vector<double>(), (std::vector<double>{3.5, 3.5}));
+  EXPECT_EQ(arange(0, 5).to_vector<float>(), (std::vector<float>{0, 1, 2, 3, 4}));
+  EXPECT_THROW(empty({2, -1}), Error);
+  EXPECT_THROW(from_vector<float>({1, 2, 3}, {2, 2}), Error);
+}
+
+TEST(Tensor, ViewsShareStorage) {
+  Tensor t = arange(0, 24).reshape({2, 3, 4});
+  Tensor p = t.permute({2, 0, 1});
+  EXPECT_EQ(p.shape(), (Shape{4, 2, 3}));
+  EXPECT_EQ(p.storage(), t.storage());
+  EXPECT_FALSE(p.is_contiguous());
+  Tensor s = t.slice(2, 1, 4, 2);
+  EXPECT_EQ(s.shape(), (Shape{2, 3, 2}));
+  EXPECT_EQ(s.to_vector<float>()[0], 1.0f);
+  EXPECT_EQ(s.to_vector<float>()[1], 3.0f);
+  Tensor e = from_vector<float>({1, 2, 3}, {3, 1}).expand({3, 4});
+  EXPECT_EQ(e.strides()[1], 0);
+  EXPECT_EQ(e.contiguous().to_vector<float>()[5], 2.0f);
+  Tensor tr = t.transpose(0, 2);
+  EXPECT_EQ(tr.contiguous().to_vector<float>()[1], 12.0f);
+  EXPECT_EQ(t.select(1, 2).to_vector<float>()[0], 8.0f);
+  EXPECT_EQ(t.unsqueeze(0).shape(), (Shape{1, 2, 3, 4}));
+  EXPECT_EQ(t.unsqueeze(-1).squeeze(-1).shape(), t.shape());
+  EXPECT_EQ(t.flatten(1).shape(), (Shape{2, 12}));
+  EXPECT_EQ(t.view({-1, 4}).shape(), (Shape{6, 4}));
+  EXPECT_THROW(p.view({24}), Error);  // not viewable: needs reshape
+  EXPECT_EQ(p.reshape({24}).to_vector<float>()[1], 4.0f);
+}
+
+TEST(Tensor, DtypeConversions) {
+  Tensor t = from_vector<float>({1.5f, -2.25f, 3.0f}, {3});
+  EXPECT_EQ(t.to(DType::f64).to_vector<double>(), (std::vector<double>{1.5, -2.25, 3.0}));
+  EXPECT_EQ(t.to(DType::i64).to_vector<std::int64_t>(), (std::vector<std::int64_t>{1, -2, 3}));
+  EXPECT_EQ(t.to(DType::f16).to(DType::f32).to_vector<float>(), t.to_vector<float>());
+  EXPECT_EQ(t.to(DType::bf16).to(DType::f32).to_vector<float>(), t.to_vector<float>());
+}
+
+TEST(Tensor, InPlaceRefusedOnGradLeaves) {
+  Tensor w = ones({3}, {.requires_grad = true});
+  EXPECT_THROW(w.add_(ones({3})), Error);
+  {
+    NoGradGuard ng;
+    w.add_(ones({3}), 2.0);
+  }
+  EXPECT_EQ(w.to_vector<float>()[0], 3.0f);
+}
+
+TEST(Tensor, Printing) {
+  Tensor t = from_vector<float>({1, 2, 3, 4}, {2, 2});
+  EXPECT_EQ(t.str(), "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])");
+  EXPECT_NE(zeros({2}, {.requires_grad = true}).str().find("requires_grad=True"), std::string::npos);
+  EXPECT_NE(empty({2, 3}, {.device = kMeta}).str().find("size=(2,3)"), std::string::npos);
+}
+
+TEST(Tensor, MetaDeviceInfersShapesOnly) {
+  Tensor x = empty({8, 3, 224, 224}, {.device = kMeta});
+  Tensor w = empty({64, 3, 7, 7}, {.device = kMeta});
+  Tensor y = max_pool2d(relu(conv2d(x, w, {}, {.stride = 2, .padding = 3})), {.kernel = 3, .stride = 2, .padding = 1});
+  EXPECT_EQ(y.shape(), (Shape{8, 64, 56, 56}));
+  EXPECT_TRUE(y.is_meta());
+}
+
+TEST(Tensor, ErrorsNameTheOp) {
+  try {
+    conv2d(zeros({3, 224, 224}), zeros({64, 3, 7, 7}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "[conv2d] expected 4-D input (N,C,H,W), got (3,224,224)");
+  }
+  EXPECT_THROW(add(zeros({2, 3}), zeros({4})), Error);
+  EXPECT_THROW(add(zeros({2}), zeros({2}, {.dtype = DType::f64})), Error);
+}
+
+TEST(Generator, Deterministic) {
+  Generator a(7), b(7);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(a.next(), b.next());
+  auto st = a.state();
+  double u = a.uniform();
+  a.set_state(st);
+  EXPECT_EQ(a.uniform(), u);
+  for (int i = 0; i < 1000; ++i) EXPECT_LT(a.below(10), 10u);
+}
