@@ -19,32 +19,23 @@ void set_element(const Tensor& t, std::int64_t i, double v) {
 
 }  // namespace
 
-GradcheckResult gradcheck(const GradFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o) {
+GradcheckResult gradcheck_leaves(const std::function<Tensor()>& f, const std::vector<Tensor>& leaves,
+                                 const GradcheckOptions& o) {
   GradcheckResult res;
-  std::vector<Tensor> xs;
-  for (auto& x : inputs) {
-    if (!x.defined() || !x.requires_grad()) {
-      xs.push_back(x);
-      continue;
-    }
-    if (x.device() != kCPU || (x.dtype() != DType::f32 && x.dtype() != DType::f64))
-      fail("gradcheck", "inputs must be CPU f32/f64 tensors");
-    // own contiguous copies, so perturbing them cannot touch the caller's data
-    Tensor c = x.detach().clone();
-    c.requires_grad_();
-    xs.push_back(c);
-  }
-  Tensor out = f(xs);
+  for (auto& x : leaves)
+    if (x.device() != kCPU || (x.dtype() != DType::f32 && x.dtype() != DType::f64) || !x.is_contiguous())
+      fail("gradcheck", "checked tensors must be contiguous CPU f32/f64 tensors");
+  for (auto& x : leaves) x.set_grad(Tensor());
+  Tensor out = f();
   Generator g(o.seed);
   Tensor r = randn(out.shape(), {.dtype = out.dtype()}, g);
   auto scalar = [&]() {
     NoGradGuard ng;
-    return sum(mul(f(xs), r).to(DType::f64)).item();
+    return sum(mul(f(), r).to(DType::f64)).item();
   };
   sum(mul(out, r)).backward();
-  for (size_t k = 0; k < xs.size(); ++k) {
-    const Tensor& x = xs[k];
-    if (!x.defined() || !x.requires_grad()) continue;
+  for (size_t k = 0; k < leaves.size(); ++k) {
+    const Tensor& x = leaves[k];
     Tensor ga = x.grad().defined() ? x.grad().to(DType::f64).contiguous() : zeros(x.shape(), {.dtype = DType::f64});
     const double* pa = ga.data<double>();
     const double f0 = scalar();
@@ -68,11 +59,36 @@ GradcheckResult gradcheck(const GradFn& f, const std::vector<Tensor>& inputs, co
       res.max_abs_error = std::max(res.max_abs_error, err);
       if (err > o.atol + o.rtol * std::abs(numeric) && res.ok) {
         res.ok = false;
-        res.message = fmt::format("input {} element {}: analytic {:.8g}, numeric {:.8g}", k, i, pa[i], numeric);
+        res.message = fmt::format("tensor {} element {}: analytic {:.8g}, numeric {:.8g}", k, i, pa[i], numeric);
       }
     }
   }
   return res;
+}
+
+GradcheckResult gradcheck(const GradFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o) {
+  std::vector<Tensor> xs, leaves;
+  for (auto& x : inputs) {
+    if (!x.defined() || !x.requires_grad()) {
+      xs.push_back(x);
+      continue;
+    }
+    // own contiguous copies, so perturbing them cannot touch the caller's data
+    Tensor c = x.detach().clone();
+    c.requires_grad_();
+    xs.push_back(c);
+    leaves.push_back(c);
+  }
+  return gradcheck_leaves([&] { return f(xs); }, leaves, o);
+}
+
+GradcheckResult gradcheck_module(nn::Module& m, const Tensor& input, const GradcheckOptions& o) {
+  Tensor x = input.detach().clone();
+  x.requires_grad_();
+  std::vector<Tensor> leaves{x};
+  for (auto& p : m.parameters())
+    if (p.requires_grad()) leaves.push_back(p);
+  return gradcheck_leaves([&] { return m(x); }, leaves, o);
 }
 
 }  // namespace fovea::testing

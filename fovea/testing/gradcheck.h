@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fovea/core/tensor.h"
+#include "fovea/nn/module.h"
 
 namespace fovea::testing {
 
@@ -27,7 +28,15 @@ struct GradcheckResult {
 
 using GradFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
-// Inputs must be CPU f32/f64; those with requires_grad() are checked.
+// Inputs must be CPU f32/f64; those with requires_grad() are checked (on private copies).
 GradcheckResult gradcheck(const GradFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o = {});
+
+// Checks the leaves that f() reads directly (e.g. a module's parameters), perturbing them in
+// place and restoring them; their .grad is overwritten.
+GradcheckResult gradcheck_leaves(const std::function<Tensor()>& f, const std::vector<Tensor>& leaves,
+                                 const GradcheckOptions& o = {});
+
+// A module's gradients w.r.t. its input and every parameter that requires grad.
+GradcheckResult gradcheck_module(nn::Module& m, const Tensor& input, const GradcheckOptions& o = {});
 
 }  // namespace fovea::testing

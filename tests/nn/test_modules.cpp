@@ -125,14 +125,7 @@ TEST(Modules, GradcheckEveryModule) {
   for (auto& [m, shape] : cases) {
     Generator g(5);
     Tensor x = randn(shape, {}, g).requires_grad_();
-    std::vector<Tensor> inputs{x};
-    for (auto& p : m->parameters()) inputs.push_back(p);
-    auto r = fovea::testing::gradcheck(
-        [&](const std::vector<Tensor>& v) {
-          for (size_t i = 1; i < v.size(); ++i) m->parameters()[i - 1].set_data(v[i].detach());
-          return (*m)(v[0]);
-        },
-        inputs, f32);
+    auto r = fovea::testing::gradcheck_module(*m, x, f32);
     EXPECT_TRUE(r.ok) << m->type() << ": " << r.message;
   }
 }
