@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""Runs bench_ops (fovea) and its PyTorch twin on the same shapes and threads, one after the
+other in one command, and prints both median times per conv2d forward+backward and the ratio.
+
+Usage: /usr/bin/python3 bench/ops.py [--threads 2] [--budget 1.0] [--build build]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+CASES = [
+    ("resnet18.conv1", 32, 3, 224, 64, 7, 2, 3), ("resnet18.layer1", 32, 64, 56, 64, 3, 1, 1),
+    ("resnet18.layer2.0", 32, 64, 56, 128, 3, 2, 1), ("resnet18.layer2", 32, 128, 28, 128, 3, 1, 1),
+    ("resnet18.layer2.ds", 32, 64, 56, 128, 1, 2, 0), ("resnet18.layer3.0", 32, 128, 28, 256, 3, 2, 1),
+    ("resnet18.layer3", 32, 256, 14, 256, 3, 1, 1), ("resnet18.layer3.ds", 32, 128, 28, 256, 1, 2, 0),
+    ("resnet18.layer4.0", 32, 256, 14, 512, 3, 2, 1), ("resnet18.layer4", 32, 512, 7, 512, 3, 1, 1),
+    ("resnet18.layer4.ds", 32, 256, 14, 512, 1, 2, 0), ("lenet5.c1", 64, 1, 28, 6, 5, 1, 2),
+    ("lenet5.c3", 64, 6, 14, 16, 5, 1, 0),
+]
+
+
+def torch_times(threads, budget):
+    torch.set_num_threads(threads)
+    out = {}
+    for name, n, c, h, o, k, s, p in CASES:
+        x = torch.randn(n, c, h, h, requires_grad=True)
+        w = (torch.randn(o, c, k, k) * 0.1).requires_grad_()
+        b = torch.zeros(o, requires_grad=True)
+        gy = torch.randn_like(F.conv2d(x.detach(), w.detach(), b.detach(), s, p))
+
+        def step():
+            x.grad = w.grad = b.grad = None
+            F.conv2d(x, w, b, s, p).backward(gy)
+
+        for _ in range(3):
+            step()
+        times, total = [], 0.0
+        while total < budget or len(times) < 5:
+            t0 = time.perf_counter()
+            step()
+            dt = time.perf_counter() - t0
+            times.append(dt)
+            total += dt
+        times.sort()
+        out[name] = times[len(times) // 2] * 1e3
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=1.0)
+    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
+    a = ap.parse_args()
+    exe = os.path.join(a.build, "bench_ops")
+    if not os.path.exists(exe):
+        sys.exit(f"bench/ops.py: {exe} not found; run 'make build' first")
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    res = subprocess.run([exe, str(a.threads), str(a.budget)], capture_output=True, text=True, env=env, check=True)
+    fovea = {r["name"]: r["ms"] for r in map(json.loads, res.stdout.splitlines())}
+    pt = torch_times(a.threads, a.budget)
+    print(f"conv2d forward+backward, median ms per call, {a.threads} threads (PyTorch {torch.__version__})")
+    print(f"{'shape':22} {'fovea':>10} {'pytorch':>10} {'speed-up':>9}")
+    groups = {}
+    for name, *_ in CASES:
+        ratio = pt[name] / fovea[name]
+        groups.setdefault(name.split(".")[0], []).append((fovea[name], pt[name]))
+        print(f"{name:22} {fovea[name]:10.3f} {pt[name]:10.3f} {ratio:8.2f}x")
+    for g, rows in groups.items():
+        f, p = sum(r[0] for r in rows), sum(r[1] for r in rows)
+        print(f"{g + ' total':22} {f:10.3f} {p:10.3f} {p / f:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
