@@ -1,6 +1,7 @@
-// `fovea models`: the model zoo's names.
+// `fovea models`: the networks of the model zoo with their parameter counts.
 #include <fmt/core.h>
 
+#include "fovea/models/registry.h"
 #include "tools/fovea/commands.h"
 
 namespace fovea::cli {
@@ -8,7 +9,12 @@ namespace fovea::cli {
 void add_models(CLI::App& app) {
   auto* cmd = app.add_subcommand("models", "list the networks of the model zoo");
   cmd->callback([] {
-    fmt::print("The model zoo is empty in this version; networks arrive with the zoo issue.\n");
+    fmt::print("{:<12} {:>12}  {:<12} {}\n", "name", "parameters", "input", "description");
+    for (const auto& m : models::list()) {
+      auto net = models::create(m.name);
+      std::string input = fmt::format("{}x{}x{}", m.input[0], m.input[1], m.input[2]);
+      fmt::print("{:<12} {:>12}  {:<12} {}\n", m.name, net->num_parameters(), input, m.description);
+    }
   });
 }
 

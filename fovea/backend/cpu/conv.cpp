@@ -1,5 +1,8 @@
-// Convolution through oneDNN: the primitive picks its own (blocked) layouts; fovea tensors stay
-// NCHW and are reordered in and out, as PyTorch's oneDNN path does.
+// Convolution through oneDNN. fovea tensors stay NCHW; each primitive works in the layout
+// chosen for it (layout_for) and data is reordered in and out, as PyTorch's oneDNN path does.
+#include <cstdlib>
+#include <cstring>
+
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/backend/cpu/dnnl_util.h"
 
@@ -28,6 +31,26 @@ dims weight_dims(const Shape& w, std::int64_t g) {
   return {g, w[0] / g, w[1], w[2], w[3]};
 }
 
+enum class Kind { fwd, bwd_data, bwd_weights };
+
+// oneDNN's blocked layouts pad channels to 8 or 16. For backward-data of a convolution with
+// very few input channels (an image's 1 or 3) that padding multiplies the work, and the plain
+// NCHW implementation (GEMM + col2im) is 2.7-2.9x faster (LeNet-5 C1 and ResNet-18 conv1, see
+// docs/backend.md); everywhere else the blocked layouts win. FOVEA_CONV_LAYOUT=any|nchw|nhwc
+// forces one layout for all (for benchmarks).
+dnnl::memory::format_tag layout_for(Kind k, std::int64_t in_channels, std::int64_t groups) {
+  static const char* forced = std::getenv("FOVEA_CONV_LAYOUT");
+  if (forced && !std::strcmp(forced, "nchw")) return tag::nchw;
+  if (forced && !std::strcmp(forced, "nhwc")) return tag::nhwc;
+  if (forced && !std::strcmp(forced, "any")) return tag::any;
+  if (k == Kind::bwd_data && groups == 1 && in_channels <= 4) return tag::nchw;
+  return tag::any;
+}
+
+dnnl::memory::desc with_layout(const dnnl::memory::desc& md, dnnl::memory::format_tag t) {
+  return dnnl::memory::desc(md.dims(), dnnl::memory::data_type::f32, t);
+}
+
 std::shared_ptr<ConvEntry> conv_entry(const Shape& x, const Shape& w, const Shape& y, bool bias, const Conv2dParams& p) {
   std::string key = fmt::format("conv{}{}{}b{}s{},{}p{},{},{},{}d{},{}g{}", shape_str(x), shape_str(w), shape_str(y),
                                 bias, p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.padding[2], p.padding[3],
@@ -43,38 +66,37 @@ std::shared_ptr<ConvEntry> conv_entry(const Shape& x, const Shape& w, const Shap
     e->dil = {p.dilation[0] - 1, p.dilation[1] - 1};  // oneDNN counts dilation from 0
     e->pad_l = {p.padding[0], p.padding[2]};
     e->pad_r = {p.padding[1], p.padding[3]};
-    auto any = [&](const dnnl::memory::desc& md) { return dnnl::memory::desc(md.dims(), f32, tag::any); };
+    const auto t = layout_for(Kind::fwd, x[1], p.groups);
+    const auto xm = with_layout(e->x_md, t), wm = with_layout(e->w_md, tag::any), ym = with_layout(e->y_md, t);
     auto d = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                                   any(e->x_md), any(e->w_md), e->b_md, any(e->y_md), e->strides,
-                                                   e->dil, e->pad_l, e->pad_r)
+                                                   xm, wm, e->b_md, ym, e->strides, e->dil, e->pad_l, e->pad_r)
                   : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                                   any(e->x_md), any(e->w_md), any(e->y_md), e->strides, e->dil,
-                                                   e->pad_l, e->pad_r);
+                                                   xm, wm, ym, e->strides, e->dil, e->pad_l, e->pad_r);
     e->fwd_pd = dnnl::convolution_forward::primitive_desc(d, engine());
     e->fwd = dnnl::convolution_forward(e->fwd_pd);
     return e;
   });
 }
 
-void ensure_bwd_data(ConvEntry& e) {
+void ensure_bwd_data(ConvEntry& e, std::int64_t groups) {
   if (e.has_bwd_data) return;
-  const auto f32 = dnnl::memory::data_type::f32;
-  auto any = [&](const dnnl::memory::desc& md) { return dnnl::memory::desc(md.dims(), f32, tag::any); };
-  dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any(e.x_md), any(e.w_md), any(e.y_md),
-                                          e.strides, e.dil, e.pad_l, e.pad_r);
+  const auto t = layout_for(Kind::bwd_data, e.x_md.dims()[1], groups);
+  dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, with_layout(e.x_md, t),
+                                          with_layout(e.w_md, tag::any), with_layout(e.y_md, t), e.strides, e.dil,
+                                          e.pad_l, e.pad_r);
   e.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(d, engine(), e.fwd_pd);
   e.bwd_data = dnnl::convolution_backward_data(e.bwd_data_pd);
   e.has_bwd_data = true;
 }
 
-void ensure_bwd_w(ConvEntry& e, bool bias) {
+void ensure_bwd_w(ConvEntry& e, bool bias, std::int64_t groups) {
   if (e.has_bwd_w) return;
-  const auto f32 = dnnl::memory::data_type::f32;
-  auto any = [&](const dnnl::memory::desc& md) { return dnnl::memory::desc(md.dims(), f32, tag::any); };
-  auto d = bias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any(e.x_md), any(e.w_md),
-                                                            e.b_md, any(e.y_md), e.strides, e.dil, e.pad_l, e.pad_r)
-                : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any(e.x_md), any(e.w_md),
-                                                            any(e.y_md), e.strides, e.dil, e.pad_l, e.pad_r);
+  const auto t = layout_for(Kind::bwd_weights, e.x_md.dims()[1], groups);
+  const auto xm = with_layout(e.x_md, t), wm = with_layout(e.w_md, tag::any), ym = with_layout(e.y_md, t);
+  auto d = bias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, xm, wm, e.b_md, ym,
+                                                            e.strides, e.dil, e.pad_l, e.pad_r)
+                : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, xm, wm, ym, e.strides,
+                                                            e.dil, e.pad_l, e.pad_r);
   e.bwd_w_pd = dnnl::convolution_backward_weights::primitive_desc(d, engine(), e.fwd_pd);
   e.bwd_w = dnnl::convolution_backward_weights(e.bwd_w_pd);
   e.has_bwd_w = true;
@@ -105,7 +127,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* 
 void CpuBackend::conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dParams& p) {
   check_f32(gy);
   auto e = conv_entry(gx.shape(), w.shape(), gy.shape(), false, p);
-  ensure_bwd_data(*e);
+  ensure_bwd_data(*e, p.groups);
   auto gym = as_layout(make_memory(e->y_md, gy), e->bwd_data_pd.diff_dst_desc(), true);
   auto wm = as_layout(make_memory(e->w_md, w), e->bwd_data_pd.weights_desc(), true);
   auto gx_plain = make_memory(e->x_md, gx);
@@ -120,7 +142,7 @@ void CpuBackend::conv2d_backward_weights(const Tensor& gy, const Tensor& x, cons
                                          const Conv2dParams& p) {
   check_f32(gy);
   auto e = conv_entry(x.shape(), gw.shape(), gy.shape(), gb != nullptr, p);
-  ensure_bwd_w(*e, gb != nullptr);
+  ensure_bwd_w(*e, gb != nullptr, p.groups);
   auto xm = as_layout(make_memory(e->x_md, x), e->bwd_w_pd.src_desc(), true);
   auto gym = as_layout(make_memory(e->y_md, gy), e->bwd_w_pd.diff_dst_desc(), true);
   auto gw_plain = make_memory(e->w_md, gw);
