@@ -4,6 +4,7 @@
 
 #include "fovea/backend/backend.h"
 #include "fovea/backend/cpu/cpu_backend.h"
+#include "fovea/core/threads.h"
 
 namespace fovea::backend {
 
@@ -40,6 +41,7 @@ class MetaBackend final : public Backend {
 };
 
 std::array<Backend*, 3>& table() {
+  init_threads_from_env();
   static CpuBackend cpu;
   static MetaBackend meta;
   static std::array<Backend*, 3> t{&cpu, nullptr, &meta};

@@ -49,7 +49,8 @@ void* Tensor::raw_data() const {
 
 double Tensor::item() const {
   if (numel() != 1) fail("item", "expected a one-element tensor, got shape {}", shape_str(shape()));
-  Tensor c = to(kCPU).contiguous();
+  Tensor c = to(kCPU);
+  if (c.dtype() == DType::f16 || c.dtype() == DType::bf16) c = c.to(DType::f32);
   return FOVEA_DISPATCH(c.dtype(), "item", [&] { return static_cast<double>(*static_cast<scalar_t*>(c.raw_data())); });
 }
 
@@ -195,13 +196,14 @@ Tensor empty(const Shape& s, TensorOptions o) {
     if (d < 0) fail("empty", "negative dimension in shape {}", shape_str(s));
   auto st = std::make_shared<Storage>();
   st->device = o.device;
-  st->nbytes = static_cast<std::size_t>(numel(s)) * dtype_size(o.dtype);
+  const DType dt = o.dtype.value_or(DType::f32);
+  st->nbytes = static_cast<std::size_t>(numel(s)) * dtype_size(dt);
   if (o.device.type != DeviceType::meta) st->data = backend::backend_for(o.device).allocate(st->nbytes);
   auto i = std::make_shared<TensorImpl>();
   i->storage = std::move(st);
   i->shape = s;
   i->strides = contiguous_strides(s);
-  i->dtype = o.dtype;
+  i->dtype = dt;
   Tensor t(i);
   if (o.requires_grad) t.requires_grad_();
   return t;
@@ -235,7 +237,7 @@ Tensor from_vector(const std::vector<T>& v, const Shape& s, TensorOptions o) {
   if (static_cast<std::int64_t>(v.size()) != numel(s))
     fail("from_vector", "{} values given for shape {} ({} elements)", v.size(), shape_str(s), numel(s));
   Tensor host = from_blob(const_cast<T*>(v.data()), s, dtype_of<T>::value);
-  Tensor t = empty(s, {.dtype = o.dtype, .device = o.device});
+  Tensor t = empty(s, {.dtype = o.dtype.value_or(dtype_of<T>::value), .device = o.device});
   backend::backend_for(t).copy(host.to(o.device), t);
   if (o.requires_grad) t.requires_grad_();
   return t;

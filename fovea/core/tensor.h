@@ -5,6 +5,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,7 @@ struct Storage {
 };
 
 struct TensorOptions {
-  DType dtype = DType::f32;
+  std::optional<DType> dtype = std::nullopt;  // f32 unless given (from_vector: the element type)
   Device device = kCPU;
   bool requires_grad = false;
 };
@@ -145,7 +146,7 @@ Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor empty_like(const Tensor& t);
 // Copies host values into a new tensor of the given shape (dtype from T unless o says otherwise).
-template <typename T> Tensor from_vector(const std::vector<T>& v, const Shape& s, TensorOptions o = {.dtype = dtype_of<T>::value});
+template <typename T> Tensor from_vector(const std::vector<T>& v, const Shape& s, TensorOptions o = {});
 // A view on memory the caller owns and keeps alive (no copy).
 Tensor from_blob(void* data, const Shape& s, DType dt, std::shared_ptr<std::byte> owner = nullptr);
 // A tensor viewing an existing storage (used by views and by the backends).

@@ -64,7 +64,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     if (o.training) update_running(running_mean, running_var, mean_b, var_b, o.momentum, n);
     return batch_norm_composed(x, mean_b, var_b, weight, bias, o.eps);
   }
-  if (!use_batch && (x.requires_grad() || (weight.defined() && weight.requires_grad())) && grad_enabled())
+  if (!use_batch && grad_enabled() && autograd::any_requires_grad({x, weight, bias}))
     return batch_norm_composed(x, running_mean, running_var, weight, bias, o.eps);
 
   Tensor xc = x.detach().contiguous();

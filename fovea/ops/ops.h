@@ -104,7 +104,7 @@ Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, std::int64_t dim);
 // pads: pairs from the last dim backwards, as torch.nn.functional.pad: (left, right, top, bottom, ...)
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value = 0.0);
-Tensor flatten(const Tensor& x, std::int64_t start = 1, std::int64_t end = -1);
+Tensor flatten(const Tensor& x, std::int64_t start = 0, std::int64_t end = -1);
 
 // losses (loss.cpp). logits: (N,C) or (N,C,d1,...); target: class indices (N) / (N,d1,...) i64
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o = {});

@@ -84,6 +84,7 @@ Tensor expand_back(const Tensor& g, const Shape& x_shape, const std::vector<int>
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim) {
+  if (x.dtype() == DType::u8) return sum(x.to(DType::i64), dims, keepdim);  // integers sum as i64, as PyTorch
   auto d = norm_dims(x, dims, "sum");
   Tensor out = reduce_raw(ReduceOp::sum, x, d, keepdim, "sum");
   return autograd::record("sum", out, {x}, [xs = x.shape(), d](const Tensor& g) {

@@ -207,6 +207,7 @@ Tensor Tensor::to(DType t) const {
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
+  if (is_meta()) fail("to", "a meta tensor {} has no data to copy to {}", shape_str(shape()), d.str());
   Tensor out = empty(shape(), {.dtype = dtype(), .device = d});
   // the non-CPU side does the transfer (a CUDA backend copies host <-> device)
   be(device().type == DeviceType::cpu ? out : *this).copy(*this, out);

@@ -136,3 +136,12 @@ TEST(Autograd, HundredTrainingStepsDoNotGrow) {
   }
   EXPECT_EQ(counts.front(), counts.back());
 }
+
+TEST(Autograd, EvalBatchNormTrainsBiasAlone) {
+  auto bn = nn::make<nn::BatchNorm2d>({.features = 3});
+  bn->eval();
+  bn->weight.requires_grad_(false);
+  sum((*bn)(randn({2, 3, 4, 4}))).backward();
+  ASSERT_TRUE(bn->bias.grad().defined());
+  EXPECT_EQ(bn->bias.grad().to_vector<float>(), (std::vector<float>{32, 32, 32}));
+}

@@ -95,3 +95,31 @@ TEST(Generator, Deterministic) {
   EXPECT_EQ(a.uniform(), u);
   for (int i = 0; i < 1000; ++i) EXPECT_LT(a.below(10), 10u);
 }
+
+#include "fovea/core/threads.h"
+
+TEST(Threads, SetAndGet) {
+  int before = num_threads();
+  set_num_threads(1);
+  EXPECT_EQ(num_threads(), 1);
+  set_num_threads(before);
+  EXPECT_THROW(set_num_threads(0), Error);
+}
+
+TEST(Tensor, EdgeCasesFoundInReview) {
+  // integer division by zero is an error, also on the parallel path
+  Tensor a = ones({100000}, {.dtype = DType::i64});
+  EXPECT_THROW(div(a, zeros({100000}, {.dtype = DType::i64})), Error);
+  // integer sums are i64 and do not wrap
+  EXPECT_EQ(sum(ones({300}, {.dtype = DType::u8})).item(), 300.0);
+  // from_vector keeps the element type when other options are given
+  Tensor d = from_vector<double>({1, 2}, {2}, {.requires_grad = true});
+  EXPECT_EQ(d.dtype(), DType::f64);
+  EXPECT_TRUE(d.requires_grad());
+  // meta tensors have no data to copy out
+  EXPECT_THROW(empty({2}, {.device = kMeta}).to(kCPU), Error);
+  // half-precision scalars print and convert
+  EXPECT_EQ(scalar_tensor(1.5, DType::f16).item(), 1.5);
+  EXPECT_EQ(full({}, 2.0, {.dtype = DType::bf16}).str(), "tensor(2.0000, dtype=bf16)");
+  EXPECT_EQ(flatten(zeros({2, 3, 4})).shape(), (Shape{24}));
+}

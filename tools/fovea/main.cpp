@@ -3,12 +3,19 @@
 #include <fmt/core.h>
 
 #include "fovea/core/error.h"
+#include "fovea/core/threads.h"
 #include "tools/fovea/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"fovea: build, train, inspect and explain convolutional networks"};
   app.set_version_flag("--version", std::string("fovea ") + FOVEA_VERSION);
   app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "worker threads (default: FOVEA_NUM_THREADS, OMP_NUM_THREADS or all cores)")
+      ->check(CLI::PositiveNumber);
+  app.parse_complete_callback([&] {
+    if (threads > 0) fovea::set_num_threads(threads);
+  });
   fovea::cli::add_models(app);
   try {
     app.parse(argc, argv);

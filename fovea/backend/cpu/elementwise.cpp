@@ -1,4 +1,5 @@
 // Elementwise math, copies with dtype conversion, indexing and random fills.
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -114,12 +115,16 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& o
     case BinaryOp::sub: return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x - y); });
     case BinaryOp::mul: return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x * y); });
     case BinaryOp::div:
-      if constexpr (std::is_integral_v<T>)
-        return binary_loop<T, T>(a, b, out, [](T x, T y) {
-          if (y == 0) fail("div", "integer division by zero");
-          return static_cast<T>(x / y);
+      if constexpr (std::is_integral_v<T>) {
+        // checked first: an exception cannot leave the parallel loop
+        std::atomic<bool> zero{false};
+        binary_loop<T, std::uint8_t>(b, b, empty(out.shape(), {.dtype = DType::u8}), [&zero](T, T y) {
+          if (y == 0) zero.store(true, std::memory_order_relaxed);
+          return std::uint8_t{0};
         });
-      else
+        if (zero) fail("div", "integer division by zero");
+        return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x / y); });
+      } else
         return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x / y); });
     case BinaryOp::pow: return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
     case BinaryOp::maximum:
@@ -149,6 +154,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   if (src.shape() != dst.shape())
     fail("copy", "shape mismatch: {} into {}", shape_str(src.shape()), shape_str(dst.shape()));
   if (src.numel() == 0) return;
+  if (src.is_meta()) fail("copy", "a meta tensor has no data to copy");
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
     std::memcpy(dst.raw_data(), src.raw_data(), static_cast<size_t>(src.numel()) * dtype_size(src.dtype()));
     return;
