@@ -11,7 +11,7 @@
 
 namespace fovea::backend {
 
-enum class UnaryOp { neg, exp, log, sqrt, rsqrt, abs, sign, square, reciprocal, sin, cos, erf, floor, ceil, round, not_ };
+enum class UnaryOp { neg, exp, log, log1p, sqrt, rsqrt, abs, sign, square, reciprocal, sin, cos, erf, floor, ceil, round, not_ };
 enum class BinaryOp { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge };
 enum class ReduceOp { sum, prod, max, min, argmax, argmin };
 // Activations with oneDNN-style forward and backward; alpha is the slope / limit where used.

@@ -43,6 +43,8 @@ Tensor Module::register_parameter(const std::string& name, Tensor t, bool requir
 
 Tensor Module::register_buffer(const std::string& name, Tensor t) {
   if (!valid_name(name)) fail(type_, "invalid buffer name '{}'", name);
+  for (auto& [n, b] : buffers_)
+    if (n == name) fail(type_, "buffer '{}' registered twice", name);
   buffers_.emplace_back(name, t);
   return t;
 }
@@ -146,6 +148,8 @@ void Module::apply_to_tensors(const std::function<Tensor(const Tensor&)>& f) {
 
 void Module::to(Device d) {
   apply_to_tensors([d](const Tensor& t) { return t.detach().to(d); });
+  for (auto& p : parameters())
+    if (p.grad().defined()) p.set_grad(p.grad().to(d));
 }
 
 void Module::to(DType dt) {
@@ -229,8 +233,13 @@ Tensor Module::operator()(const Tensor& x) {
   const bool bw = !bwd_hooks_.empty() && grad_enabled() && in.defined() && in.requires_grad();
   auto grad_out = std::make_shared<Tensor>();
   if (bw) {
-    // the gradient reaching the input node runs after the output node has recorded grad_output
-    in = identity_with("BackwardHookIn", in, [this, grad_out](const Tensor& g) {
+    // the gradient reaching the input node runs after the output node has recorded grad_output;
+    // a module owned by a shared_ptr that is gone by then runs no hooks
+    std::weak_ptr<Module> owner = weak_from_this();
+    const bool owned = !owner.expired();
+    in = identity_with("BackwardHookIn", in, [this, owner, owned, grad_out](const Tensor& g) {
+      auto keep = owner.lock();
+      if (owned && !keep) return g;
       Tensor gi = g;
       for (auto& [id, h] : bwd_hooks_) {
         Tensor r = h(*this, gi, *grad_out);

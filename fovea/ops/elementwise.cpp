@@ -160,6 +160,14 @@ Tensor log(const Tensor& x) {
   return autograd::record("log", out, {x}, [xd = x.detach()](const Tensor& g) { return std::vector<Tensor>{div(g, xd)}; });
 }
 
+Tensor log1p(const Tensor& x) {
+  detail::check_floating(x, "log1p");
+  Tensor out = unary_forward(UnaryOp::log1p, x, "log1p");
+  return autograd::record("log1p", out, {x}, [xd = x.detach()](const Tensor& g) {
+    return std::vector<Tensor>{div(g, xd + 1.0)};
+  });
+}
+
 Tensor sqrt(const Tensor& x) {
   detail::check_floating(x, "sqrt");
   Tensor out = unary_forward(UnaryOp::sqrt, x, "sqrt");

@@ -118,7 +118,7 @@ Tensor mse_loss(const Tensor& x, const Tensor& target, Reduction r) {
   return reduce_loss(square(x - target), r);
 }
 
-// Stable form: (1 - t) x + (1 + (pw - 1) t) (log(1 + exp(-|x|)) + max(-x, 0))
+// Stable form: (1 - t) x + (1 + (pw - 1) t) (log1p(exp(-|x|)) + max(-x, 0))
 Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& target, Reduction r, const Tensor& pos_weight) {
   const char* op = "binary_cross_entropy_with_logits";
   detail::check_defined(x, op, "input");
@@ -126,7 +126,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& target, R
   detail::check_floating(x, op);
   if (x.shape() != target.shape())
     fail(op, "input {} and target {} must have the same shape", shape_str(x.shape()), shape_str(target.shape()));
-  Tensor softplus_neg = log(exp(neg(abs(x))) + 1.0) + relu(neg(x));
+  Tensor softplus_neg = log1p(exp(neg(abs(x)))) + relu(neg(x));
   Tensor weight = pos_weight.defined() ? (pos_weight - 1.0) * target + 1.0 : Tensor();
   Tensor l = (1.0 - target) * x + (weight.defined() ? weight * softplus_neg : softplus_neg);
   return reduce_loss(l, r);

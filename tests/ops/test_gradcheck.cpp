@@ -41,6 +41,7 @@ TEST(Gradcheck, Elementwise) {
   check([](auto& v) { return neg(v[0]); }, {a});
   check([](auto& v) { return exp(v[0]); }, {a});
   check([](auto& v) { return log(v[0]); }, {pos});
+  check([](auto& v) { return log1p(v[0]); }, {pos});
   check([](auto& v) { return sqrt(v[0]); }, {pos});
   check([](auto& v) { return rsqrt(v[0]); }, {pos});
   check([](auto& v) { return abs(v[0]); }, {a});

@@ -2,6 +2,7 @@
 // chosen for it (layout_for) and data is reordered in and out, as PyTorch's oneDNN path does.
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/backend/cpu/dnnl_util.h"
@@ -22,6 +23,7 @@ struct ConvEntry {
   dnnl::convolution_backward_weights::primitive_desc bwd_w_pd;
   dnnl::convolution_backward_weights bwd_w;
   bool has_bwd_data = false, has_bwd_w = false;
+  std::mutex mu;  // backward primitives are built on first use
   dnnl::memory::desc x_md, w_md, y_md, b_md;  // plain user layouts
   dims strides, dil, pad_l, pad_r;
 };
@@ -33,17 +35,19 @@ dims weight_dims(const Shape& w, std::int64_t g) {
 
 enum class Kind { fwd, bwd_data, bwd_weights };
 
-// oneDNN's blocked layouts pad channels to 8 or 16. For backward-data of a convolution with
-// very few input channels (an image's 1 or 3) that padding multiplies the work, and the plain
-// NCHW implementation (GEMM + col2im) is 2.7-2.9x faster (LeNet-5 C1 and ResNet-18 conv1, see
-// docs/backend.md); everywhere else the blocked layouts win. FOVEA_CONV_LAYOUT=any|nchw|nhwc
-// forces one layout for all (for benchmarks).
+// oneDNN's blocked layouts pad channels to 8 or 16. Measured on AVX-512 (docs/backend.md):
+// backward-data with 1-4 input channels (an image) is 2.7-2.9x faster in plain NCHW (GEMM +
+// col2im); backward-weights with 5-15 input channels falls to an 8-blocked AVX2 kernel and is
+// 2.2x faster in NHWC; everywhere else oneDNN's own choice wins. FOVEA_CONV_LAYOUT=any|nchw|nhwc
+// forces one layout for every primitive (for benchmarks).
 dnnl::memory::format_tag layout_for(Kind k, std::int64_t in_channels, std::int64_t groups) {
   static const char* forced = std::getenv("FOVEA_CONV_LAYOUT");
   if (forced && !std::strcmp(forced, "nchw")) return tag::nchw;
   if (forced && !std::strcmp(forced, "nhwc")) return tag::nhwc;
   if (forced && !std::strcmp(forced, "any")) return tag::any;
-  if (k == Kind::bwd_data && groups == 1 && in_channels <= 4) return tag::nchw;
+  if (groups != 1) return tag::any;
+  if (k == Kind::bwd_data && in_channels <= 4) return tag::nchw;
+  if (k == Kind::bwd_weights && in_channels > 4 && in_channels < 16) return tag::nhwc;
   return tag::any;
 }
 
@@ -79,6 +83,7 @@ std::shared_ptr<ConvEntry> conv_entry(const Shape& x, const Shape& w, const Shap
 }
 
 void ensure_bwd_data(ConvEntry& e, std::int64_t groups) {
+  std::lock_guard<std::mutex> lock(e.mu);
   if (e.has_bwd_data) return;
   const auto t = layout_for(Kind::bwd_data, e.x_md.dims()[1], groups);
   dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, with_layout(e.x_md, t),
@@ -90,6 +95,7 @@ void ensure_bwd_data(ConvEntry& e, std::int64_t groups) {
 }
 
 void ensure_bwd_w(ConvEntry& e, bool bias, std::int64_t groups) {
+  std::lock_guard<std::mutex> lock(e.mu);
   if (e.has_bwd_w) return;
   const auto t = layout_for(Kind::bwd_weights, e.x_md.dims()[1], groups);
   const auto xm = with_layout(e.x_md, t), wm = with_layout(e.w_md, tag::any), ym = with_layout(e.y_md, t);

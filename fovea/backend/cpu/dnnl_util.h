@@ -24,7 +24,10 @@ dnnl::memory make_memory(const dnnl::memory::desc& md, const Tensor& t);
 std::string key_of(const Tensor& t);  // shape + strides + dtype, for cache keys
 std::string md_key(const dnnl::memory::desc& md);
 
-// A cached value of any kind, built once per key.
+// A cached value of any kind, built once per key. The cache of each kind holds at most
+// kCacheLimit entries and starts over when full (entries in use stay alive through their
+// shared_ptr), so inputs of ever-changing sizes cannot grow it without bound.
+inline constexpr std::size_t kCacheLimit = 1024;
 template <typename T>
 std::shared_ptr<T> cached(const std::string& key, const std::function<std::shared_ptr<T>()>& make) {
   static std::mutex mu;
@@ -32,6 +35,7 @@ std::shared_ptr<T> cached(const std::string& key, const std::function<std::share
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
+  if (cache.size() >= kCacheLimit) cache.clear();
   auto v = make();
   cache.emplace(key, v);
   return v;

@@ -52,6 +52,7 @@ T apply_unary(UnaryOp op, T x) {
     case UnaryOp::neg: return static_cast<T>(-x);
     case UnaryOp::exp: return static_cast<T>(std::exp(x));
     case UnaryOp::log: return static_cast<T>(std::log(x));
+    case UnaryOp::log1p: return static_cast<T>(std::log1p(x));
     case UnaryOp::sqrt: return static_cast<T>(std::sqrt(x));
     case UnaryOp::rsqrt: return static_cast<T>(1 / std::sqrt(x));
     case UnaryOp::abs: return static_cast<T>(x < 0 ? -x : x);
