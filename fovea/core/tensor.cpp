@@ -86,15 +86,20 @@ void Tensor::set_grad(const Tensor& g) const {
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const { return checked(impl_).grad_fn; }
 void Tensor::backward(const Tensor& grad, bool retain_graph) const { autograd::run_backward({*this}, {grad}, retain_graph); }
 
-Tensor Tensor::detach() const {
+// A new tensor (no history) viewing `storage`.
+static Tensor view_of(std::shared_ptr<Storage> storage, Shape shape, Shape strides, std::int64_t offset, DType dt) {
   auto i = std::make_shared<TensorImpl>();
-  const auto& s = checked(impl_);
-  i->storage = s.storage;
-  i->shape = s.shape;
-  i->strides = s.strides;
-  i->offset = s.offset;
-  i->dtype = s.dtype;
+  i->storage = std::move(storage);
+  i->shape = std::move(shape);
+  i->strides = std::move(strides);
+  i->offset = offset;
+  i->dtype = dt;
   return Tensor(i);
+}
+
+Tensor Tensor::detach() const {
+  const auto& s = checked(impl_);
+  return view_of(s.storage, s.shape, s.strides, s.offset, s.dtype);
 }
 
 int Tensor::register_hook(TensorHook hook) const {
@@ -182,13 +187,7 @@ const Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) c
 
 // ---- factories ----
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
-  auto i = std::make_shared<TensorImpl>();
-  i->storage = base.storage();
-  i->shape = std::move(shape);
-  i->strides = std::move(strides);
-  i->offset = offset;
-  i->dtype = base.dtype();
-  return Tensor(i);
+  return view_of(base.storage(), std::move(shape), std::move(strides), offset, base.dtype());
 }
 
 Tensor empty(const Shape& s, TensorOptions o) {
@@ -199,12 +198,7 @@ Tensor empty(const Shape& s, TensorOptions o) {
   const DType dt = o.dtype.value_or(DType::f32);
   st->nbytes = static_cast<std::size_t>(numel(s)) * dtype_size(dt);
   if (o.device.type != DeviceType::meta) st->data = backend::backend_for(o.device).allocate(st->nbytes);
-  auto i = std::make_shared<TensorImpl>();
-  i->storage = std::move(st);
-  i->shape = s;
-  i->strides = contiguous_strides(s);
-  i->dtype = dt;
-  Tensor t(i);
+  Tensor t = view_of(std::move(st), s, contiguous_strides(s), 0, dt);
   if (o.requires_grad) t.requires_grad_();
   return t;
 }
@@ -253,12 +247,7 @@ Tensor from_blob(void* data, const Shape& s, DType dt, std::shared_ptr<std::byte
   st->nbytes = static_cast<std::size_t>(numel(s)) * dtype_size(dt);
   st->data = owner ? std::shared_ptr<std::byte>(owner, static_cast<std::byte*>(data))
                    : std::shared_ptr<std::byte>(static_cast<std::byte*>(data), [](std::byte*) {});
-  auto i = std::make_shared<TensorImpl>();
-  i->storage = std::move(st);
-  i->shape = s;
-  i->strides = contiguous_strides(s);
-  i->dtype = dt;
-  return Tensor(i);
+  return view_of(std::move(st), s, contiguous_strides(s), 0, dt);
 }
 
 // ---- printing (PyTorch-like) ----

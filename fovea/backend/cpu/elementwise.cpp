@@ -31,8 +31,9 @@ T* base_ptr(const Tensor& t) {
   return reinterpret_cast<T*>(t.storage()->data.get()) + t.offset();
 }
 
-template <typename Out, typename In, typename Conv>
-void convert_loop(const Tensor& src, const Tensor& dst, Conv conv) {
+// dst[i] = f(src[i]) over any strides (also dtype conversion when Out != In)
+template <typename Out, typename In, typename F>
+void map_loop(const Tensor& src, const Tensor& dst, F f) {
   auto l = make_loop<2>(dst.shape(), {&dst.strides(), &src.strides()});
   Out* o = base_ptr<Out>(dst);
   const In* i = base_ptr<In>(src);
@@ -40,9 +41,9 @@ void convert_loop(const Tensor& src, const Tensor& dst, Conv conv) {
     Out* po = o + off[0];
     const In* pi = i + off[1];
     if (s[0] == 1 && s[1] == 1)
-      for (std::int64_t k = 0; k < n; ++k) po[k] = conv(pi[k]);
+      for (std::int64_t k = 0; k < n; ++k) po[k] = f(pi[k]);
     else
-      for (std::int64_t k = 0; k < n; ++k) po[k * s[0]] = conv(pi[k * s[1]]);
+      for (std::int64_t k = 0; k < n; ++k) po[k * s[0]] = f(pi[k * s[1]]);
   });
 }
 
@@ -68,21 +69,6 @@ T apply_unary(UnaryOp op, T x) {
     case UnaryOp::not_: return static_cast<T>(!x);
   }
   return x;
-}
-
-template <typename T, typename F>
-void unary_loop(const Tensor& x, const Tensor& out, F f) {
-  auto l = make_loop<2>(out.shape(), {&out.strides(), &x.strides()});
-  T* o = base_ptr<T>(out);
-  const T* i = base_ptr<T>(x);
-  run_loop(l, [&](auto off, std::int64_t n, auto s) {
-    T* po = o + off[0];
-    const T* pi = i + off[1];
-    if (s[0] == 1 && s[1] == 1)
-      for (std::int64_t k = 0; k < n; ++k) po[k] = f(pi[k]);
-    else
-      for (std::int64_t k = 0; k < n; ++k) po[k * s[0]] = f(pi[k * s[1]]);
-  });
 }
 
 template <typename T, typename R, typename F>
@@ -163,24 +149,24 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   const DType s = src.dtype(), d = dst.dtype();
   using u16 = std::uint16_t;
   if (s == d && (s == DType::f16 || s == DType::bf16))
-    return convert_loop<u16, u16>(src, dst, [](u16 v) { return v; });
+    return map_loop<u16, u16>(src, dst, [](u16 v) { return v; });
   if (s == DType::f16 || s == DType::bf16) {
     Tensor tmp = empty(src.shape(), {.dtype = DType::f32});
-    if (s == DType::f16) convert_loop<float, u16>(src, tmp, half_to_float);
-    else convert_loop<float, u16>(src, tmp, bf16_to_float);
+    if (s == DType::f16) map_loop<float, u16>(src, tmp, half_to_float);
+    else map_loop<float, u16>(src, tmp, bf16_to_float);
     return copy(tmp, dst);
   }
   if (d == DType::f16 || d == DType::bf16) {
     Tensor tmp = empty(src.shape(), {.dtype = DType::f32});
     copy(src, tmp);
-    if (d == DType::f16) convert_loop<u16, float>(tmp, dst, float_to_half);
-    else convert_loop<u16, float>(tmp, dst, float_to_bf16);
+    if (d == DType::f16) map_loop<u16, float>(tmp, dst, float_to_half);
+    else map_loop<u16, float>(tmp, dst, float_to_bf16);
     return;
   }
   FOVEA_DISPATCH(d, "copy", [&] {
     using O = scalar_t;
     FOVEA_DISPATCH(s, "copy", [&] {
-      convert_loop<O, scalar_t>(src, dst, [](scalar_t v) { return static_cast<O>(v); });
+      map_loop<O, scalar_t>(src, dst, [](scalar_t v) { return static_cast<O>(v); });
     });
   });
 }
@@ -188,22 +174,22 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
 void CpuBackend::fill(const Tensor& dst, double v) {
   if (dst.dtype() == DType::f16 || dst.dtype() == DType::bf16) {
     std::uint16_t h = dst.dtype() == DType::f16 ? float_to_half(static_cast<float>(v)) : float_to_bf16(static_cast<float>(v));
-    return convert_loop<std::uint16_t, std::uint16_t>(dst, dst, [h](std::uint16_t) { return h; });
+    return map_loop<std::uint16_t, std::uint16_t>(dst, dst, [h](std::uint16_t) { return h; });
   }
   FOVEA_DISPATCH(dst.dtype(), "fill", [&] {
     const auto c = static_cast<scalar_t>(v);
-    unary_loop<scalar_t>(dst, dst, [c](scalar_t) { return c; });
+    map_loop<scalar_t, scalar_t>(dst, dst, [c](scalar_t) { return c; });
   });
 }
 
 void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out) {
   FOVEA_DISPATCH(x.dtype(), "unary", [&] {
     switch (op) {  // the common cases get their own loops so they vectorise
-      case UnaryOp::neg: return unary_loop<scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(-v); });
-      case UnaryOp::square: return unary_loop<scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(v * v); });
-      case UnaryOp::sqrt: return unary_loop<scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::sqrt(v)); });
-      case UnaryOp::exp: return unary_loop<scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::exp(v)); });
-      default: return unary_loop<scalar_t>(x, out, [op](scalar_t v) { return apply_unary(op, v); });
+      case UnaryOp::neg: return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(-v); });
+      case UnaryOp::square: return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(v * v); });
+      case UnaryOp::sqrt: return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::sqrt(v)); });
+      case UnaryOp::exp: return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::exp(v)); });
+      default: return map_loop<scalar_t, scalar_t>(x, out, [op](scalar_t v) { return apply_unary(op, v); });
     }
   });
 }
