@@ -1,0 +1,69 @@
+#pragma once
+// Batches from a dataset, decoded and augmented ahead of the model by worker threads.
+// Batch order comes from (seed, epoch) and each sample's augmentation from
+// (seed, epoch, index): the same seed gives the same batches whatever the number of workers.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "fovea/data/dataset.h"
+#include "fovea/data/transforms.h"
+
+namespace fovea::data {
+
+struct DataLoaderOptions {
+  std::int64_t batch_size = 64;
+  bool shuffle = true;
+  bool drop_last = false;
+  int workers = 2;       // 0: load in the calling thread
+  std::uint64_t seed = 0;
+  int prefetch = 4;      // batches prepared ahead
+};
+
+struct Batch {
+  Tensor images;  // (B,C,H,W) f32
+  Tensor labels;  // (B) i64
+  std::vector<std::int64_t> indices;
+};
+
+class DataLoader {
+ public:
+  // batch_size must be >= 1 ("[dataloader] batch size must be >= 1, got 0")
+  DataLoader(DatasetPtr ds, Transform transform, DataLoaderOptions o);
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  std::int64_t num_batches() const;
+  const Dataset& dataset() const { return *ds_; }
+  // Starts an epoch, optionally skipping its first batches (resuming mid-epoch).
+  void start_epoch(std::int64_t epoch, std::int64_t skip_batches = 0);
+  // The next batch of the epoch, or nullopt at its end. Errors from workers are rethrown here.
+  std::optional<Batch> next();
+
+ private:
+  Batch load(std::int64_t batch_index) const;
+  void stop_workers();
+
+  DatasetPtr ds_;
+  Transform transform_;
+  DataLoaderOptions o_;
+  std::int64_t epoch_ = 0;
+  std::vector<std::int64_t> order_;
+  std::int64_t next_batch_ = 0, end_batch_ = 0;
+  // worker pool state
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::int64_t next_to_load_ = 0;
+  std::map<std::int64_t, Batch> ready_;
+  std::exception_ptr error_;
+  bool stop_ = false;
+};
+
+}  // namespace fovea::data

@@ -1,0 +1,56 @@
+#pragma once
+// Datasets of labelled images. get() returns the stored image as a u8 tensor (C,H,W); the
+// DataLoader's transform turns it into the f32 tensor a model takes.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fovea/core/tensor.h"
+
+namespace fovea::data {
+
+struct Example {
+  Tensor image;  // (C,H,W) u8
+  std::int64_t label = 0;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual std::int64_t size() const = 0;
+  // Thread-safe: the DataLoader's workers call it concurrently.
+  virtual Example get(std::int64_t index) const = 0;
+  virtual const std::vector<std::string>& classes() const = 0;
+  // (C,H,W) of every image, or {} when sizes vary (image folders before resizing)
+  virtual Shape image_shape() const = 0;
+  virtual std::string name() const = 0;
+};
+using DatasetPtr = std::shared_ptr<const Dataset>;
+
+// IDX files (http://yann.lecun.com/exdb/mnist/): big-endian magic 0x0000 0x08 ndim (u8 data),
+// ndim big-endian u32 dims, then the data. Gzip-compressed files are read transparently.
+// Validates the magic number, the dims and that the data size equals the product of the dims.
+Tensor read_idx(const std::string& path);
+
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+// train-images-idx3-ubyte(.gz) / train-labels-idx1-ubyte(.gz), t10k-... in `dir`. A missing
+// directory or file names the path and, for the default directory, the Debian package
+// (dataset-fashion-mnist). Labels are checked against the class count and the image count.
+DatasetPtr fashion_mnist(const std::string& dir = kFashionMnistDir, bool train = true);
+DatasetPtr mnist(const std::string& dir, bool train = true);
+
+struct ImageFolderOptions {
+  int channels = 0;  // 0: the first image's, 1: grey, 3: RGB (all images converted)
+};
+// One sub-folder per class (sorted names are the classes); PNG and JPEG files. Files that are
+// not images, or are unreadable, are an error naming the file (checked when listed: signature).
+DatasetPtr image_folder(const std::string& dir, const ImageFolderOptions& o = {});
+
+// Splits by a seeded permutation: the first (1 - val_fraction) go to the first dataset.
+std::pair<DatasetPtr, DatasetPtr> random_split(const DatasetPtr& ds, double val_fraction, std::uint64_t seed);
+// A view of a subset of indices.
+DatasetPtr subset(const DatasetPtr& ds, std::vector<std::int64_t> indices);
+
+}  // namespace fovea::data
