@@ -135,6 +135,9 @@ struct TensorImpl {
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
+// Named tensors, the form of every state fovea writes to safetensors (weights, optimizer state).
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
 // factories
 Tensor empty(const Shape& s, TensorOptions o = {});
 Tensor zeros(const Shape& s, TensorOptions o = {});

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -48,6 +49,7 @@ class DataLoader {
 
  private:
   Batch load(std::int64_t batch_index) const;
+  void work();  // a worker thread's loop
   void stop_workers();
 
   DatasetPtr ds_;
@@ -56,13 +58,15 @@ class DataLoader {
   std::int64_t epoch_ = 0;
   std::vector<std::int64_t> order_;
   std::int64_t next_batch_ = 0, end_batch_ = 0;
+  bool started_ = false;  // next() before start_epoch() starts epoch 0
   // worker pool state
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::int64_t next_to_load_ = 0;
   std::map<std::int64_t, Batch> ready_;
-  std::exception_ptr error_;
+  std::exception_ptr error_;     // the first failed batch's error, rethrown when next() reaches it
+  std::int64_t error_batch_ = -1;
   bool stop_ = false;
 };
 

@@ -20,6 +20,8 @@ Transform resize(std::int64_t h, std::int64_t w);             // bilinear, half-
 Transform random_crop(std::int64_t h, std::int64_t w, std::int64_t padding = 0);  // zero padding
 Transform random_horizontal_flip(double p = 0.5);
 Transform random_rotation(double degrees);                    // uniform in [-degrees, degrees], bilinear, zero fill
+// Rotates an f32 (C,H,W) image counter-clockwise about its centre (bilinear, zero fill): random_rotation's kernel.
+Tensor rotate(const Tensor& image, double degrees);
 // Zhong et al. 2017: with probability p erase a rectangle of area in [scale_lo, scale_hi] of
 // the image and aspect ratio in [ratio_lo, ratio_hi], filled with `value`.
 Transform random_erasing(double p = 0.5, double scale_lo = 0.02, double scale_hi = 0.33, double ratio_lo = 0.3,

@@ -13,7 +13,6 @@ namespace fovea::nn {
 
 class Module;
 using ModulePtr = std::shared_ptr<Module>;
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // Hooks return a replacement tensor or an undefined Tensor to keep the original.
 using ForwardPreHook = std::function<Tensor(Module&, const Tensor& input)>;

@@ -22,8 +22,6 @@ struct ParamGroup {
   std::string name{};
 };
 
-// Named tensors, the form of every state fovea writes to safetensors checkpoints.
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Optimizer {
  public:

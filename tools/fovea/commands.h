@@ -1,9 +1,13 @@
 #pragma once
-// Registration functions of the CLI's subcommands; each runs its work in a callback.
+// Registration functions of the CLI's subcommands; each runs its work in a callback and
+// reports errors by throwing fovea::Error (main prints it and exits non-zero).
 #include <CLI/CLI.hpp>
 
 namespace fovea::cli {
 
 void add_models(CLI::App& app);
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_predict(CLI::App& app);
 
 }  // namespace fovea::cli

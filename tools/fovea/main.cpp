@@ -16,7 +16,11 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] {
     if (threads > 0) fovea::set_num_threads(threads);
   });
+  app.fallthrough();  // --threads may follow the subcommand
   fovea::cli::add_models(app);
+  fovea::cli::add_train(app);
+  fovea::cli::add_eval(app);
+  fovea::cli::add_predict(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

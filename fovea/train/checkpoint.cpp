@@ -1,0 +1,78 @@
+#include "fovea/train/checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+
+#include "fovea/core/generator.h"
+#include "fovea/io/safetensors.h"
+
+namespace fovea::train {
+
+namespace {
+constexpr const char* kFormat = "fovea-checkpoint-1";
+
+void add_prefixed(NamedTensors& out, const char* prefix, const NamedTensors& in) {
+  for (auto& [k, t] : in) out.emplace_back(std::string(prefix) + k, t);
+}
+}  // namespace
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer* opt,
+                     const optim::LRScheduler* sched, const RunConfig& config, const RunState& state) {
+  NamedTensors all;
+  add_prefixed(all, "model.", model.state_dict());
+  if (opt) add_prefixed(all, "optimizer.", opt->state_dict());
+  if (sched) add_prefixed(all, "scheduler.", sched->state_dict());
+  auto rs = default_generator().state();
+  std::vector<std::int64_t> bits(4);
+  std::memcpy(bits.data(), rs.data(), sizeof(rs));
+  all.emplace_back("rng.default", from_vector(bits, {4}));
+  nlohmann::json st{{"epoch", state.epoch}, {"step_in_epoch", state.step_in_epoch},
+                    {"global_step", state.global_step}, {"best_top1", state.best_top1}};
+  io::save_safetensors(path, all, {{"format", kFormat}, {"config", config.to_json()}, {"state", st.dump()}});
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  auto f = io::load_safetensors(path);
+  auto meta = [&](const char* key) -> const std::string& {
+    auto it = f.metadata.find(key);
+    if (it == f.metadata.end())
+      fail("checkpoint", "{} is not a fovea checkpoint (no '{}' in its metadata); plain weights load with nn::load",
+           path, key);
+    return it->second;
+  };
+  if (meta("format") != kFormat) fail("checkpoint", "{}: unknown checkpoint format '{}'", path, meta("format"));
+  Checkpoint c;
+  c.config = RunConfig::from_json(meta("config"));
+  try {
+    auto st = nlohmann::json::parse(meta("state"));
+    c.state.epoch = st.at("epoch").get<std::int64_t>();
+    c.state.step_in_epoch = st.at("step_in_epoch").get<std::int64_t>();
+    c.state.global_step = st.at("global_step").get<std::int64_t>();
+    c.state.best_top1 = st.at("best_top1").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("checkpoint", "{}: bad progress record: {}", path, e.what());
+  }
+  for (auto& [k, t] : f.tensors) {
+    auto take = [&](const char* prefix, NamedTensors& into) {
+      const size_t n = std::strlen(prefix);
+      if (k.compare(0, n, prefix) != 0) return false;
+      into.emplace_back(k.substr(n), t);
+      return true;
+    };
+    if (take("model.", c.model) || take("optimizer.", c.optimizer) || take("scheduler.", c.scheduler)) continue;
+    if (k == "rng.default") {
+      if (t.dtype() != DType::i64 || t.numel() != 4) fail("checkpoint", "{}: rng.default must be 4 i64 values", path);
+      auto v = t.to_vector<std::int64_t>();
+      std::array<std::uint64_t, 4> s{};
+      std::memcpy(s.data(), v.data(), sizeof(s));
+      c.rng = s;
+      continue;
+    }
+    fail("checkpoint", "{}: unexpected tensor '{}'", path, k);
+  }
+  if (c.model.empty()) fail("checkpoint", "{} holds no model weights", path);
+  return c;
+}
+
+}  // namespace fovea::train

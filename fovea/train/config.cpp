@@ -1,0 +1,82 @@
+#include "fovea/train/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "fovea/core/error.h"
+
+namespace fovea::train {
+
+using nlohmann::json;
+
+std::string RunConfig::to_json() const {
+  json j{{"model", model},           {"num_classes", num_classes}, {"in_channels", in_channels},
+         {"input", input},           {"data", data},               {"classes", classes},
+         {"mean", mean},             {"std", std},                 {"normalize", normalize},
+         {"val_fraction", val_fraction}, {"limit_train", limit_train}, {"limit_test", limit_test},
+         {"epochs", epochs},         {"batch_size", batch_size},   {"optimizer", optimizer},
+         {"lr", lr},                 {"momentum", momentum},       {"weight_decay", weight_decay},
+         {"schedule", schedule},     {"warmup_epochs", warmup_epochs}, {"augment", augment},
+         {"seed", seed},             {"workers", workers}};
+  return j.dump();
+}
+
+RunConfig RunConfig::from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    fail("checkpoint", "the run configuration is not valid JSON: {}", e.what());
+  }
+  RunConfig c;
+  auto get = [&](const char* key, auto& field) {
+    if (!j.contains(key)) fail("checkpoint", "the run configuration has no '{}'", key);
+    try {
+      j.at(key).get_to(field);
+    } catch (const json::exception& e) {
+      fail("checkpoint", "the run configuration's '{}' has the wrong type: {}", key, e.what());
+    }
+  };
+  get("model", c.model);
+  get("num_classes", c.num_classes);
+  get("in_channels", c.in_channels);
+  get("input", c.input);
+  get("data", c.data);
+  get("classes", c.classes);
+  get("mean", c.mean);
+  get("std", c.std);
+  get("normalize", c.normalize);
+  get("val_fraction", c.val_fraction);
+  get("limit_train", c.limit_train);
+  get("limit_test", c.limit_test);
+  get("epochs", c.epochs);
+  get("batch_size", c.batch_size);
+  get("optimizer", c.optimizer);
+  get("lr", c.lr);
+  get("momentum", c.momentum);
+  get("weight_decay", c.weight_decay);
+  get("schedule", c.schedule);
+  get("warmup_epochs", c.warmup_epochs);
+  get("augment", c.augment);
+  get("seed", c.seed);
+  get("workers", c.workers);
+  return c;
+}
+
+void RunConfig::validate() const {
+  if (epochs < 1) fail("train", "epochs must be >= 1, got {}", epochs);
+  if (batch_size < 1) fail("train", "batch size must be >= 1, got {}", batch_size);
+  if (!(lr > 0)) fail("train", "learning rate must be > 0, got {}", lr);
+  if (momentum < 0 || momentum >= 1) fail("train", "momentum must be in [0, 1), got {}", momentum);
+  if (weight_decay < 0) fail("train", "weight decay must be >= 0, got {}", weight_decay);
+  if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw")
+    fail("train", "unknown optimizer '{}' (expected sgd, adam or adamw)", optimizer);
+  if (schedule != "none" && schedule != "cosine" && schedule != "step" && schedule != "onecycle")
+    fail("train", "unknown schedule '{}' (expected none, cosine, step or onecycle)", schedule);
+  if (warmup_epochs < 0 || warmup_epochs >= epochs)
+    fail("train", "warm-up epochs must be in [0, epochs), got {}", warmup_epochs);
+  if (workers < 0) fail("train", "workers must be >= 0, got {}", workers);
+  if (val_fraction <= 0 || val_fraction >= 1) fail("train", "validation fraction must be in (0, 1), got {}", val_fraction);
+  if (limit_train < 0 || limit_test < 0) fail("train", "limits must be >= 0");
+}
+
+}  // namespace fovea::train

@@ -1,0 +1,42 @@
+#pragma once
+// A training run's configuration: everything `fovea eval` and `--resume` need to rebuild the
+// model, the data and the optimizer. Stored as JSON in every checkpoint and in metrics.json.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fovea/core/shape.h"
+
+namespace fovea::train {
+
+struct RunConfig {
+  // model and data
+  std::string model = "lenet5";
+  std::int64_t num_classes = 0;   // 0: from the data
+  std::int64_t in_channels = 0;   // 0: from the data
+  Shape input{};                  // (C,H,W) the model takes
+  std::string data = "fashion-mnist";  // fashion-mnist | mnist:DIR | folder:DIR
+  std::vector<std::string> classes{};
+  std::vector<double> mean{}, std{};   // normalisation; empty: none
+  std::string normalize = "auto";      // auto (from the training data) | none | M,S
+  double val_fraction = 0.2;           // folder data: the held-out share
+  std::int64_t limit_train = 0, limit_test = 0;  // 0: all (smoke tests)
+  // optimisation
+  std::int64_t epochs = 10;
+  std::int64_t batch_size = 64;
+  std::string optimizer = "sgd";  // sgd | adam | adamw
+  double lr = 0.05;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  std::string schedule = "cosine";  // none | cosine | step | onecycle
+  std::int64_t warmup_epochs = 0;   // linear warm-up before the schedule
+  std::string augment = "none";     // none | crop,flip,rotate=10,erase (see parse_augment)
+  std::uint64_t seed = 0;
+  int workers = 2;
+
+  std::string to_json() const;
+  static RunConfig from_json(const std::string& json);  // errors name the bad field
+  void validate() const;                                // "[train] batch size must be >= 1, got 0"
+};
+
+}  // namespace fovea::train

@@ -1,0 +1,322 @@
+// Classification metrics, their text tables and the confusion-matrix figure.
+#include "fovea/train/metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string_view>
+
+#include "fovea/io/image.h"
+
+namespace fovea::train {
+
+namespace {
+
+constexpr const char* kOp = "metrics";
+
+// The names to print: the caller's, or "0".."K-1" when none are given.
+std::vector<std::string> class_labels(const Metrics& m, const std::vector<std::string>& names) {
+  const auto k = static_cast<std::size_t>(m.num_classes());
+  if (names.empty()) {
+    std::vector<std::string> out;
+    for (std::size_t c = 0; c < k; ++c) out.push_back(std::to_string(c));
+    return out;
+  }
+  if (names.size() != k) fail(kOp, "{} class names for {} classes", names.size(), k);
+  return names;
+}
+
+bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Width in characters of UTF-8 text: one per code point.
+std::size_t text_width(std::string_view s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return !is_continuation(c); }));
+}
+
+// At most n characters, the cut marked with '~' and never inside a UTF-8 sequence.
+std::string shorten(const std::string& s, std::size_t n) {
+  if (text_width(s) <= n) return s;
+  std::size_t cut = 0;
+  for (std::size_t chars = 0; chars + 1 < n; ++chars) {
+    ++cut;
+    while (cut < s.size() && is_continuation(s[cut])) ++cut;
+  }
+  return s.substr(0, cut) + '~';
+}
+
+// a / b, NaN when there is nothing to divide.
+double fraction(std::int64_t a, std::int64_t b) {
+  return b ? static_cast<double>(a) / static_cast<double>(b) : std::nan("");
+}
+
+std::string percent(double v) { return std::isnan(v) ? "-" : fmt::format("{:.1f}%", 100 * v); }
+
+std::int64_t row_sum(const Metrics& m, std::int64_t row) {
+  const auto begin = m.confusion().begin() + row * m.num_classes();
+  std::int64_t n = 0;
+  for (auto it = begin; it != begin + m.num_classes(); ++it) n += *it;
+  return n;
+}
+
+std::size_t max_width(const std::vector<std::string>& v, std::size_t at_least) {
+  for (const auto& s : v) at_least = std::max(at_least, text_width(s));
+  return at_least;
+}
+
+}  // namespace
+
+Metrics::Metrics(std::int64_t num_classes) : k_(num_classes) {
+  if (num_classes < 1) fail(kOp, "need at least 1 class, got {}", num_classes);
+  confusion_.assign(static_cast<std::size_t>(k_ * k_), 0);
+}
+
+void Metrics::update(const Tensor& logits, const Tensor& labels, double loss) {
+  if (logits.dim() != 2 || logits.size(1) != k_)
+    fail(kOp, "expected logits (B,{}), got {}", k_, shape_str(logits.shape()));
+  if (!is_floating(logits.dtype())) fail(kOp, "logits must be floating point, got {}", dtype_name(logits.dtype()));
+  const std::int64_t b = logits.size(0);
+  if (labels.dim() != 1 || labels.size(0) != b)
+    fail(kOp, "expected labels ({}) for logits {}, got {}", b, shape_str(logits.shape()), shape_str(labels.shape()));
+  if (labels.dtype() != DType::i64) fail(kOp, "labels must be i64, got {}", dtype_name(labels.dtype()));
+  if (b == 0) return;  // the mean loss of an empty batch is NaN and weighs nothing
+  const std::vector<float> x = logits.to_vector<float>();
+  const std::vector<std::int64_t> y = labels.to_vector<std::int64_t>();
+  // Check every label before counting any, so a bad batch leaves the totals as they were.
+  for (std::int64_t i = 0; i < b; ++i)
+    if (y[i] < 0 || y[i] >= k_) fail(kOp, "label {} of sample {} is outside [0, {})", y[i], i, k_);
+  const std::int64_t top_k = std::min<std::int64_t>(5, k_);
+  for (std::int64_t i = 0; i < b; ++i) {
+    const float* row = x.data() + i * k_;
+    const float target = row[y[i]];
+    // Prediction: the first maximum, as torch.argmax. Top-k: fewer than k logits strictly above
+    // the label's, so ties count in the label's favour and top-k never depends on class order.
+    std::int64_t pred = 0, above = 0;
+    for (std::int64_t j = 0; j < k_; ++j) {
+      if (row[j] > row[pred]) pred = j;
+      if (row[j] > target) ++above;
+    }
+    ++confusion_[static_cast<std::size_t>(y[i] * k_ + pred)];
+    correct1_ += pred == y[i];
+    correct5_ += above < top_k;
+  }
+  count_ += b;
+  loss_sum_ += loss * static_cast<double>(b);
+}
+
+double Metrics::loss() const { return count_ ? loss_sum_ / static_cast<double>(count_) : std::nan(""); }
+double Metrics::top1() const { return fraction(correct1_, count_); }
+double Metrics::top5() const { return fraction(correct5_, count_); }
+
+std::vector<double> Metrics::per_class_accuracy() const {
+  std::vector<double> acc(static_cast<std::size_t>(k_));
+  for (std::int64_t c = 0; c < k_; ++c) acc[c] = fraction(confusion_[c * k_ + c], row_sum(*this, c));
+  return acc;
+}
+
+// ---- text tables
+
+std::string per_class_table(const Metrics& m, const std::vector<std::string>& class_names) {
+  std::vector<std::string> names = class_labels(m, class_names);
+  for (auto& n : names) n = shorten(n, 32);
+  const std::size_t w = max_width(names, 5);
+  const std::vector<double> acc = m.per_class_accuracy();
+  std::string out = fmt::format("{:<{}}  {:>8}  {:>8}  {:>8}\n", "class", w, "samples", "correct", "accuracy");
+  std::int64_t correct = 0;
+  for (std::int64_t c = 0; c < m.num_classes(); ++c) {
+    const std::int64_t hit = m.confusion()[c * m.num_classes() + c];
+    correct += hit;
+    out += fmt::format("{:<{}}  {:>8}  {:>8}  {:>8}\n", names[c], w, row_sum(m, c), hit, percent(acc[c]));
+  }
+  out += fmt::format("{:<{}}  {:>8}  {:>8}  {:>8}\n", "total", w, m.count(), correct, percent(m.top1()));
+  return out;
+}
+
+// Columns are headed by class index; the row labels "index name" are the legend, which keeps
+// ten classes within 80 columns whatever their names.
+std::string confusion_table(const Metrics& m, const std::vector<std::string>& class_names) {
+  const std::vector<std::string> names = class_labels(m, class_names);
+  const std::int64_t k = m.num_classes();
+  std::vector<std::string> rows;
+  for (std::int64_t c = 0; c < k; ++c) rows.push_back(fmt::format("{} {}", c, shorten(names[c], 20)));
+  const std::string corner = "true \\ predicted";
+  const std::size_t w = max_width(rows, corner.size());
+  const std::int64_t most = *std::max_element(m.confusion().begin(), m.confusion().end());
+  const std::size_t cw = fmt::formatted_size("{}", std::max(k - 1, most)) + 2;
+  std::string out = fmt::format("{:<{}}", corner, w);
+  for (std::int64_t c = 0; c < k; ++c) out += fmt::format("{:>{}}", c, cw);
+  out += '\n';
+  for (std::int64_t r = 0; r < k; ++r) {
+    out += fmt::format("{:<{}}", rows[r], w);
+    for (std::int64_t c = 0; c < k; ++c) out += fmt::format("{:>{}}", m.confusion()[r * k + c], cw);
+    out += '\n';
+  }
+  return out;
+}
+
+// ---- the figure
+
+namespace {
+
+// A 5x9 bitmap font for printable ASCII (32..126): letters 7 rows tall plus 2 rows for the
+// descenders of g, j, p, q, y; 5 bits a row, the top row in the high bits and the leftmost pixel
+// in each row's high bit. Drawn for this file; anything else prints as '?'.
+constexpr std::uint64_t kFont[95] = {
+    0x000000000000, 0x042108401000, 0x0A5000000000, 0x0A57D5F52800,  // ' ' '!' '"' '#'
+    0x047D1C5F1000, 0x18C888898C00, 0x0C9511593400, 0x042200000000,  // '$' '%' '&' "'"
+    0x022210820800, 0x082084222000, 0x00255D520000, 0x00213E420000,  // '(' ')' '*' '+'
+    0x000000063088, 0x00003E000000, 0x000000063000, 0x000888880000,  // ',' '-' '.' '/'
+    0x0E8CEB98B800, 0x046108423800, 0x0E8844447C00, 0x1F110418B800,  // '0' '1' '2' '3'
+    0x0232A5F10800, 0x1F878218B800, 0x06443D18B800, 0x1F0888842000,  // '4' '5' '6' '7'
+    0x0E8C5D18B800, 0x0E8C5E113000, 0x006300C60000, 0x000318063088,  // '8' '9' ':' ';'
+    0x022220820800, 0x0007C1F00000, 0x082082222000, 0x0E8844401000,  // '<' '=' '>' '?'
+    0x0E885B5AB800, 0x0E8C7F18C400, 0x1E8C7D18F800, 0x0E8C2108B800,  // '@' 'A' 'B' 'C'
+    0x1C9463197000, 0x1F843D087C00, 0x1F843D084000, 0x0E8C2F18BC00,  // 'D' 'E' 'F' 'G'
+    0x118C7F18C400, 0x0E2108423800, 0x071084293000, 0x119531494400,  // 'H' 'I' 'J' 'K'
+    0x108421087C00, 0x11DD6B18C400, 0x118E6B38C400, 0x0E8C6318B800,  // 'L' 'M' 'N' 'O'
+    0x1E8C7D084000, 0x0E8C63593400, 0x1E8C7D494400, 0x0F841C10F800,  // 'P' 'Q' 'R' 'S'
+    0x1F2108421000, 0x118C6318B800, 0x118C63151000, 0x118C6B5AA800,  // 'T' 'U' 'V' 'W'
+    0x118A88A8C400, 0x118A88421000, 0x1F0888887C00, 0x0E4210843800,  // 'X' 'Y' 'Z' '['
+    0x008208208000, 0x0E1084213800, 0x045440000000, 0x000000007C00,  // '\' ']' '^' '_'
+    0x082080000000, 0x000382F8BC00, 0x1085B318F800, 0x0003A108B800,  // '`' 'a' 'b' 'c'
+    0x010B6718BC00, 0x0003A3F83800, 0x064A38842000, 0x0003E318BC2E,  // 'd' 'e' 'f' 'g'
+    0x1085B318C400, 0x040308423800, 0x020184210A4C, 0x1084A98A4800,  // 'h' 'i' 'j' 'k'
+    0x0C2108423800, 0x0006AB58C400, 0x0005B318C400, 0x0003A318B800,  // 'l' 'm' 'n' 'o'
+    0x0007A318FA10, 0x0003E318BC21, 0x0005B3084000, 0x0003A0E0F800,  // 'p' 'q' 'r' 's'
+    0x084710849800, 0x00046319B400, 0x000463151000, 0x0004635AA800,  // 't' 'u' 'v' 'w'
+    0x000454454400, 0x00046318BC2E, 0x0007C4447C00, 0x022110420800,  // 'x' 'y' 'z' '{'
+    0x042108421000, 0x082104422000, 0x00022A200000,  // '|' '}' '~'
+};
+constexpr int kGlyphW = 5, kGlyphRows = 9, kCapH = 7, kAdvance = 6;
+
+struct Rgb {
+  std::uint8_t r, g, b;
+};
+
+// Pixel width of text at a scale, one glyph per UTF-8 code point.
+int text_px(std::string_view s, int scale) {
+  const int n = static_cast<int>(text_width(s));
+  return n ? (n * kAdvance - 1) * scale : 0;
+}
+
+// An RGB raster stored planar, as the (3,H,W) tensor it becomes; drawing is clipped to it.
+class Canvas {
+ public:
+  Canvas(int w, int h) : w_(w), h_(h), px_(static_cast<std::size_t>(3) * w * h, 255) {}
+
+  void fill(int x, int y, int w, int h, Rgb c) {
+    const int x0 = std::max(x, 0), x1 = std::min(x + w, w_), y0 = std::max(y, 0), y1 = std::min(y + h, h_);
+    const std::size_t plane = static_cast<std::size_t>(w_) * h_;
+    for (int yy = y0; yy < y1; ++yy)
+      for (int xx = x0; xx < x1; ++xx) {
+        const std::size_t i = static_cast<std::size_t>(yy) * w_ + xx;
+        px_[i] = c.r;
+        px_[plane + i] = c.g;
+        px_[2 * plane + i] = c.b;
+      }
+  }
+
+  // Horizontal text has its top-left corner at (x, y). Upward text reads bottom to top (turned a
+  // quarter counterclockwise) and starts at its bottom-left corner (x, y).
+  void text(int x, int y, std::string_view s, int scale, Rgb c, bool upward = false) {
+    int i = 0;
+    for (char ch : s) {
+      if (is_continuation(ch)) continue;
+      const auto u = static_cast<unsigned char>(ch);
+      const std::uint64_t bits = kFont[(u >= 32 && u <= 126 ? u : '?') - 32];
+      for (int gy = 0; gy < kGlyphRows; ++gy)
+        for (int gx = 0; gx < kGlyphW; ++gx) {
+          if (!((bits >> (kGlyphRows * kGlyphW - 1 - gy * kGlyphW - gx)) & 1)) continue;
+          const int along = (i * kAdvance + gx) * scale;
+          if (upward) fill(x + gy * scale, y - along - scale, scale, scale, c);
+          else fill(x + along, y + gy * scale, scale, scale, c);
+        }
+      ++i;
+    }
+  }
+
+  Tensor tensor() const { return from_vector<std::uint8_t>(px_, {3, h_, w_}); }
+
+ private:
+  int w_, h_;
+  std::vector<std::uint8_t> px_;
+};
+
+// Row-normalised value v in [0, 1] from white to dark blue (the end of matplotlib's "Blues").
+Rgb cell_colour(double v) {
+  const auto mix = [v](int to) { return static_cast<std::uint8_t>(std::lround(255 + (to - 255) * v)); };
+  return {mix(8), mix(48), mix(107)};
+}
+
+constexpr std::int64_t kMaxFigureClasses = 1000;  // 4 px cells: a 4000 px square
+
+}  // namespace
+
+void write_confusion_png(const Metrics& m, const std::vector<std::string>& class_names, const std::string& path) {
+  std::vector<std::string> names = class_labels(m, class_names);
+  const std::int64_t k = m.num_classes();
+  if (k > kMaxFigureClasses)
+    fail(kOp, "{} classes are too many for a confusion figure (at most {}); use the text table", k, kMaxFigureClasses);
+  const auto& cm = m.confusion();
+  for (auto& n : names) n = shorten(n, 16);
+
+  // Up to 20 classes: large type and cells sized for the counts; beyond, cells shrink to keep
+  // the figure near 1200 px, and counts and names appear only where they fit.
+  const bool small = k <= 20;
+  const int s = small ? 2 : 1;
+  const int digits = static_cast<int>(fmt::formatted_size("{}", *std::max_element(cm.begin(), cm.end())));
+  const int cell = small ? std::max({40, (digits * kAdvance) * s + 12, static_cast<int>(140 / k) + 1})
+                         : std::clamp(static_cast<int>(1200 / k), 4, 40);
+  const bool show_counts = (digits * kAdvance - 1) * s + 4 <= cell;
+  const bool show_names = kGlyphRows * s + 1 <= cell;
+  int names_px = 0;
+  if (show_names)
+    for (const auto& n : names) names_px = std::max(names_px, text_px(n, s));
+
+  const int pad = 16, gap = 8, ts = 2, line = kGlyphRows * ts, msize = static_cast<int>(k) * cell;
+  const std::string title =
+      m.count() ? fmt::format("confusion matrix: {} sample{}, top-1 {}", m.count(), m.count() == 1 ? "" : "s",
+                              percent(m.top1()))
+                : std::string("confusion matrix: no samples");
+  const int mx = pad + line + gap + names_px + gap, my = pad + line + 2 * gap;
+  const int width = std::max(mx + msize + pad, 2 * pad + text_px(title, ts));
+  const int height = my + msize + gap + names_px + gap + line + pad;
+  Canvas img(width, height);
+  const Rgb ink{30, 30, 30}, white{255, 255, 255}, grid{200, 200, 200};
+
+  img.text((width - text_px(title, ts)) / 2, pad, title, ts, ink);
+  for (std::int64_t r = 0; r < k; ++r) {
+    const std::int64_t n = row_sum(m, r);
+    for (std::int64_t c = 0; c < k; ++c) {
+      const std::int64_t v = cm[r * k + c];
+      const double frac = n ? static_cast<double>(v) / static_cast<double>(n) : 0.0;
+      const int x = mx + static_cast<int>(c) * cell, y = my + static_cast<int>(r) * cell;
+      img.fill(x, y, cell, cell, cell_colour(frac));
+      if (!show_counts) continue;
+      const std::string txt = std::to_string(v);
+      img.text(x + (cell - text_px(txt, s)) / 2, y + (cell - kCapH * s) / 2, txt, s, frac > 0.5 ? white : ink);
+    }
+  }
+  if (cell >= 10)
+    for (int i = 1; i < k; ++i) {
+      img.fill(mx + i * cell, my, 1, msize, grid);
+      img.fill(mx, my + i * cell, msize, 1, grid);
+    }
+  img.fill(mx - 1, my - 1, msize + 2, 1, ink);
+  img.fill(mx - 1, my + msize, msize + 2, 1, ink);
+  img.fill(mx - 1, my - 1, 1, msize + 2, ink);
+  img.fill(mx + msize, my - 1, 1, msize + 2, ink);
+
+  if (show_names)
+    for (std::int64_t c = 0; c < k; ++c) {
+      const int off = static_cast<int>(c) * cell + (cell - kCapH * s) / 2;
+      img.text(mx - gap - text_px(names[c], s), my + off, names[c], s, ink);
+      img.text(mx + off, my + msize + gap + text_px(names[c], s), names[c], s, ink, true);
+    }
+  const std::string rows = "true class", cols = "predicted class";
+  img.text(pad, my + (msize + text_px(rows, ts)) / 2, rows, ts, ink, true);
+  img.text(mx + (msize - text_px(cols, ts)) / 2, my + msize + gap + names_px + gap, cols, ts, ink);
+  io::write_png(path, img.tensor());
+}
+
+}  // namespace fovea::train

@@ -1,0 +1,312 @@
+#include "fovea/train/trainer.h"
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fovea/autograd/grad_mode.h"
+#include "fovea/io/safetensors.h"
+#include "fovea/models/registry.h"
+#include "fovea/ops/ops.h"
+#include "fovea/optim/optim.h"
+#include "fovea/train/progress.h"
+
+namespace fovea::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> g_stop{0};
+extern "C" void on_signal(int) { g_stop.store(1); }
+
+// SIGINT/SIGTERM set a flag the loop checks after each step; the previous handlers come back
+// when training ends, so a second Ctrl-C after that behaves as usual.
+class SignalScope {
+ public:
+  SignalScope() {
+    g_stop.store(0);
+    prev_int_ = std::signal(SIGINT, on_signal);
+    prev_term_ = std::signal(SIGTERM, on_signal);
+  }
+  ~SignalScope() {
+    std::signal(SIGINT, prev_int_);
+    std::signal(SIGTERM, prev_term_);
+  }
+  bool stop_requested() const { return g_stop.load() != 0; }
+
+ private:
+  void (*prev_int_)(int) = nullptr;
+  void (*prev_term_)(int) = nullptr;
+};
+
+data::DatasetPtr limited(const data::DatasetPtr& ds, std::int64_t limit) {
+  if (limit <= 0 || limit >= ds->size()) return ds;
+  std::vector<std::int64_t> idx(static_cast<size_t>(limit));
+  for (std::int64_t i = 0; i < limit; ++i) idx[i] = i;
+  return data::subset(ds, idx);
+}
+
+std::vector<double> parse_numbers(const std::string& s, const char* what) {
+  std::vector<double> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      v.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      fail("train", "bad number '{}' in {} '{}'", item, what, s);
+    }
+  }
+  return v;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, const std::vector<Tensor>& params) {
+  if (c.optimizer == "sgd")
+    return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+  if (c.optimizer == "adam") return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+  return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+}
+
+// Schedules advance once per batch. 'step' divides the lr by 10 at 1/2 and 3/4 of training.
+std::shared_ptr<optim::LRScheduler> make_schedule(const RunConfig& c, optim::Optimizer& opt, std::int64_t batches) {
+  const std::int64_t total = c.epochs * batches, warm = c.warmup_epochs * batches;
+  std::shared_ptr<optim::LRScheduler> main;
+  if (c.schedule == "none") main = std::make_shared<optim::StepLR>(opt, optim::StepLROptions{.step_size = total + 1, .gamma = 1.0});
+  else if (c.schedule == "cosine")
+    main = std::make_shared<optim::CosineAnnealingLR>(opt, optim::CosineAnnealingLROptions{.t_max = total - warm});
+  else if (c.schedule == "step")
+    main = std::make_shared<optim::MultiStepLR>(opt, optim::MultiStepLROptions{.milestones = {(total - warm) / 2, (total - warm) * 3 / 4}});
+  else
+    return std::make_shared<optim::OneCycleLR>(opt, optim::OneCycleLROptions{.max_lr = c.lr, .total_steps = total});
+  if (warm == 0) return main;
+  auto warmup = std::make_shared<optim::LinearLR>(opt, optim::LinearLROptions{.start_factor = 0.01, .end_factor = 1.0, .total_iters = warm});
+  return std::make_shared<optim::SequentialLR>(opt, std::vector<std::shared_ptr<optim::LRScheduler>>{warmup, main},
+                                               std::vector<std::int64_t>{warm});
+}
+
+std::string pct(double x) { return fmt::format("{:.2f}%", 100 * x); }
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  io::write_file_atomic(path, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+}
+
+}  // namespace
+
+DataSplits open_data(RunConfig& c) {
+  DataSplits s;
+  const std::string& d = c.data;
+  if (d == "fashion-mnist") {
+    s.train = data::fashion_mnist(data::kFashionMnistDir, true);
+    s.test = data::fashion_mnist(data::kFashionMnistDir, false);
+  } else if (d.rfind("fashion-mnist:", 0) == 0) {
+    s.train = data::fashion_mnist(d.substr(14), true);
+    s.test = data::fashion_mnist(d.substr(14), false);
+  } else if (d.rfind("mnist:", 0) == 0) {
+    s.train = data::mnist(d.substr(6), true);
+    s.test = data::mnist(d.substr(6), false);
+  } else if (d.rfind("folder:", 0) == 0) {
+    auto all = data::image_folder(d.substr(7));
+    std::tie(s.train, s.test) = data::random_split(all, c.val_fraction, c.seed);
+  } else {
+    fail("data", "unknown data '{}' (expected fashion-mnist, mnist:DIR or folder:DIR)", d);
+  }
+  s.train = limited(s.train, c.limit_train);
+  s.test = limited(s.test, c.limit_test);
+  if (c.classes.empty()) c.classes = s.train->classes();
+  if (c.classes != s.train->classes())
+    fail("data", "{} has classes that differ from the checkpoint's ({} vs {} classes)", d, s.train->classes().size(),
+         c.classes.size());
+  if (c.num_classes == 0) c.num_classes = static_cast<std::int64_t>(c.classes.size());
+  Shape shape = s.train->image_shape();
+  if (c.input.empty()) {
+    if (shape.empty()) fail("data", "{}: images differ in size; give the input size (--input CxHxW)", d);
+    c.input = shape;
+  }
+  if (c.in_channels == 0) c.in_channels = c.input[0];
+  return s;
+}
+
+data::Transform eval_transform(const RunConfig& c) {
+  std::vector<data::Transform> ts{data::to_tensor()};
+  if (c.input.size() == 3) ts.push_back(data::resize(c.input[1], c.input[2]));
+  if (!c.mean.empty()) ts.push_back(data::normalize(c.mean, c.std));
+  return data::compose(ts);
+}
+
+data::Transform train_transform(const RunConfig& c) {
+  std::vector<data::Transform> ts{data::to_tensor()};
+  if (c.input.size() == 3) ts.push_back(data::resize(c.input[1], c.input[2]));
+  if (c.augment != "none" && !c.augment.empty())
+    for (auto& t : data::parse_augment(c.augment, c.input[1], c.input[2])) ts.push_back(t);
+  if (!c.mean.empty()) ts.push_back(data::normalize(c.mean, c.std));
+  return data::compose(ts);
+}
+
+nn::ModulePtr build_model(const RunConfig& c) {
+  return models::create(c.model, {.num_classes = c.num_classes, .in_channels = c.in_channels});
+}
+
+Metrics evaluate(nn::Module& model, data::DataLoader& loader) {
+  NoGradGuard ng;
+  model.eval();
+  Metrics m(static_cast<std::int64_t>(loader.dataset().classes().size()));
+  loader.start_epoch(0);
+  while (auto b = loader.next()) {
+    Tensor logits = model(b->images);
+    m.update(logits, b->labels, cross_entropy(logits, b->labels).item());
+  }
+  return m;
+}
+
+TrainResult train(const TrainOptions& opts) {
+  const std::string last_path = (fs::path(opts.out_dir) / "last.safetensors").string();
+  const std::string best_path = (fs::path(opts.out_dir) / "best.safetensors").string();
+  const std::string metrics_path = (fs::path(opts.out_dir) / "metrics.json").string();
+  std::optional<Checkpoint> ck;
+  RunConfig c = opts.config;
+  if (opts.resume) {
+    if (!fs::exists(last_path)) fail("train", "cannot resume: {} does not exist", last_path);
+    ck = load_checkpoint(last_path);
+    c = ck->config;
+  } else if (fs::exists(last_path)) {
+    fail("train", "{} already holds a run (last.safetensors); use --resume to continue it or choose another --out",
+         opts.out_dir);
+  }
+  c.validate();
+  DataSplits ds = open_data(c);
+  if (c.mean.empty() && c.normalize != "none") {
+    if (c.normalize == "auto") {
+      std::tie(c.mean, c.std) = data::channel_stats(*ds.train);
+    } else {
+      auto v = parse_numbers(c.normalize, "--normalize");
+      if (v.size() != 2 * static_cast<size_t>(c.in_channels))
+        fail("train", "--normalize needs {} numbers (means then standard deviations), got {}", 2 * c.in_channels, v.size());
+      c.mean.assign(v.begin(), v.begin() + c.in_channels);
+      c.std.assign(v.begin() + c.in_channels, v.end());
+    }
+  }
+  data::DataLoader train_loader(ds.train, train_transform(c),
+                                {.batch_size = c.batch_size, .shuffle = true, .workers = c.workers, .seed = c.seed});
+  data::DataLoader test_loader(ds.test, eval_transform(c),
+                               {.batch_size = std::max<std::int64_t>(c.batch_size, 256), .shuffle = false, .workers = c.workers, .seed = c.seed});
+  manual_seed(c.seed);
+  auto model = build_model(c);
+  auto opt = make_optimizer(c, model->parameters());
+  const std::int64_t batches = train_loader.num_batches();
+  if (batches == 0) fail("train", "the training data ({} images) makes no batch of {}", ds.train->size(), c.batch_size);
+  auto sched = make_schedule(c, *opt, batches);
+  RunState st;
+  nlohmann::json records = nlohmann::json::array();
+  if (ck) {
+    model->load_state_dict(ck->model);
+    opt->load_state_dict(ck->optimizer);
+    sched->load_state_dict(ck->scheduler);
+    if (ck->rng) default_generator().set_state(*ck->rng);
+    st = ck->state;
+    if (fs::exists(metrics_path)) {
+      std::ifstream in(metrics_path);
+      auto j = nlohmann::json::parse(in, nullptr, false);
+      if (!j.is_discarded() && j.contains("epochs"))
+        for (auto& r : j["epochs"])
+          if (r.value("epoch", 0) <= st.epoch) records.push_back(r);
+    }
+  } else {
+    fs::create_directories(opts.out_dir);
+  }
+
+  const bool interactive = !opts.quiet && Progress::is_terminal(opts.log);
+  Progress progress(opts.log, interactive);
+  SignalScope signals;
+  TrainResult res;
+  res.best_top1 = std::max(0.0, st.best_top1);
+  std::optional<Metrics> last_metrics;
+  for (std::int64_t epoch = st.epoch; epoch < c.epochs; ++epoch) {
+    const std::int64_t skip = epoch == st.epoch ? st.step_in_epoch : 0;
+    train_loader.start_epoch(epoch, skip);
+    progress.start_epoch(epoch + 1, c.epochs, batches - skip);
+    model->train();
+    auto t0 = std::chrono::steady_clock::now();
+    double loss_sum = 0;
+    std::int64_t seen = 0, correct = 0, step = skip;
+    while (auto b = train_loader.next()) {
+      Tensor logits = (*model)(b->images);
+      Tensor loss = cross_entropy(logits, b->labels);
+      const double lv = loss.item();
+      if (!std::isfinite(lv)) {
+        std::string where = fs::exists(last_path) ? fmt::format("the last good checkpoint is {}", last_path)
+                                                  : std::string("no checkpoint was written yet");
+        fail("train", "the loss became {} at epoch {} step {} (global step {}); training stopped, {}", lv, epoch + 1,
+             step + 1, st.global_step + 1, where);
+      }
+      opt->zero_grad();
+      loss.backward();
+      opt->step();
+      sched->step();
+      ++step;
+      ++st.global_step;
+      const std::int64_t n = b->labels.numel();
+      std::int64_t ok;
+      {
+        NoGradGuard ng;
+        ok = static_cast<std::int64_t>(sum(eq(argmax(logits, 1), b->labels)).item());
+      }
+      loss_sum += lv * static_cast<double>(n);
+      seen += n;
+      correct += ok;
+      progress.update(n, lv, ok);
+      if (opts.on_step) opts.on_step(st.global_step);
+      if (signals.stop_requested()) {
+        st.epoch = epoch;
+        st.step_in_epoch = step;
+        save_checkpoint(last_path, *model, opt.get(), sched.get(), c, st);
+        progress.end_epoch(fmt::format("interrupted: saved {}", last_path));
+        res.interrupted = true;
+        res.epochs_done = epoch;
+        return res;
+      }
+    }
+    const double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    Metrics m = evaluate(*model, test_loader);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    st.epoch = epoch + 1;
+    st.step_in_epoch = 0;
+    const bool best = m.top1() > st.best_top1;
+    if (best) st.best_top1 = m.top1();
+    save_checkpoint(last_path, *model, opt.get(), sched.get(), c, st);
+    if (best) save_checkpoint(best_path, *model, opt.get(), sched.get(), c, st);
+    records.push_back({{"epoch", epoch + 1},
+                       {"train_loss", seen ? loss_sum / static_cast<double>(seen) : 0.0},
+                       {"train_accuracy", seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0},
+                       {"test_loss", m.loss()},
+                       {"test_accuracy", m.top1()},
+                       {"test_top5", m.top5()},
+                       {"train_images_per_sec", train_secs > 0 ? static_cast<double>(seen) / train_secs : 0.0},
+                       {"lr", opt->param_groups()[0].lr},
+                       {"seconds", secs}});
+    nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())}, {"epochs", records}};
+    write_text_atomic(metrics_path, doc.dump(2) + "\n");
+    progress.end_epoch(fmt::format("test loss {:.4f}  top-1 {}  top-5 {}{}", m.loss(), pct(m.top1()), pct(m.top5()),
+                                   best ? "  (best)" : ""));
+    res.epochs_done = epoch + 1;
+    res.last_top1 = m.top1();
+    last_metrics = std::move(m);
+  }
+  res.best_top1 = st.best_top1;
+  if (last_metrics) {
+    fmt::print(opts.log, "\n{}\n{}\n", per_class_table(*last_metrics, c.classes), confusion_table(*last_metrics, c.classes));
+    const std::string png = (fs::path(opts.out_dir) / "confusion.png").string();
+    write_confusion_png(*last_metrics, c.classes, png);
+    fmt::print(opts.log, "wrote {}, {}, {}, {}\n", metrics_path, last_path, best_path, png);
+  }
+  std::fflush(opts.log);
+  return res;
+}
+
+}  // namespace fovea::train

@@ -1,0 +1,50 @@
+#pragma once
+// The main job: train a classifier on a dataset, evaluate it each epoch, keep checkpoints and
+// metrics in a run directory; resume an interrupted run exactly.
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "fovea/data/dataloader.h"
+#include "fovea/nn/module.h"
+#include "fovea/train/checkpoint.h"
+#include "fovea/train/config.h"
+#include "fovea/train/metrics.h"
+
+namespace fovea::train {
+
+struct TrainOptions {
+  RunConfig config;
+  std::string out_dir = "runs/run";
+  bool resume = false;   // continue out_dir/last.safetensors (its configuration wins)
+  bool quiet = false;    // plain one-line-per-epoch output even on a terminal
+  std::FILE* log = stdout;
+  // called after every optimizer step with the global step (tests use it to interrupt)
+  std::function<void(std::int64_t)> on_step = nullptr;
+};
+
+struct TrainResult {
+  bool interrupted = false;  // stopped by SIGINT/SIGTERM after writing last.safetensors
+  std::int64_t epochs_done = 0;
+  double best_top1 = 0, last_top1 = 0;
+};
+
+// Errors (bad configuration, missing data, NaN loss, a run directory that already holds a run)
+// throw fovea::Error before anything is overwritten.
+TrainResult train(const TrainOptions& o);
+
+// The pieces train() is made of, shared with `fovea eval` and `fovea predict`.
+struct DataSplits {
+  data::DatasetPtr train, test;
+};
+// Opens config.data; fills num_classes, in_channels, input and classes when they are unset.
+DataSplits open_data(RunConfig& config);
+// to_tensor, resize to config.input when the image differs, normalize (config.mean/std)
+data::Transform eval_transform(const RunConfig& config);
+// eval_transform with config.augment inserted before normalisation
+data::Transform train_transform(const RunConfig& config);
+nn::ModulePtr build_model(const RunConfig& config);
+// Loss and accuracy of `model` (put in eval mode) over a loader's epoch 0.
+Metrics evaluate(nn::Module& model, data::DataLoader& loader);
+
+}  // namespace fovea::train

@@ -1,0 +1,173 @@
+// The main job end to end on a small synthetic MNIST-format dataset written by the test.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "fovea/core/threads.h"
+#include "fovea/io/safetensors.h"
+#include "fovea/train/trainer.h"
+
+using namespace fovea;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_be32(std::ofstream& f, std::uint32_t v) {
+  unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+                        static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+  f.write(reinterpret_cast<char*>(b), 4);
+}
+
+// n images of 28x28: noise plus a bright bar whose row encodes the label (0..9)
+void write_split(const fs::path& dir, const char* prefix, std::uint32_t n, std::uint64_t seed) {
+  Generator g(seed);
+  std::ofstream img(dir / (std::string(prefix) + "-images-idx3-ubyte"), std::ios::binary);
+  std::ofstream lab(dir / (std::string(prefix) + "-labels-idx1-ubyte"), std::ios::binary);
+  write_be32(img, 0x00000803);
+  write_be32(img, n);
+  write_be32(img, 28);
+  write_be32(img, 28);
+  write_be32(lab, 0x00000801);
+  write_be32(lab, n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto label = static_cast<unsigned char>(g.below(10));
+    lab.put(static_cast<char>(label));
+    for (int r = 0; r < 28; ++r)
+      for (int c = 0; c < 28; ++c) {
+        int v = static_cast<int>(g.below(60));
+        if (r == 3 + 2 * label && c >= 4 && c < 24) v += 150;
+        img.put(static_cast<char>(v));
+      }
+  }
+}
+
+struct SyntheticRun {
+  fs::path root;
+  SyntheticRun() {
+    root = fs::path(::testing::TempDir()) / fmt::format("fovea_train_{}", ::testing::UnitTest::GetInstance()->random_seed() + std::rand());
+    fs::create_directories(root / "data");
+    write_split(root / "data", "train", 512, 1);
+    write_split(root / "data", "t10k", 128, 2);
+  }
+  ~SyntheticRun() { fs::remove_all(root); }
+  train::TrainOptions options(const std::string& name) const {
+    train::TrainOptions o;
+    o.config.data = "mnist:" + (root / "data").string();
+    o.config.epochs = 2;
+    o.config.batch_size = 32;
+    o.config.lr = 0.05;
+    o.config.workers = 1;
+    o.config.seed = 3;
+    o.out_dir = (root / name).string();
+    o.quiet = true;
+    o.log = log;
+    return o;
+  }
+  std::FILE* log = std::tmpfile();
+};
+
+NamedTensors model_weights(const std::string& path) {
+  auto ck = train::load_checkpoint(path);
+  return ck.model;
+}
+
+}  // namespace
+
+TEST(Trainer, TrainsAndWritesTheRunDirectory) {
+  SyntheticRun s;
+  auto o = s.options("run");
+  auto r = train::train(o);
+  EXPECT_FALSE(r.interrupted);
+  EXPECT_EQ(r.epochs_done, 2);
+  EXPECT_GT(r.best_top1, 0.5);  // chance is 0.1
+  for (auto f : {"last.safetensors", "best.safetensors", "metrics.json", "confusion.png"})
+    EXPECT_TRUE(fs::exists(fs::path(o.out_dir) / f)) << f;
+  std::ifstream in(fs::path(o.out_dir) / "metrics.json");
+  auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["epochs"].size(), 2u);
+  for (auto key : {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "train_images_per_sec", "seconds"})
+    EXPECT_TRUE(j["epochs"][1].contains(key)) << key;
+  EXPECT_EQ(j["config"]["model"], "lenet5");
+  auto ck = train::load_checkpoint((fs::path(o.out_dir) / "last.safetensors").string());
+  EXPECT_EQ(ck.state.epoch, 2);
+  EXPECT_EQ(ck.config.classes.size(), 10u);
+  EXPECT_EQ(ck.config.mean.size(), 1u);
+}
+
+TEST(Trainer, ResumeEndsWithTheSameWeights) {
+  SyntheticRun s;
+  auto full = s.options("full");
+  train::train(full);
+
+  auto part = s.options("part");
+  part.on_step = [](std::int64_t step) {
+    if (step == 21) std::raise(SIGINT);  // mid-way through epoch 2 (16 batches an epoch)
+  };
+  auto r1 = train::train(part);
+  ASSERT_TRUE(r1.interrupted);
+  EXPECT_EQ(train::load_checkpoint(part.out_dir + "/last.safetensors").state.step_in_epoch, 5);
+  part.on_step = nullptr;
+  part.resume = true;
+  part.config.lr = 123;  // ignored: a resumed run keeps its configuration
+  auto r2 = train::train(part);
+  EXPECT_FALSE(r2.interrupted);
+  auto a = model_weights(full.out_dir + "/last.safetensors");
+  auto b = model_weights(part.out_dir + "/last.safetensors");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_EQ(a[i].second.to_vector<double>(), b[i].second.to_vector<double>()) << a[i].first;
+  }
+}
+
+TEST(Trainer, NanLossStopsAndNamesTheStep) {
+  SyntheticRun s;
+  auto o = s.options("nan");
+  o.config.lr = 1e12;
+  o.config.schedule = "none";
+  try {
+    train::train(o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("the loss became"), std::string::npos) << m;
+    EXPECT_NE(m.find("epoch 1 step"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "last.safetensors"));
+}
+
+TEST(Trainer, RefusesToOverwriteARun) {
+  SyntheticRun s;
+  auto o = s.options("once");
+  o.config.epochs = 1;
+  train::train(o);
+  auto before = fs::last_write_time(fs::path(o.out_dir) / "last.safetensors");
+  EXPECT_THROW(train::train(o), Error);
+  EXPECT_EQ(before, fs::last_write_time(fs::path(o.out_dir) / "last.safetensors"));
+}
+
+TEST(Trainer, BadConfigurationIsAnError) {
+  SyntheticRun s;
+  auto o = s.options("bad");
+  o.config.batch_size = 0;
+  EXPECT_THROW(train::train(o), Error);
+  o.config.batch_size = 8;
+  o.config.lr = -1;
+  EXPECT_THROW(train::train(o), Error);
+  o.config.lr = 0.1;
+  o.config.model = "nonexistent";
+  EXPECT_THROW(train::train(o), Error);
+  o.config.model = "lenet5";
+  o.config.data = "mnist:/no/such/dir";
+  try {
+    train::train(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/no/such/dir"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.out_dir));
+}

@@ -1,0 +1,51 @@
+// `fovea eval`: loss, top-1, top-5 and per-class accuracy of a checkpoint on its test data.
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fovea/train/trainer.h"
+#include "tools/fovea/commands.h"
+
+namespace fovea::cli {
+
+void add_eval(CLI::App& app) {
+  auto* cmd = app.add_subcommand("eval", "evaluate a checkpoint on test data");
+  struct Args {
+    std::string checkpoint, data, format = "text";
+    std::int64_t batch_size = 256, limit = 0;
+    int workers = 2;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint written by fovea train")->required();
+  cmd->add_option("--data", a->data, "data to evaluate on (default: the checkpoint's)");
+  cmd->add_option("--format", a->format, "text | json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  cmd->add_option("--batch-size", a->batch_size)->capture_default_str();
+  cmd->add_option("--limit", a->limit, "only the first N test images");
+  cmd->add_option("--workers", a->workers)->capture_default_str();
+  cmd->callback([a] {
+    auto ck = train::load_checkpoint(a->checkpoint);
+    train::RunConfig c = ck.config;
+    if (!a->data.empty()) c.data = a->data;
+    c.limit_test = a->limit;
+    auto ds = train::open_data(c);
+    auto model = train::build_model(c);
+    model->load_state_dict(ck.model);
+    if (a->batch_size < 1) fail("eval", "batch size must be >= 1, got {}", a->batch_size);
+    data::DataLoader loader(ds.test, train::eval_transform(c),
+                            {.batch_size = a->batch_size, .shuffle = false, .workers = a->workers});
+    auto m = train::evaluate(*model, loader);
+    if (a->format == "json") {
+      nlohmann::json per;
+      auto acc = m.per_class_accuracy();
+      for (size_t i = 0; i < c.classes.size(); ++i) per[c.classes[i]] = std::isnan(acc[i]) ? nlohmann::json() : nlohmann::json(acc[i]);
+      nlohmann::json j{{"checkpoint", a->checkpoint}, {"data", c.data}, {"samples", m.count()}, {"loss", m.loss()},
+                       {"top1", m.top1()}, {"top5", m.top5()}, {"per_class_accuracy", per}};
+      fmt::print("{}\n", j.dump(2));
+      return;
+    }
+    fmt::print("{} on {} ({} images): loss {:.4f}  top-1 {:.2f}%  top-5 {:.2f}%\n\n{}", a->checkpoint, c.data, m.count(),
+               m.loss(), 100 * m.top1(), 100 * m.top5(), train::per_class_table(m, c.classes));
+  });
+}
+
+}  // namespace fovea::cli

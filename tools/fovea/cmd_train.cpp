@@ -1,0 +1,69 @@
+// `fovea train`: the main job (docs/training.md).
+#include <fmt/core.h>
+
+#include "fovea/train/trainer.h"
+#include "tools/fovea/commands.h"
+
+namespace fovea::cli {
+
+namespace {
+Shape parse_input(const std::string& s) {
+  Shape v;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t x = s.find('x', start);
+    std::string part = s.substr(start, x == std::string::npos ? std::string::npos : x - start);
+    try {
+      size_t used = 0;
+      long long n = std::stoll(part, &used);
+      if (used != part.size() || n < 1) throw std::invalid_argument(part);
+      v.push_back(n);
+    } catch (const std::exception&) {
+      fail("train", "bad --input '{}' (expected CxHxW, e.g. 3x32x32)", s);
+    }
+    if (x == std::string::npos) break;
+    start = x + 1;
+  }
+  if (v.size() != 3) fail("train", "bad --input '{}' (expected CxHxW, e.g. 3x32x32)", s);
+  return v;
+}
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "train a classifier and evaluate it after every epoch");
+  auto o = std::make_shared<train::TrainOptions>();
+  auto input = std::make_shared<std::string>();
+  auto& c = o->config;
+  cmd->add_option("--model", c.model, "zoo model name (fovea models)")->capture_default_str();
+  cmd->add_option("--data", c.data, "fashion-mnist | mnist:DIR | folder:DIR")->capture_default_str();
+  cmd->add_option("--epochs", c.epochs)->capture_default_str();
+  cmd->add_option("--batch-size", c.batch_size)->capture_default_str();
+  cmd->add_option("--optimizer", c.optimizer, "sgd | adam | adamw")->capture_default_str();
+  cmd->add_option("--lr", c.lr, "learning rate (the peak for onecycle)")->capture_default_str();
+  cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  cmd->add_option("--weight-decay", c.weight_decay)->capture_default_str();
+  cmd->add_option("--schedule", c.schedule, "none | cosine | step | onecycle")->capture_default_str();
+  cmd->add_option("--warmup-epochs", c.warmup_epochs, "linear warm-up epochs before the schedule")->capture_default_str();
+  cmd->add_option("--augment", c.augment, "none, or a list of crop[=PAD], flip, rotate=DEG, erase[=P]")->capture_default_str();
+  cmd->add_option("--normalize", c.normalize, "auto (mean/std of the training data) | none | M1,..,S1,..")->capture_default_str();
+  cmd->add_option("--input", *input, "model input CxHxW (images are resized); default: the data's");
+  cmd->add_option("--val-fraction", c.val_fraction, "folder data: share held out for validation")->capture_default_str();
+  cmd->add_option("--seed", c.seed)->capture_default_str();
+  cmd->add_option("--workers", c.workers, "data loading threads")->capture_default_str();
+  cmd->add_option("--limit-train", c.limit_train, "use only the first N training images (smoke tests)");
+  cmd->add_option("--limit-test", c.limit_test, "use only the first N test images (smoke tests)");
+  cmd->add_option("--out", o->out_dir, "run directory")->capture_default_str();
+  cmd->add_flag("--resume", o->resume, "continue the run in --out (its configuration is kept)");
+  cmd->add_flag("--quiet", o->quiet, "one plain line per epoch, no progress bar");
+  cmd->callback([o, input] {
+    if (!input->empty()) o->config.input = parse_input(*input);
+    auto r = train::train(*o);
+    if (r.interrupted) {
+      fmt::print("interrupted after a step; resume with: fovea train --resume --out {}\n", o->out_dir);
+      return;
+    }
+    fmt::print("best test top-1 {:.2f}%, last {:.2f}%\n", 100 * r.best_top1, 100 * r.last_top1);
+  });
+}
+
+}  // namespace fovea::cli
