@@ -28,8 +28,15 @@ build: deps
 test: build
 	cd $(BUILD) && OMP_NUM_THREADS=2 ctest --output-on-failure -j $(JOBS)
 
+# The main job: LeNet-5 on Fashion-MNIST (about a minute on 2 cores, >= 90% test accuracy),
+# then the checkpoint is evaluated and a few test images are predicted.
+DEMO := $(BUILD)/demo
 demo: build
-	cd $(BUILD)/examples && OMP_NUM_THREADS=$(JOBS) ./quickstart
+	rm -rf $(DEMO)
+	$(BUILD)/fovea train --model lenet5 --data fashion-mnist --epochs 15 --augment flip --seed 0 --out $(DEMO)
+	$(BUILD)/fovea eval --checkpoint $(DEMO)/best.safetensors
+	$(BUILD)/fovea predict --checkpoint $(DEMO)/best.safetensors --test-index 0,1,2,3,4 --top 3
+	@echo "written to $(DEMO): metrics.json, last.safetensors, best.safetensors, confusion.png"
 
 bench: build
 	$(PY) bench/ops.py --build $(BUILD)

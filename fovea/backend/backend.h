@@ -61,7 +61,8 @@ class Backend {
   virtual void conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dParams& p) = 0;
   virtual void conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor* gb, const Conv2dParams& p) = 0;
 
-  // Max pooling returns a workspace that its backward needs (backend-defined contents).
+  // Max pooling in training returns a workspace its backward needs (on CPU: the i64 index
+  // h*W+w of each maximum within its plane, as PyTorch returns with return_indices).
   virtual Tensor pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dParams& p, bool training) = 0;
   virtual void pool2d_backward(const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& workspace, const Tensor& gx, const Pool2dParams& p) = 0;
 

@@ -1,5 +1,7 @@
 #include <algorithm>
 
+#include <fmt/ranges.h>
+
 #include "fovea/core/device.h"
 #include "fovea/core/dtype.h"
 #include "fovea/core/error.h"
@@ -72,9 +74,7 @@ Shape contiguous_strides(const Shape& s) {
 }
 
 std::string shape_str(const Shape& s) {
-  std::string r = "(";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + ")";
+  return fmt::format("({})", fmt::join(s, ","));
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {

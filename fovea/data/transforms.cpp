@@ -161,6 +161,7 @@ Transform resize(std::int64_t h, std::int64_t w) {
     const Tensor x = image_arg(image, "resize", {DType::f32});
     const std::int64_t C = x.size(0), H = x.size(1), W = x.size(2);
     if (H < 1 || W < 1) fail("resize", "cannot resize an empty image {}", shape_str(x.shape()));
+    if (H == h && W == w) return x;  // bilinear at the same size is the identity
     const std::vector<Tap> ty = linear_taps(H, h), tx = linear_taps(W, w);
     Tensor out = empty({C, h, w});
     for (std::int64_t c = 0; c < C; ++c) {

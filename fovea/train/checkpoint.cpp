@@ -28,7 +28,9 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
   std::memcpy(bits.data(), rs.data(), sizeof(rs));
   all.emplace_back("rng.default", from_vector(bits, {4}));
   nlohmann::json st{{"epoch", state.epoch}, {"step_in_epoch", state.step_in_epoch},
-                    {"global_step", state.global_step}, {"best_top1", state.best_top1}};
+                    {"global_step", state.global_step}, {"best_top1", state.best_top1},
+                    {"epoch_loss_sum", state.epoch_loss_sum}, {"epoch_seen", state.epoch_seen},
+                    {"epoch_correct", state.epoch_correct}};
   io::save_safetensors(path, all, {{"format", kFormat}, {"config", config.to_json()}, {"state", st.dump()}});
 }
 
@@ -50,6 +52,9 @@ Checkpoint load_checkpoint(const std::string& path) {
     c.state.step_in_epoch = st.at("step_in_epoch").get<std::int64_t>();
     c.state.global_step = st.at("global_step").get<std::int64_t>();
     c.state.best_top1 = st.at("best_top1").get<double>();
+    c.state.epoch_loss_sum = st.at("epoch_loss_sum").get<double>();
+    c.state.epoch_seen = st.at("epoch_seen").get<std::int64_t>();
+    c.state.epoch_correct = st.at("epoch_correct").get<std::int64_t>();
   } catch (const nlohmann::json::exception& e) {
     fail("checkpoint", "{}: bad progress record: {}", path, e.what());
   }

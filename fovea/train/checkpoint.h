@@ -19,6 +19,9 @@ struct RunState {
   std::int64_t step_in_epoch = 0;  // batches of it already done
   std::int64_t global_step = 0;
   double best_top1 = -1;
+  // the epoch in progress so far, so an interrupted epoch's record covers all of it
+  double epoch_loss_sum = 0;
+  std::int64_t epoch_seen = 0, epoch_correct = 0;
 };
 
 struct Checkpoint {

@@ -233,8 +233,9 @@ TrainResult train(const TrainOptions& opts) {
     progress.start_epoch(epoch + 1, c.epochs, batches - skip);
     model->train();
     auto t0 = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    std::int64_t seen = 0, correct = 0, step = skip;
+    // a resumed epoch starts from the sums saved at the interruption
+    double loss_sum = skip ? st.epoch_loss_sum : 0;
+    std::int64_t seen = skip ? st.epoch_seen : 0, correct = skip ? st.epoch_correct : 0, step = skip;
     while (auto b = train_loader.next()) {
       Tensor logits = (*model)(b->images);
       Tensor loss = cross_entropy(logits, b->labels);
@@ -265,6 +266,9 @@ TrainResult train(const TrainOptions& opts) {
       if (signals.stop_requested()) {
         st.epoch = epoch;
         st.step_in_epoch = step;
+        st.epoch_loss_sum = loss_sum;
+        st.epoch_seen = seen;
+        st.epoch_correct = correct;
         save_checkpoint(last_path, *model, opt.get(), sched.get(), c, st);
         progress.end_epoch(fmt::format("interrupted: saved {}", last_path));
         res.interrupted = true;
@@ -277,6 +281,8 @@ TrainResult train(const TrainOptions& opts) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     st.epoch = epoch + 1;
     st.step_in_epoch = 0;
+    st.epoch_loss_sum = 0;
+    st.epoch_seen = st.epoch_correct = 0;
     const bool best = m.top1() > st.best_top1;
     if (best) st.best_top1 = m.top1();
     save_checkpoint(last_path, *model, opt.get(), sched.get(), c, st);

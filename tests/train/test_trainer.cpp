@@ -110,11 +110,19 @@ TEST(Trainer, ResumeEndsWithTheSameWeights) {
   auto r1 = train::train(part);
   ASSERT_TRUE(r1.interrupted);
   EXPECT_EQ(train::load_checkpoint(part.out_dir + "/last.safetensors").state.step_in_epoch, 5);
+  EXPECT_EQ(train::load_checkpoint(part.out_dir + "/last.safetensors").state.epoch_seen, 5 * 32);
   part.on_step = nullptr;
   part.resume = true;
   part.config.lr = 123;  // ignored: a resumed run keeps its configuration
   auto r2 = train::train(part);
   EXPECT_FALSE(r2.interrupted);
+  // the interrupted epoch's record covers the whole epoch
+  auto read = [](const std::string& dir) {
+    std::ifstream in(dir + "/metrics.json");
+    return nlohmann::json::parse(in)["epochs"];
+  };
+  EXPECT_EQ(read(full.out_dir)[1]["train_loss"], read(part.out_dir)[1]["train_loss"]);
+  EXPECT_EQ(read(full.out_dir)[1]["test_accuracy"], read(part.out_dir)[1]["test_accuracy"]);
   auto a = model_weights(full.out_dir + "/last.safetensors");
   auto b = model_weights(part.out_dir + "/last.safetensors");
   ASSERT_EQ(a.size(), b.size());

@@ -35,10 +35,10 @@ void add_eval(CLI::App& app) {
                             {.batch_size = a->batch_size, .shuffle = false, .workers = a->workers});
     auto m = train::evaluate(*model, loader);
     if (a->format == "json") {
-      nlohmann::json per;
+      nlohmann::ordered_json per;
       auto acc = m.per_class_accuracy();
       for (size_t i = 0; i < c.classes.size(); ++i) per[c.classes[i]] = std::isnan(acc[i]) ? nlohmann::json() : nlohmann::json(acc[i]);
-      nlohmann::json j{{"checkpoint", a->checkpoint}, {"data", c.data}, {"samples", m.count()}, {"loss", m.loss()},
+      nlohmann::ordered_json j{{"checkpoint", a->checkpoint}, {"data", c.data}, {"samples", m.count()}, {"loss", m.loss()},
                        {"top1", m.top1()}, {"top5", m.top5()}, {"per_class_accuracy", per}};
       fmt::print("{}\n", j.dump(2));
       return;

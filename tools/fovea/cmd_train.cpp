@@ -60,7 +60,7 @@ void add_train(CLI::App& app) {
     auto r = train::train(*o);
     if (r.interrupted) {
       fmt::print("interrupted after a step; resume with: fovea train --resume --out {}\n", o->out_dir);
-      return;
+      throw CLI::RuntimeError(130);  // the shell's code for an interrupted job
     }
     fmt::print("best test top-1 {:.2f}%, last {:.2f}%\n", 100 * r.best_top1, 100 * r.last_top1);
   });

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_predict(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::ParseError& e) {  // also CLI::RuntimeError(130) from an interrupted run
     return app.exit(e);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
