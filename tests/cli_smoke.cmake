@@ -11,3 +11,15 @@ execute_process(COMMAND ${FOVEA} no-such-command RESULT_VARIABLE rc ERROR_QUIET 
 if(rc EQUAL 0)
   message(FATAL_ERROR "an unknown subcommand must exit non-zero")
 endif()
+# bad input: a clear message and a non-zero exit
+foreach(args "train;--batch-size;0;--out;${WORK}/x" "train;--lr;-1;--out;${WORK}/x" "train;--model;nope;--out;${WORK}/x"
+        "train;--data;mnist:/nonexistent;--out;${WORK}/x" "eval;--checkpoint;/nonexistent.safetensors"
+        "predict;--checkpoint;/nonexistent.safetensors;--test-index;0")
+  execute_process(COMMAND ${FOVEA} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+  if(rc EQUAL 0 OR NOT err MATCHES "error: \\[")
+    message(FATAL_ERROR "fovea ${args}: expected an error, got exit ${rc}: ${err}")
+  endif()
+endforeach()
+if(EXISTS ${WORK}/x)
+  message(FATAL_ERROR "a refused run must not create its directory")
+endif()
