@@ -37,6 +37,16 @@ struct Pool2dParams {
   std::array<std::int64_t, 4> padding{0, 0, 0, 0};  // top, bottom (incl. ceil_mode extra), left, right
   std::array<std::int64_t, 2> pad_begin_limit{0, 0};  // the user's symmetric padding (PyTorch's avg divisor bound)
   bool count_include_pad = true;
+  // Adaptive pooling: kernel, stride and padding are unused; output i along an axis of size
+  // H covers [floor(i H / H'), ceil((i + 1) H / H')) with H' the output size.
+  bool adaptive = false;
+};
+
+enum class ResampleMode { nearest, bilinear };
+struct Resample2dParams {
+  ResampleMode mode = ResampleMode::nearest;
+  bool align_corners = false;
+  std::array<double, 2> scale{0, 0};  // the user's scale factor per axis (0: none), which sets the source index
 };
 
 class Backend {
@@ -65,6 +75,11 @@ class Backend {
   // h*W+w of each maximum within its plane, as PyTorch returns with return_indices).
   virtual Tensor pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dParams& p, bool training) = 0;
   virtual void pool2d_backward(const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& workspace, const Tensor& gx, const Pool2dParams& p) = 0;
+
+  // x: (N,C,H,W) -> y: (N,C,H',W'), both contiguous; the sizes come from the tensors
+  virtual void resample2d_forward(const Tensor& x, const Tensor& y, const Resample2dParams& p) = 0;
+  // gy: (N,C,H',W') -> gx: (N,C,H,W) (overwritten)
+  virtual void resample2d_backward(const Tensor& gy, const Tensor& gx, const Resample2dParams& p) = 0;
 
   // x: (N,C,...) ; weight, bias, mean, var: (C). In training mean/var are outputs (biased var).
   virtual void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,

@@ -186,6 +186,13 @@ const Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, double value) c
 }
 
 // ---- factories ----
+namespace {
+thread_local Device g_default_device = kCPU;
+}
+Device default_device() { return g_default_device; }
+DefaultDeviceGuard::DefaultDeviceGuard(Device d) : prev_(g_default_device) { g_default_device = d; }
+DefaultDeviceGuard::~DefaultDeviceGuard() { g_default_device = prev_; }
+
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
   return view_of(base.storage(), std::move(shape), std::move(strides), offset, base.dtype());
 }
@@ -194,10 +201,11 @@ Tensor empty(const Shape& s, TensorOptions o) {
   for (auto d : s)
     if (d < 0) fail("empty", "negative dimension in shape {}", shape_str(s));
   auto st = std::make_shared<Storage>();
-  st->device = o.device;
+  const Device dev = o.device.value_or(default_device());
+  st->device = dev;
   const DType dt = o.dtype.value_or(DType::f32);
   st->nbytes = static_cast<std::size_t>(numel(s)) * dtype_size(dt);
-  if (o.device.type != DeviceType::meta) st->data = backend::backend_for(o.device).allocate(st->nbytes);
+  if (dev.type != DeviceType::meta) st->data = backend::backend_for(dev).allocate(st->nbytes);
   Tensor t = view_of(std::move(st), s, contiguous_strides(s), 0, dt);
   if (o.requires_grad) t.requires_grad_();
   return t;
@@ -232,7 +240,7 @@ Tensor from_vector(const std::vector<T>& v, const Shape& s, TensorOptions o) {
     fail("from_vector", "{} values given for shape {} ({} elements)", v.size(), shape_str(s), numel(s));
   Tensor host = from_blob(const_cast<T*>(v.data()), s, dtype_of<T>::value);
   Tensor t = empty(s, {.dtype = o.dtype.value_or(dtype_of<T>::value), .device = o.device});
-  backend::backend_for(t).copy(host.to(o.device), t);
+  if (!t.is_meta()) backend::backend_for(t).copy(host.to(t.device()), t);
   if (o.requires_grad) t.requires_grad_();
   return t;
 }

@@ -27,9 +27,24 @@ struct Storage {
 };
 
 struct TensorOptions {
-  std::optional<DType> dtype = std::nullopt;  // f32 unless given (from_vector: the element type)
-  Device device = kCPU;
+  std::optional<DType> dtype = std::nullopt;   // f32 unless given (from_vector: the element type)
+  std::optional<Device> device = std::nullopt;  // the default device (DefaultDeviceGuard) unless given
   bool requires_grad = false;
+};
+
+// The device factories use when TensorOptions names none: the CPU, or what the innermost
+// DefaultDeviceGuard set on this thread. Building a module under DefaultDeviceGuard(kMeta)
+// allocates nothing: `fovea summary vgg16` answers without 138 M parameters in memory.
+Device default_device();
+class DefaultDeviceGuard {
+ public:
+  explicit DefaultDeviceGuard(Device d);
+  ~DefaultDeviceGuard();
+  DefaultDeviceGuard(const DefaultDeviceGuard&) = delete;
+  DefaultDeviceGuard& operator=(const DefaultDeviceGuard&) = delete;
+
+ private:
+  Device prev_;
 };
 
 struct TensorImpl;

@@ -1,5 +1,7 @@
 #include "fovea/models/registry.h"
 
+#include "fovea/models/spec.h"
+
 #include <algorithm>
 
 namespace fovea::models {
@@ -37,6 +39,7 @@ nn::ModulePtr create(const std::string& name, const ModelOptions& o) {
   if (o.in_channels < 1) fail("models", "in_channels must be >= 1, got {}", o.in_channels);
   for (auto& e : entries())
     if (e.info.name == name) return e.make(o);
+  if (is_spec_path(name)) return load_spec(name).net;
   std::string known;
   for (auto& e : entries()) known += (known.empty() ? "" : ", ") + e.info.name;
   fail("models", "unknown model '{}' (known: {})", name, known);

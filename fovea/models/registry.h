@@ -22,7 +22,8 @@ struct ModelInfo {
 
 std::vector<ModelInfo> list();
 bool has(const std::string& name);
-// Unknown names throw an error that lists the known ones.
+// A name ending in .json is a network spec file (spec.h). Unknown names throw an error that
+// lists the known ones.
 nn::ModulePtr create(const std::string& name, const ModelOptions& o = {});
 
 // families (one file each)

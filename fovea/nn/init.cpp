@@ -25,8 +25,9 @@ double gain(const std::string& nl, double param) {
 
 // Initialisers write in place on parameters; their values live on the CPU generator.
 static void fill_with(const Tensor& t, const std::function<void(const Tensor&)>& f) {
+  if (t.is_meta()) return;  // shapes only
   NoGradGuard ng;
-  Tensor host = empty(t.shape(), {.dtype = t.dtype()});
+  Tensor host = empty(t.shape(), {.dtype = t.dtype(), .device = kCPU});
   f(host);
   t.copy_(host);
 }
@@ -62,6 +63,13 @@ void xavier_uniform_(const Tensor& t, double gn, Generator& g) {
 void xavier_normal_(const Tensor& t, double gn, Generator& g) {
   auto [fi, fo] = fans(t);
   normal_(t, 0, gn * std::sqrt(2.0 / static_cast<double>(fi + fo)), g);
+}
+
+void default_layer_init_(const Tensor& w, const Tensor& b, Generator& g) {
+  kaiming_uniform_(w, std::sqrt(5.0), FanMode::fan_in, "leaky_relu", g);
+  if (!b.defined()) return;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fans(w).first));
+  uniform_(b, -bound, bound, g);
 }
 
 }  // namespace fovea::nn::init

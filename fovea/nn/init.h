@@ -27,4 +27,8 @@ void kaiming_normal_(const Tensor& t, double a = 0, FanMode mode = FanMode::fan_
 void xavier_uniform_(const Tensor& t, double gain = 1.0, Generator& g = default_generator());
 void xavier_normal_(const Tensor& t, double gain = 1.0, Generator& g = default_generator());
 
+// PyTorch's default for conv, transposed conv and linear layers: kaiming_uniform_(w, a = sqrt(5)),
+// i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias b (if defined).
+void default_layer_init_(const Tensor& w, const Tensor& b, Generator& g = default_generator());
+
 }  // namespace fovea::nn::init

@@ -4,22 +4,11 @@
 
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/nn/init.h"
+#include "fovea/nn/repr.h"
 
 namespace fovea::nn {
 
-namespace {
-std::string pair_str(Pair p) { return fmt::format("({}, {})", p.h, p.w); }
-
-// PyTorch's default for conv and linear: kaiming_uniform(a = sqrt(5)) on the weight, i.e.
-// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias.
-void default_init(const Tensor& w, const Tensor& b) {
-  init::kaiming_uniform_(w, std::sqrt(5.0));
-  if (b.defined()) {
-    double bound = 1.0 / std::sqrt(static_cast<double>(init::fans(w).first));
-    init::uniform_(b, -bound, bound);
-  }
-}
-}  // namespace
+using detail::pair_str;
 
 Conv2d::Conv2d(Options o) : Module("Conv2d"), o_(o) {
   if (o.in <= 0 || o.out <= 0) fail("Conv2d", "in and out channels must be positive, got in={} out={}", o.in, o.out);
@@ -31,7 +20,7 @@ Conv2d::Conv2d(Options o) : Module("Conv2d"), o_(o) {
   reset_parameters();
 }
 
-void Conv2d::reset_parameters() { default_init(weight, bias); }
+void Conv2d::reset_parameters() { init::default_layer_init_(weight, bias); }
 
 Tensor Conv2d::forward(const Tensor& x) {
   return conv2d(x, weight, bias, {.stride = o_.stride, .padding = o_.padding, .dilation = o_.dilation, .groups = o_.groups});
@@ -64,7 +53,7 @@ Linear::Linear(Options o) : Module("Linear"), o_(o) {
   reset_parameters();
 }
 
-void Linear::reset_parameters() { default_init(weight, bias); }
+void Linear::reset_parameters() { init::default_layer_init_(weight, bias); }
 Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
 std::string Linear::extra_repr() const {
   return fmt::format("in_features={}, out_features={}, bias={}", o_.in, o_.out, o_.bias ? "True" : "False");

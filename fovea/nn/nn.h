@@ -1,5 +1,10 @@
 #pragma once
+#include "fovea/nn/blocks.h"
+#include "fovea/nn/conv_transpose.h"
 #include "fovea/nn/init.h"
 #include "fovea/nn/layers.h"
 #include "fovea/nn/module.h"
+#include "fovea/nn/norm_extra.h"
+#include "fovea/nn/pool_extra.h"
+#include "fovea/nn/resample.h"
 #include "fovea/nn/serialize.h"

@@ -1,8 +1,7 @@
-// 2-D convolution. Output size (per axis):
-//   out = floor((in + pad_begin + pad_end - dilation * (kernel - 1) - 1) / stride) + 1
-// (https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html)
+// 2-D convolution; output size: analysis::conv_output_size.
 #include <cstring>
 
+#include "fovea/analysis/formulas.h"
 #include "fovea/ops/detail.h"
 
 namespace fovea {
@@ -55,11 +54,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   detail::check_same_dtype(x, w, op);
   const std::int64_t kh = w.size(2), kw = w.size(3), H = x.size(2), W = x.size(3);
   auto pad = resolve_padding(o.padding, {H, W}, {kh, kw}, o.stride, o.dilation, op);
-  const std::int64_t OH = (H + pad[0] + pad[1] - o.dilation.h * (kh - 1) - 1) / o.stride.h + 1;
-  const std::int64_t OW = (W + pad[2] + pad[3] - o.dilation.w * (kw - 1) - 1) / o.stride.w + 1;
   if (H + pad[0] + pad[1] < o.dilation.h * (kh - 1) + 1 || W + pad[2] + pad[3] < o.dilation.w * (kw - 1) + 1)
     fail(op, "input {} with padding ({},{},{},{}) is smaller than the dilated kernel {}x{}", shape_str(x.shape()), pad[0],
          pad[1], pad[2], pad[3], o.dilation.h * (kh - 1) + 1, o.dilation.w * (kw - 1) + 1);
+  const std::int64_t OH = analysis::conv_output_size(H, kh, o.stride.h, pad[0], pad[1], o.dilation.h);
+  const std::int64_t OW = analysis::conv_output_size(W, kw, o.stride.w, pad[2], pad[3], o.dilation.w);
   backend::Conv2dParams p{.stride = {o.stride.h, o.stride.w}, .padding = pad, .dilation = {o.dilation.h, o.dilation.w}, .groups = g};
   Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
@@ -80,6 +79,81 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
     }
     return std::vector<Tensor>{dx, gw ? dw : Tensor(), db};
   });
+}
+
+// Transposed convolution, the gradient of a conv2d with respect to its input
+// (https://pytorch.org/docs/1.13/generated/torch.nn.ConvTranspose2d.html, Dumoulin and Visin,
+// https://arxiv.org/abs/1603.07285). It runs as the backward-data pass of the conv that maps a
+// y-shaped (N,Cout,H',W') input to an x-shaped (N,Cin,H,W) output with weight w (O = Cin,
+// C/g = Cout/g, kH, kW), so it needs no primitive of its own; output size:
+// analysis::conv_transpose_output_size.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvTranspose2dOptions& o) {
+  const char* op = "conv_transpose2d";
+  detail::check_defined(x, op, "input");
+  detail::check_defined(w, op, "weight");
+  if (x.dim() != 4) fail(op, "expected 4-D input (N,Cin,H,W), got {}", shape_str(x.shape()));
+  if (w.dim() != 4) fail(op, "expected 4-D weight (Cin,Cout/groups,kH,kW), got {}", shape_str(w.shape()));
+  const std::int64_t g = o.groups, Cin = x.size(1);
+  if (g < 1) fail(op, "groups must be >= 1, got {}", g);
+  if (w.size(0) != Cin)
+    fail(op, "weight {} expects {} input channels, got input {}", shape_str(w.shape()), w.size(0),
+         shape_str(x.shape()));
+  if (Cin % g) fail(op, "input channels {} must divide by groups {}", Cin, g);
+  const std::int64_t Cout = w.size(1) * g;
+  if (b.defined() && (b.dim() != 1 || b.size(0) != Cout))
+    fail(op, "bias {} does not match {} output channels", shape_str(b.shape()), Cout);
+  const Pair s = o.stride, p = o.padding, d = o.dilation, opad = o.output_padding;
+  if (s.h < 1 || s.w < 1) fail(op, "stride must be >= 1, got {}x{}", s.h, s.w);
+  if (d.h < 1 || d.w < 1) fail(op, "dilation must be >= 1, got {}x{}", d.h, d.w);
+  if (p.h < 0 || p.w < 0) fail(op, "padding must be non-negative, got {}x{}", p.h, p.w);
+  // PyTorch's rule: output_padding only picks among the input sizes a strided (or dilated) conv
+  // maps to the same output size
+  if (opad.h < 0 || opad.w < 0 || opad.h >= std::max(s.h, d.h) || opad.w >= std::max(s.w, d.w))
+    fail(op, "output_padding {}x{} must be non-negative and smaller than stride or dilation ({}x{}, {}x{})", opad.h,
+         opad.w, s.h, s.w, d.h, d.w);
+  detail::check_same_device(x, w, op);
+  detail::check_same_dtype(x, w, op);
+  const std::int64_t kh = w.size(2), kw = w.size(3), H = x.size(2), W = x.size(3);
+  if (H < 1 || W < 1 || kh < 1 || kw < 1)
+    fail(op, "expected a non-empty input and kernel, got input {} and weight {}", shape_str(x.shape()),
+         shape_str(w.shape()));
+  if ((H - 1) * s.h + d.h * (kh - 1) + opad.h + 1 <= 2 * p.h ||
+      (W - 1) * s.w + d.w * (kw - 1) + opad.w + 1 <= 2 * p.w)
+    fail(op, "padding {}x{} leaves no output for input {} and kernel {}x{}", p.h, p.w, shape_str(x.shape()), kh, kw);
+  const std::int64_t OH = analysis::conv_transpose_output_size(H, kh, s.h, p.h, d.h, opad.h);
+  const std::int64_t OW = analysis::conv_transpose_output_size(W, kw, s.w, p.w, d.w, opad.w);
+  // The conv's bottom/right padding is p - output_padding, which maps OH rows back to H. Where it
+  // is negative, the last output_padding - p rows lie beyond every window: the primitive computes
+  // the rows that windows reach, with that padding at 0 (oneDNN's dilated kernels and cuDNN refuse
+  // a negative one), and the rest are zeros.
+  const std::int64_t cut_h = std::max<std::int64_t>(opad.h - p.h, 0), cut_w = std::max<std::int64_t>(opad.w - p.w, 0);
+  const Shape reached{x.size(0), Cout, OH - cut_h, OW - cut_w};
+  if (reached[2] < 1 || reached[3] < 1)
+    fail(op, "no kernel window reaches the output: input {}, kernel {}x{}, stride {}x{}, padding {}x{}, "
+         "output_padding {}x{}", shape_str(x.shape()), kh, kw, s.h, s.w, p.h, p.w, opad.h, opad.w);
+  backend::Conv2dParams cp{.stride = {s.h, s.w},
+                           .padding = {p.h, p.h - opad.h + cut_h, p.w, p.w - opad.w + cut_w},
+                           .dilation = {d.h, d.w},
+                           .groups = g};
+  Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
+  Tensor y = detail::new_empty(x, reached);
+  be(x).conv2d_backward_data(xc, wc, y, cp);
+  if (cut_h || cut_w) y = pad(y, {0, cut_w, 0, cut_h});
+  const bool gx = x.requires_grad(), gw = w.requires_grad();
+  y = autograd::record(op, y, {x, w}, [xc, wc, cp, gx, gw, reached](const Tensor& gy) {
+    Tensor gyc = gy.slice(2, 0, reached[2]).slice(3, 0, reached[3]).contiguous();
+    Tensor dx, dw;
+    if (gx) {  // the conv itself
+      dx = detail::new_empty(xc, xc.shape());
+      be(gy).conv2d_forward(gyc, wc, nullptr, dx, cp);
+    }
+    if (gw) {  // the conv's weight gradient, with gy as its input and x as its output gradient
+      dw = detail::new_empty(wc, wc.shape());
+      be(gy).conv2d_backward_weights(xc, gyc, dw, nullptr, cp);
+    }
+    return std::vector<Tensor>{dx, dw};
+  });
+  return b.defined() ? y + b.reshape({1, Cout, 1, 1}) : y;
 }
 
 }  // namespace fovea

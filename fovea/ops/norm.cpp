@@ -95,4 +95,22 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
   return x * (mask / (1 - p));
 }
 
+// Local response normalisation across channels (Krizhevsky, Sutskever and Hinton 2012, section
+// 3.3; https://pytorch.org/docs/1.13/generated/torch.nn.LocalResponseNorm.html):
+//   b_c = a_c / (k + alpha / n * sum of a_c'^2 over c' in [c - n/2, c + (n-1)/2])^beta,
+// with zeros beyond the channels. Composed of ops, so autograd differentiates it; the window
+// mean is an average pooling over channels, as in PyTorch's own definition.
+Tensor local_response_norm(const Tensor& x, const LrnOptions& o) {
+  const char* op = "local_response_norm";
+  detail::check_defined(x, op, "input");
+  detail::check_floating(x, op);
+  if (x.dim() < 3) fail(op, "expected input (N,C,...) with at least 3 dims, got {}", shape_str(x.shape()));
+  if (o.size < 1) fail(op, "size must be >= 1, got {}", o.size);
+  // (N,C,...) -> (N,1,C,R): the channel window becomes a (size, 1) pooling window
+  Tensor sq = square(x).reshape({x.size(0), 1, x.size(1), -1});
+  sq = pad(sq, {0, 0, o.size / 2, (o.size - 1) / 2});
+  Tensor window_mean = avg_pool2d(sq, {.kernel = Pair(o.size, 1), .stride = 1}).reshape(x.shape());
+  return x / pow(window_mean * o.alpha + o.k, o.beta);
+}
+
 }  // namespace fovea

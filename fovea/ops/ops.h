@@ -91,14 +91,35 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, const Conv
 // Resolves a padding (by name or explicit) for input (H, W), kernel, stride, dilation.
 std::array<std::int64_t, 4> resolve_padding(const Padding& p, Pair in, Pair kernel, Pair stride, Pair dilation,
                                             const char* op);
+// x: (N,Cin,H,W), w: (Cin,Cout/g,kH,kW), b: (Cout) or undefined -> (N,Cout,H',W') with
+// H' = (H - 1) s - 2 p + d (kH - 1) + output_padding + 1
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, const ConvTranspose2dOptions& o = {});
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o);
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o);
+// Max pooling that also returns where each maximum came from, as PyTorch's return_indices.
+struct PoolWithIndices {
+  Tensor values;   // (N,C,H',W')
+  Tensor indices;  // (N,C,H',W') i64: h*W + w within each input plane
+};
+PoolWithIndices max_pool2d_with_indices(const Tensor& x, const Pool2dOptions& o);
+// x, indices: (N,C,h,w) -> (N,C,output_size.h,output_size.w): each value at its index, zeros elsewhere
+Tensor max_unpool2d(const Tensor& x, const Tensor& indices, Pair output_size);
+// x: (N,C,H,W) -> (N,C,out.h,out.w); window i along an axis: [floor(i H / out), ceil((i + 1) H / out))
+Tensor adaptive_avg_pool2d(const Tensor& x, Pair out);
+Tensor adaptive_max_pool2d(const Tensor& x, Pair out);
+// x: (N,C,H,W) -> (N,C,1,1)
+Tensor global_avg_pool2d(const Tensor& x);
+
+// resampling (resample.cpp): x: (N,C,H,W) -> (N,C,H',W'), torch.nn.functional.interpolate
+Tensor upsample(const Tensor& x, const UpsampleOptions& o);
 
 // normalisation (norm.cpp): x: (N,C,...), running stats and affine params: (C) or undefined.
 // In training the running stats are updated in place (unbiased variance, PyTorch's convention).
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, const BatchNormOptions& o = {});
 Tensor dropout(const Tensor& x, double p, bool training, Generator& g = default_generator());
+// x: (N,C,...): x / (k + alpha/n * sum of x^2 over a window of n channels)^beta
+Tensor local_response_norm(const Tensor& x, const LrnOptions& o);
 
 // shape (shape.cpp)
 Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim);

@@ -38,12 +38,50 @@ struct Conv2dOptions {
   std::int64_t groups = 1;
 };
 
+// Transposed convolution (the gradient of conv2d with respect to its input). Padding is
+// symmetric per axis, as PyTorch's; output_padding adds rows/columns at the bottom/right only.
+struct ConvTranspose2dOptions {
+  Pair stride = 1;
+  Pair padding = 0;
+  Pair output_padding = 0;  // < max(stride, dilation) per axis
+  Pair dilation = 1;
+  std::int64_t groups = 1;
+};
+
 struct Pool2dOptions {
   Pair kernel = 2;
   Pair stride = 0;  // 0: same as kernel
   Pair padding = 0;
   bool ceil_mode = false;
   bool count_include_pad = true;  // avg pooling only
+};
+
+// A (height, width) pair of real factors that also accepts one number for both.
+struct Scale {
+  double h = 0, w = 0;
+  Scale() = default;
+  Scale(double v) : h(v), w(v) {}  // NOLINT: implicit on purpose
+  Scale(double hh, double ww) : h(hh), w(ww) {}
+  bool operator==(const Scale&) const = default;
+};
+
+enum class UpsampleMode { nearest, bilinear };
+
+// Resampling as torch.nn.functional.interpolate: give the output size, or a scale factor
+// (output = floor(input * scale), and the source index uses 1/scale as PyTorch does).
+struct UpsampleOptions {
+  Pair size = 0;      // (H', W'); 0: from scale
+  Scale scale = 0.0;  // used when size is 0
+  UpsampleMode mode = UpsampleMode::nearest;
+  bool align_corners = false;  // bilinear only: corner pixels of input and output coincide
+};
+
+// Local response normalisation (AlexNet); size is the channel window n (required).
+struct LrnOptions {
+  std::int64_t size = 0;
+  double alpha = 1e-4;
+  double beta = 0.75;
+  double k = 1.0;
 };
 
 struct BatchNormOptions {

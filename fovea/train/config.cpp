@@ -9,7 +9,7 @@ namespace fovea::train {
 using nlohmann::json;
 
 std::string RunConfig::to_json() const {
-  json j{{"model", model},           {"num_classes", num_classes}, {"in_channels", in_channels},
+  json j{{"model", model},           {"model_spec", model_spec},           {"num_classes", num_classes}, {"in_channels", in_channels},
          {"input", input},           {"data", data},               {"classes", classes},
          {"mean", mean},             {"std", std},                 {"normalize", normalize},
          {"val_fraction", val_fraction}, {"limit_train", limit_train}, {"limit_test", limit_test},
@@ -37,6 +37,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
     }
   };
   get("model", c.model);
+  get("model_spec", c.model_spec);
   get("num_classes", c.num_classes);
   get("in_channels", c.in_channels);
   get("input", c.input);

@@ -11,7 +11,8 @@ namespace fovea::train {
 
 struct RunConfig {
   // model and data
-  std::string model = "lenet5";
+  std::string model = "lenet5";   // a zoo name or a network spec file (.json)
+  std::string model_spec{};       // a spec file's text, kept so checkpoints need no other file
   std::int64_t num_classes = 0;   // 0: from the data
   std::int64_t in_channels = 0;   // 0: from the data
   Shape input{};                  // (C,H,W) the model takes

@@ -11,6 +11,7 @@
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/io/safetensors.h"
 #include "fovea/models/registry.h"
+#include "fovea/models/spec.h"
 #include "fovea/ops/ops.h"
 #include "fovea/optim/optim.h"
 #include "fovea/train/progress.h"
@@ -150,7 +151,15 @@ data::Transform train_transform(const RunConfig& c) {
 }
 
 nn::ModulePtr build_model(const RunConfig& c) {
-  return models::create(c.model, {.num_classes = c.num_classes, .in_channels = c.in_channels});
+  if (c.model_spec.empty() && !models::is_spec_path(c.model))
+    return models::create(c.model, {.num_classes = c.num_classes, .in_channels = c.in_channels});
+  auto spec = c.model_spec.empty() ? models::load_spec(c.model) : models::parse_spec(c.model_spec, c.model);
+  if (!c.input.empty() && spec.input != c.input)
+    fail("train", "{} takes input {} but the data gives {}; change the spec's \"input\" or pass --input",
+         c.model, shape_str(spec.input), shape_str(c.input));
+  if (spec.output != Shape{c.num_classes})
+    fail("train", "{} ends with output {} but the data has {} classes", c.model, shape_str(spec.output), c.num_classes);
+  return spec.net;
 }
 
 Metrics evaluate(nn::Module& model, data::DataLoader& loader) {
@@ -180,6 +189,11 @@ TrainResult train(const TrainOptions& opts) {
          opts.out_dir);
   }
   c.validate();
+  if (models::is_spec_path(c.model) && c.model_spec.empty()) {
+    std::ifstream in(c.model);
+    if (!in) fail("train", "cannot read the network spec {}", c.model);
+    c.model_spec.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   DataSplits ds = open_data(c);
   if (c.mean.empty() && c.normalize != "none") {
     if (c.normalize == "auto") {

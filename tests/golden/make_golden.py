@@ -35,7 +35,8 @@ _DTYPES = {
 
 _written = []
 # Name prefixes of the op fixtures (one test suite each in test_golden_ops.cpp).
-OP_PREFIXES = ("ew_", "act_", "red_", "linalg_", "conv2d_", "pool_", "bn_", "dropout_", "shape_", "loss_")
+OP_PREFIXES = ("ew_", "act_", "red_", "linalg_", "conv2d_", "pool_", "bn_", "dropout_", "shape_", "loss_",
+               "convt_", "upsample_", "lrn_", "apool_", "unpool_")  # the last five: golden_layers.py
 
 
 def save(name, tensors, meta):
@@ -592,8 +593,20 @@ def main():
             os.remove(os.path.join(FIXTURES, f))
     for family in (elementwise, activations, reductions, linalg, conv2d, pooling, norm, shape_ops, losses):
         family()
-    n_ops = len(_written)
     sys.path.insert(0, HERE)
+    try:
+        import golden_layers
+    except ImportError as e:
+        print(f"*** tests/golden/golden_layers.py not found or not importable ({e}): layer fixtures NOT written ***")
+    else:
+        golden_layers.make(case)
+    n_ops = len(_written)
+    try:
+        import golden_sizes
+    except ImportError as e:
+        print(f"*** tests/golden/golden_sizes.py not found or not importable ({e}): output-size fixtures NOT written ***")
+    else:
+        golden_sizes.make(save)
     try:
         import golden_optim
     except ImportError as e:

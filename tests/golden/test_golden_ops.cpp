@@ -71,6 +71,11 @@ struct Case {
     for (const auto& p : split(str(key))) v.push_back(std::stoll(p));
     return v;
   }
+  std::vector<double> nums(const std::string& key) const {
+    std::vector<double> v;
+    for (const auto& p : split(str(key))) v.push_back(std::stod(p));
+    return v;
+  }
   Pair pair(const std::string& key) const {
     auto v = ints(key);
     if (v.size() == 1) return Pair(v[0]);
@@ -105,6 +110,17 @@ struct Case {
 };
 
 using OpCall = std::function<Tensor(const Case&)>;
+
+UpsampleOptions upsample_options(const Case& c) {
+  UpsampleOptions o{.mode = c.str("mode") == "bilinear" ? UpsampleMode::bilinear : UpsampleMode::nearest,
+                    .align_corners = c.flag("align_corners")};
+  if (c.has("size")) o.size = c.pair("size");
+  if (c.has("scale")) {
+    auto f = c.nums("scale");
+    o.scale = Scale(f.at(0), f.at(1));
+  }
+  return o;
+}
 
 Pool2dOptions pool_options(const Case& c, bool avg) {
   Pool2dOptions o{.kernel = c.pair("kernel"), .stride = c.pair("stride"), .padding = c.pair("padding"),
@@ -202,6 +218,30 @@ const std::map<std::string, OpCall>& op_table() {
     };
     t["max_pool2d"] = [](const Case& c) { return max_pool2d(c.input("x"), pool_options(c, false)); };
     t["avg_pool2d"] = [](const Case& c) { return avg_pool2d(c.input("x"), pool_options(c, true)); };
+    t["conv_transpose2d"] = [](const Case& c) {
+      return conv_transpose2d(c.input("x"), c.input("w"), c.optional_input("b"),
+                              {.stride = c.pair("stride"), .padding = c.pair("padding"),
+                               .output_padding = c.pair("output_padding"), .dilation = c.pair("dilation"),
+                               .groups = c.integer("groups")});
+    };
+    t["adaptive_avg_pool2d"] = [](const Case& c) { return adaptive_avg_pool2d(c.input("x"), c.pair("out")); };
+    t["adaptive_max_pool2d"] = [](const Case& c) { return adaptive_max_pool2d(c.input("x"), c.pair("out")); };
+    t["max_pool2d_with_indices"] = [](const Case& c) {
+      return max_pool2d_with_indices(c.input("x"), pool_options(c, false)).values;
+    };
+    t["max_pool2d_indices"] = [](const Case& c) {
+      return max_pool2d_with_indices(c.input("x"), pool_options(c, false)).indices;
+    };
+    t["max_unpool2d"] = [](const Case& c) {
+      return max_unpool2d(c.input("x"), c.input("indices"), c.pair("output_size"));
+    };
+    t["max_unpool2d_of_pool"] = [](const Case& c) {  // back to the pooled input's size
+      auto [y, indices] = max_pool2d_with_indices(c.input("x"), pool_options(c, false));
+      return max_unpool2d(y, indices, {c.input("x").size(2), c.input("x").size(3)});
+    };
+
+    // resampling
+    t["upsample"] = [](const Case& c) { return upsample(c.input("x"), upsample_options(c)); };
 
     // normalisation, dropout
     t["batch_norm"] = [](const Case& c) {
@@ -210,6 +250,10 @@ const std::map<std::string, OpCall>& op_table() {
                         {.training = c.flag("training"), .momentum = c.num("momentum"), .eps = c.num("eps")});
     };
     t["dropout"] = [](const Case& c) { return dropout(c.input("x"), c.num("p"), c.flag("training")); };
+    t["local_response_norm"] = [](const Case& c) {
+      return local_response_norm(
+          c.input("x"), {.size = c.integer("size"), .alpha = c.num("alpha"), .beta = c.num("beta"), .k = c.num("k")});
+    };
 
     // shape
     t["flatten"] = [](const Case& c) { return flatten(c.input("x"), c.integer("start"), c.integer("end")); };
@@ -291,11 +335,18 @@ INSTANTIATE_TEST_SUITE_P(BatchNorm, GoldenOps, ::testing::ValuesIn(fixtures_with
 INSTANTIATE_TEST_SUITE_P(Dropout, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("dropout_")), param_name);
 INSTANTIATE_TEST_SUITE_P(Shape, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("shape_")), param_name);
 INSTANTIATE_TEST_SUITE_P(Loss, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("loss_")), param_name);
+// the layer ops of tests/golden/golden_layers.py
+INSTANTIATE_TEST_SUITE_P(ConvTranspose, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("convt_")), param_name);
+INSTANTIATE_TEST_SUITE_P(Upsample, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("upsample_")), param_name);
+INSTANTIATE_TEST_SUITE_P(Lrn, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("lrn_")), param_name);
+INSTANTIATE_TEST_SUITE_P(AdaptivePool, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("apool_")), param_name);
+INSTANTIATE_TEST_SUITE_P(Unpool, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("unpool_")), param_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GoldenOps);
 
 // A missing or emptied fixtures folder would otherwise pass silently with no tests.
 TEST(GoldenOpsFixtures, EveryFamilyHasFixtures) {
-  for (const char* prefix : {"ew_", "act_", "red_", "linalg_", "conv2d_", "pool_", "bn_", "dropout_", "shape_", "loss_"})
+  for (const char* prefix : {"ew_", "act_", "red_", "linalg_", "conv2d_", "pool_", "bn_", "dropout_", "shape_", "loss_",
+                             "convt_", "upsample_", "lrn_", "apool_", "unpool_"})
     EXPECT_FALSE(fixtures_with_prefix(prefix).empty())
         << "no " << prefix << "* fixtures in " << fixture_dir() << ": run /usr/bin/python3 tests/golden/make_golden.py";
 }

@@ -179,3 +179,33 @@ TEST(Trainer, BadConfigurationIsAnError) {
   }
   EXPECT_FALSE(fs::exists(o.out_dir));
 }
+
+TEST(Trainer, TrainsASpecFileModelAndKeepsItsText) {
+  SyntheticRun s;
+  const std::string spec = (s.root / "net.json").string();
+  {
+    std::ofstream f(spec);
+    f << R"({"input": [1, 28, 28], "layers": [{"type": "conv2d", "out": 4, "kernel": 3}, {"type": "relu"},
+            {"type": "maxpool2d", "kernel": 2}, {"type": "flatten"}, {"type": "linear", "out": 10}]})";
+  }
+  auto o = s.options("spec");
+  o.config.model = spec;
+  o.config.epochs = 1;
+  train::train(o);
+  fs::remove(spec);  // the checkpoint alone must be enough
+  auto ck = train::load_checkpoint(o.out_dir + "/last.safetensors");
+  EXPECT_NE(ck.config.model_spec.find("conv2d"), std::string::npos);
+  auto model = train::build_model(ck.config);
+  model->load_state_dict(ck.model);
+  EXPECT_EQ(model->num_parameters(), 4 * 9 + 4 + 4 * 13 * 13 * 10 + 10);
+
+  auto bad = s.options("bad-spec");
+  bad.config.model = (s.root / "bad.json").string();
+  std::ofstream(bad.config.model) << R"({"input": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "linear", "out": 7}]})";
+  try {
+    train::train(bad);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("10 classes"), std::string::npos) << e.what();
+  }
+}

@@ -2,32 +2,11 @@
 #include <fmt/core.h>
 
 #include "fovea/train/trainer.h"
+#include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
 
 namespace fovea::cli {
 
-namespace {
-Shape parse_input(const std::string& s) {
-  Shape v;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t x = s.find('x', start);
-    std::string part = s.substr(start, x == std::string::npos ? std::string::npos : x - start);
-    try {
-      size_t used = 0;
-      long long n = std::stoll(part, &used);
-      if (used != part.size() || n < 1) throw std::invalid_argument(part);
-      v.push_back(n);
-    } catch (const std::exception&) {
-      fail("train", "bad --input '{}' (expected CxHxW, e.g. 3x32x32)", s);
-    }
-    if (x == std::string::npos) break;
-    start = x + 1;
-  }
-  if (v.size() != 3) fail("train", "bad --input '{}' (expected CxHxW, e.g. 3x32x32)", s);
-  return v;
-}
-}  // namespace
 
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a classifier and evaluate it after every epoch");
@@ -56,7 +35,7 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--resume", o->resume, "continue the run in --out (its configuration is kept)");
   cmd->add_flag("--quiet", o->quiet, "one plain line per epoch, no progress bar");
   cmd->callback([o, input] {
-    if (!input->empty()) o->config.input = parse_input(*input);
+    if (!input->empty()) o->config.input = parse_chw(*input, "train");
     auto r = train::train(*o);
     if (r.interrupted) {
       fmt::print("interrupted after a step; resume with: fovea train --resume --out {}\n", o->out_dir);

@@ -9,5 +9,6 @@ void add_models(CLI::App& app);
 void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_predict(CLI::App& app);
+void add_summary(CLI::App& app);  // also `rf`
 
 }  // namespace fovea::cli

@@ -22,6 +22,8 @@ class CpuBackend final : public Backend {
   Tensor pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dParams& p, bool training) override;
   void pool2d_backward(const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& workspace, const Tensor& gx,
                        const Pool2dParams& p) override;
+  void resample2d_forward(const Tensor& x, const Tensor& y, const Resample2dParams& p) override;
+  void resample2d_backward(const Tensor& gy, const Tensor& gx, const Resample2dParams& p) override;
   void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mean,
                           const Tensor& var, const Tensor& y, double eps, bool training) override;
   void batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight, const Tensor& mean,

@@ -1,7 +1,7 @@
 // Max and average pooling on NCHW, one OpenMP task per (n, c) plane, with PyTorch's exact
-// semantics (ceil_mode windows, the count_include_pad divisor). oneDNN 2.6's pooling on plain
-// NCHW with few channels measured 10x slower here in training (forward with workspace +
-// backward: 808 us vs 80 us for LeNet-5's first pool, docs/backend.md), and its
+// semantics (ceil_mode windows, the count_include_pad divisor, adaptive windows). oneDNN 2.6's
+// pooling on plain NCHW with few channels measured 10x slower here in training (forward with
+// workspace + backward: 808 us vs 80 us for LeNet-5's first pool, docs/backend.md), and its
 // include-padding divisor differs from PyTorch's under ceil_mode.
 #include <algorithm>
 #include <limits>
@@ -17,8 +17,16 @@ struct Window {
   std::int64_t divisor;         // average pooling
 };
 
-// Window of output (oh, ow); the divisor follows PyTorch's avg_pool2d.
-Window window(const Pool2dParams& p, std::int64_t oh, std::int64_t ow, std::int64_t H, std::int64_t W) {
+// Window of output (oh, ow) of OH x OW; the divisor follows PyTorch's avg_pool2d.
+Window window(const Pool2dParams& p, std::int64_t oh, std::int64_t ow, std::int64_t H, std::int64_t W, std::int64_t OH,
+              std::int64_t OW) {
+  if (p.adaptive) {
+    // [floor(i H / OH), ceil((i + 1) H / OH)): PyTorch's start_index / end_index
+    // (https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/AdaptivePooling.h)
+    Window w{oh * H / OH, ((oh + 1) * H + OH - 1) / OH, ow * W / OW, ((ow + 1) * W + OW - 1) / OW, 0};
+    w.divisor = (w.h1 - w.h0) * (w.w1 - w.w0);
+    return w;
+  }
   std::int64_t hs = oh * p.stride[0] - p.padding[0], ws = ow * p.stride[1] - p.padding[2];
   std::int64_t he = std::min(hs + p.kernel[0], H + p.pad_begin_limit[0]);
   std::int64_t we = std::min(ws + p.kernel[1], W + p.pad_begin_limit[1]);
@@ -60,10 +68,12 @@ template <typename T, int KH, int KW>
 void max_plane(const T* src, T* dst, std::int64_t* di, std::int64_t H, std::int64_t W, std::int64_t OH, std::int64_t OW,
                const Pool2dParams& p) {
   const std::int64_t sh = p.stride[0], sw = p.stride[1], kh = p.kernel[0], kw = p.kernel[1];
-  const auto [ylo, yhi] = interior(OH, H, kh, sh, p.padding[0]);
-  const auto [xlo, xhi] = interior(OW, W, kw, sw, p.padding[2]);
+  // adaptive windows differ in size, so every output takes the general path
+  const std::pair<std::int64_t, std::int64_t> none{0, 0};
+  const auto [ylo, yhi] = p.adaptive ? none : interior(OH, H, kh, sh, p.padding[0]);
+  const auto [xlo, xhi] = p.adaptive ? none : interior(OW, W, kw, sw, p.padding[2]);
   auto border = [&](std::int64_t oh, std::int64_t ow) {
-    const Window w = window(p, oh, ow, H, W);
+    const Window w = window(p, oh, ow, H, W, OH, OW);
     T best = -std::numeric_limits<T>::infinity();
     std::int64_t at = w.h0 * W + w.w0;
     for (std::int64_t h = w.h0; h < w.h1; ++h) max_window<T, 1, 0>(src, W, h * W + w.w0, 1, w.w1 - w.w0, best, at);
@@ -96,7 +106,7 @@ void avg_plane(const T* src, T* dst, std::int64_t H, std::int64_t W, std::int64_
                const Pool2dParams& p) {
   for (std::int64_t oh = 0; oh < OH; ++oh)
     for (std::int64_t ow = 0; ow < OW; ++ow) {
-      const Window w = window(p, oh, ow, H, W);
+      const Window w = window(p, oh, ow, H, W, OH, OW);
       T s = 0;
       for (std::int64_t h = w.h0; h < w.h1; ++h)
         for (std::int64_t c = w.w0; c < w.w1; ++c) s += src[h * W + c];
@@ -112,8 +122,8 @@ void pool_forward(const Tensor& x, const Tensor& y, std::int64_t* ind, const Poo
   T* py = y.data<T>();
   // the common kernels get compile-time sizes so their windows unroll
   auto plane = max_plane<T, 0, 0>;
-  if (p.kernel[0] == 2 && p.kernel[1] == 2) plane = max_plane<T, 2, 2>;
-  if (p.kernel[0] == 3 && p.kernel[1] == 3) plane = max_plane<T, 3, 3>;
+  if (!p.adaptive && p.kernel[0] == 2 && p.kernel[1] == 2) plane = max_plane<T, 2, 2>;
+  if (!p.adaptive && p.kernel[0] == 3 && p.kernel[1] == 3) plane = max_plane<T, 3, 3>;
 #pragma omp parallel for schedule(static) if (planes * OH * OW > 4096)
   for (std::int64_t pl = 0; pl < planes; ++pl) {
     if (p.kind == PoolKind::max)
@@ -140,7 +150,7 @@ void pool_backward(const Tensor& gy, const std::int64_t* ind, const Tensor& gx, 
     }
     for (std::int64_t oh = 0; oh < OH; ++oh)
       for (std::int64_t ow = 0; ow < OW; ++ow) {
-        const Window w = window(p, oh, ow, H, W);
+        const Window w = window(p, oh, ow, H, W, OH, OW);
         const T share = g[oh * OW + ow] / static_cast<T>(w.divisor);
         for (std::int64_t h = w.h0; h < w.h1; ++h)
           for (std::int64_t c = w.w0; c < w.w1; ++c) dst[h * W + c] += share;

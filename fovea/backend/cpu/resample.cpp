@@ -1,0 +1,138 @@
+// Nearest and bilinear resampling on NCHW, one OpenMP task per (n, c) plane, with PyTorch's
+// source-index rules in the same precision as PyTorch's CPU kernels, so results match bit for
+// bit where the arithmetic order allows (aten/src/ATen/native/UpSample.h, v1.13:
+// https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/UpSample.h).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "fovea/backend/cpu/cpu_backend.h"
+
+namespace fovea::backend {
+
+namespace {
+
+// The source taps of one output position along one axis: l0 * src[i0] + l1 * src[i1].
+template <typename T>
+struct Tap {
+  std::int64_t i0, i1;
+  T l0, l1;
+};
+
+// Nearest: src = min(floor(dst * scale), in - 1) in f32, scale = 1 / user scale or in / out,
+// and exact shifts for out == in and out == 2 in (PyTorch's nearest_idx).
+template <typename T>
+std::vector<Tap<T>> nearest_taps(std::int64_t in, std::int64_t out, double user_scale) {
+  const float scale =
+      user_scale > 0 ? static_cast<float>(1.0 / user_scale) : static_cast<float>(in) / static_cast<float>(out);
+  std::vector<Tap<T>> taps(static_cast<std::size_t>(out));
+  for (std::int64_t i = 0; i < out; ++i) {
+    std::int64_t s = i;
+    if (out == 2 * in) s = i >> 1;
+    else if (out != in) s = std::min(static_cast<std::int64_t>(std::floor(static_cast<float>(i) * scale)), in - 1);
+    taps[i] = {s, s, T(1), T(0)};
+  }
+  return taps;
+}
+
+// Linear: align_corners maps the corner pixels onto each other, src = dst (in - 1) / (out - 1);
+// otherwise pixel centres, src = max(scale (dst + 0.5) - 0.5, 0) with scale = 1 / user scale or
+// in / out (area_pixel_compute_source_index, evaluated in double and stored in T as PyTorch does).
+template <typename T>
+std::vector<Tap<T>> linear_taps(std::int64_t in, std::int64_t out, bool align_corners, double user_scale) {
+  T scale;
+  if (align_corners) scale = out > 1 ? static_cast<T>(in - 1) / static_cast<T>(out - 1) : T(0);
+  else scale = user_scale > 0 ? static_cast<T>(1.0 / user_scale) : static_cast<T>(in) / static_cast<T>(out);
+  std::vector<Tap<T>> taps(static_cast<std::size_t>(out));
+  for (std::int64_t i = 0; i < out; ++i) {
+    if (out == in) {
+      taps[i] = {i, i, T(1), T(0)};
+      continue;
+    }
+    const T src = align_corners ? scale * static_cast<T>(i)
+                                : std::max(static_cast<T>(scale * (static_cast<double>(i) + 0.5) - 0.5), T(0));
+    const auto i0 = static_cast<std::int64_t>(src);
+    const T l1 = std::clamp(src - static_cast<T>(i0), T(0), T(1));
+    taps[i] = {i0, i0 + (i0 < in - 1 ? 1 : 0), T(1) - l1, l1};
+  }
+  return taps;
+}
+
+template <typename T>
+std::vector<Tap<T>> taps_for(const Resample2dParams& p, int axis, std::int64_t in, std::int64_t out) {
+  if (p.mode == ResampleMode::nearest) return nearest_taps<T>(in, out, p.scale[axis]);
+  return linear_taps<T>(in, out, p.align_corners, p.scale[axis]);
+}
+
+// x: (N,C,H,W) -> y: (N,C,OH,OW)
+template <typename T>
+void resample_forward(const Tensor& x, const Tensor& y, const Resample2dParams& p) {
+  const std::int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), OH = y.size(2), OW = y.size(3);
+  const auto th = taps_for<T>(p, 0, H, OH), tw = taps_for<T>(p, 1, W, OW);
+  const T* px = x.data<T>();
+  T* py = y.data<T>();
+#pragma omp parallel for schedule(static) if (planes * OH * OW > 4096)
+  for (std::int64_t pl = 0; pl < planes; ++pl) {
+    const T* src = px + pl * H * W;
+    T* dst = py + pl * OH * OW;
+    for (std::int64_t oh = 0; oh < OH; ++oh) {
+      const Tap<T>& a = th[oh];
+      const T* r0 = src + a.i0 * W;
+      const T* r1 = src + a.i1 * W;
+      T* out = dst + oh * OW;
+      if (p.mode == ResampleMode::nearest) {
+        for (std::int64_t ow = 0; ow < OW; ++ow) out[ow] = r0[tw[ow].i0];
+        continue;
+      }
+      for (std::int64_t ow = 0; ow < OW; ++ow) {
+        const Tap<T>& b = tw[ow];
+        out[ow] = a.l0 * (b.l0 * r0[b.i0] + b.l1 * r0[b.i1]) + a.l1 * (b.l0 * r1[b.i0] + b.l1 * r1[b.i1]);
+      }
+    }
+  }
+}
+
+// The transpose of the forward: each output's gradient goes back to its taps with their weights.
+template <typename T>
+void resample_backward(const Tensor& gy, const Tensor& gx, const Resample2dParams& p) {
+  const std::int64_t planes = gx.size(0) * gx.size(1), H = gx.size(2), W = gx.size(3), OH = gy.size(2), OW = gy.size(3);
+  const auto th = taps_for<T>(p, 0, H, OH), tw = taps_for<T>(p, 1, W, OW);
+  const T* pg = gy.data<T>();
+  T* px = gx.data<T>();
+#pragma omp parallel for schedule(static) if (planes * OH * OW > 4096)
+  for (std::int64_t pl = 0; pl < planes; ++pl) {
+    const T* g = pg + pl * OH * OW;
+    T* dst = px + pl * H * W;
+    std::fill(dst, dst + H * W, T(0));
+    for (std::int64_t oh = 0; oh < OH; ++oh) {
+      const Tap<T>& a = th[oh];
+      T* r0 = dst + a.i0 * W;
+      T* r1 = dst + a.i1 * W;
+      const T* gr = g + oh * OW;
+      if (p.mode == ResampleMode::nearest) {
+        for (std::int64_t ow = 0; ow < OW; ++ow) r0[tw[ow].i0] += gr[ow];
+        continue;
+      }
+      for (std::int64_t ow = 0; ow < OW; ++ow) {
+        const Tap<T>& b = tw[ow];
+        const T v = gr[ow];
+        r0[b.i0] += a.l0 * b.l0 * v;
+        r0[b.i1] += a.l0 * b.l1 * v;
+        r1[b.i0] += a.l1 * b.l0 * v;
+        r1[b.i1] += a.l1 * b.l1 * v;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void CpuBackend::resample2d_forward(const Tensor& x, const Tensor& y, const Resample2dParams& p) {
+  FOVEA_DISPATCH_FLOAT(x.dtype(), "upsample", [&] { resample_forward<scalar_t>(x, y, p); });
+}
+
+void CpuBackend::resample2d_backward(const Tensor& gy, const Tensor& gx, const Resample2dParams& p) {
+  FOVEA_DISPATCH_FLOAT(gx.dtype(), "upsample", [&] { resample_backward<scalar_t>(gy, gx, p); });
+}
+
+}  // namespace fovea::backend

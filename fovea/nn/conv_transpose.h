@@ -1,0 +1,35 @@
+#pragma once
+// The transposed convolution layer (the article's "deconvolution"), torch.nn.ConvTranspose2d:
+//   auto up = nn::make<nn::ConvTranspose2d>({.in = 64, .out = 32, .kernel = 4, .stride = 2, .padding = 1});
+#include "fovea/nn/layers.h"
+
+namespace fovea::nn {
+
+struct ConvTranspose2dOptions {
+  std::int64_t in = 0, out = 0;
+  Pair kernel = 3;
+  Pair stride = 1;
+  Pair padding = 0;         // symmetric, removed from each side of the output
+  Pair output_padding = 0;  // extra rows/columns at the bottom/right, < max(stride, dilation)
+  Pair dilation = 1;
+  std::int64_t groups = 1;
+  bool bias = true;
+};
+
+// weight: (in, out/groups, kH, kW), bias: (out), PyTorch's layout and default init.
+// (N,in,H,W) -> (N,out,H',W'), H' = (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1
+class ConvTranspose2d : public Module {
+ public:
+  using Options = ConvTranspose2dOptions;
+  explicit ConvTranspose2d(Options o);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  void reset_parameters();
+  const Options& options() const { return o_; }
+  Tensor weight, bias;
+
+ private:
+  Options o_;
+};
+
+}  // namespace fovea::nn
