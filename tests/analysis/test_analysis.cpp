@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 
 #include "fovea/analysis/formulas.h"
 #include "fovea/analysis/summary.h"
@@ -23,34 +24,23 @@ const char* kArticle = R"({"input": [1, 30, 30], "layers": [
 
 }  // namespace
 
-TEST(Formulas, ConvOutputSizeMatchesPyTorch) {
-  auto r = rows_of("sizes_conv");
-  auto v = r.to_vector<std::int64_t>();
+// Each fixture row holds the arguments and, last, PyTorch's output size.
+static void check_rows(const char* fixture, std::int64_t cols, const std::function<std::int64_t(const std::int64_t*)>& f) {
+  auto r = rows_of(fixture);
+  ASSERT_EQ(r.size(1), cols);
   ASSERT_GT(r.size(0), 100);
-  for (std::int64_t i = 0; i < r.size(0); ++i) {
-    const auto* x = &v[i * 6];
-    EXPECT_EQ(analysis::conv_output_size(x[0], x[1], x[2], x[3], x[3], x[4]), x[5]) << "row " << i;
-  }
+  auto v = r.to_vector<std::int64_t>();
+  for (std::int64_t i = 0; i < r.size(0); ++i) EXPECT_EQ(f(&v[i * cols]), v[i * cols + cols - 1]) << fixture << " row " << i;
 }
 
-TEST(Formulas, PoolOutputSizeMatchesPyTorch) {
-  auto r = rows_of("sizes_pool");
-  auto v = r.to_vector<std::int64_t>();
-  ASSERT_GT(r.size(0), 100);
-  for (std::int64_t i = 0; i < r.size(0); ++i) {
-    const auto* x = &v[i * 7];
-    EXPECT_EQ(analysis::pool_output_size(x[0], x[1], x[2], x[3], x[5] != 0, x[4]), x[6]) << "row " << i;
-  }
-}
-
-TEST(Formulas, ConvTransposeOutputSizeMatchesPyTorch) {
-  auto r = rows_of("sizes_conv_transpose");
-  auto v = r.to_vector<std::int64_t>();
-  ASSERT_GT(r.size(0), 100);
-  for (std::int64_t i = 0; i < r.size(0); ++i) {
-    const auto* x = &v[i * 7];
-    EXPECT_EQ(analysis::conv_transpose_output_size(x[0], x[1], x[2], x[3], x[4], x[5]), x[6]) << "row " << i;
-  }
+TEST(Formulas, OutputSizesMatchPyTorch) {
+  // in, kernel, stride, padding, dilation, out
+  check_rows("sizes_conv", 6, [](auto x) { return analysis::conv_output_size(x[0], x[1], x[2], x[3], x[3], x[4]); });
+  // in, kernel, stride, padding, dilation, ceil_mode, out
+  check_rows("sizes_pool", 7, [](auto x) { return analysis::pool_output_size(x[0], x[1], x[2], x[3], x[5] != 0, x[4]); });
+  // in, kernel, stride, padding, dilation, output_padding, out
+  check_rows("sizes_conv_transpose", 7,
+             [](auto x) { return analysis::conv_transpose_output_size(x[0], x[1], x[2], x[3], x[4], x[5]); });
 }
 
 TEST(Formulas, ParameterCountsMatchTheModules) {

@@ -2,31 +2,13 @@
 // oneDNN's), upsampling, local response norm, adaptive pooling and unpooling (f64 loops).
 #include <gtest/gtest.h>
 
-#include "fovea/ops/ops.h"
-#include "fovea/testing/gradcheck.h"
+#include "tests/ops/gradcheck_util.h"
 
 using namespace fovea;
-using fovea::testing::gradcheck;
 using fovea::testing::GradcheckOptions;
-
-namespace {
-
-Tensor rnd(const Shape& s, DType dt = DType::f64, std::uint64_t seed = 1, double lo = -2, double hi = 2) {
-  Generator g(seed);
-  Tensor t = rand(s, {.dtype = dt}, g) * (hi - lo) + lo;
-  return t.detach().requires_grad_();
-}
-
-void check(const fovea::testing::GradFn& f, const std::vector<Tensor>& in, GradcheckOptions o = {}) {
-  auto r = gradcheck(f, in, o);
-  EXPECT_TRUE(r.ok) << r.message;
-  EXPECT_GT(r.checked, 0);
-}
-
-// the step of tests/ops/test_gradcheck.cpp for the oneDNN-only (f32) ops
-const GradcheckOptions kF32{.eps = 1e-2, .atol = 2e-3, .rtol = 2e-2};
-
-}  // namespace
+using test::check;
+using test::kF32;
+using test::rnd;
 
 TEST(GradcheckLayers, ConvTranspose2d) {
   struct Case {
