@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fovea/analysis/formulas.h"
+#include "fovea/nn/nn.h"
 
 namespace fovea::models {
 
@@ -159,6 +160,54 @@ Spec parse_spec(const std::string& text, const std::string& source) {
       need_image();
       m = nn::make<nn::BatchNorm2d>({.features = cur[0], .eps = f.number("eps", 1e-5), .momentum = f.number("momentum", 0.1),
                                      .affine = f.boolean("affine", true)});
+    } else if (type == "conv_transpose2d") {
+      Fields f(L, where, {"out", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "bias"});
+      need_image();
+      nn::ConvTranspose2dOptions o{.in = cur[0], .out = f.integer("out", std::nullopt, 1), .kernel = f.pair("kernel", std::nullopt, 1),
+                                   .stride = f.pair("stride", Pair(1), 1), .padding = f.pair("padding", Pair(0), 0),
+                                   .output_padding = f.pair("output_padding", Pair(0), 0),
+                                   .dilation = f.pair("dilation", Pair(1), 1), .groups = f.integer("groups", 1, 1),
+                                   .bias = f.boolean("bias", true)};
+      try {
+        cur = {o.out, analysis::conv_transpose_output_size(cur[1], o.kernel.h, o.stride.h, o.padding.h, o.dilation.h, o.output_padding.h),
+               analysis::conv_transpose_output_size(cur[2], o.kernel.w, o.stride.w, o.padding.w, o.dilation.w, o.output_padding.w)};
+        m = nn::make<nn::ConvTranspose2d>(o);
+      } catch (const Error& e) {
+        fail("spec", "{}: {}", where, e.what());
+      }
+    } else if (type == "upsample") {
+      Fields f(L, where, {"size", "scale", "mode", "align_corners"});
+      need_image();
+      UpsampleOptions o;
+      if (f.has("size") == f.has("scale")) fail("spec", "{}: give exactly one of 'size' and 'scale'", where);
+      if (f.has("size")) {
+        o.size = f.pair("size", std::nullopt, 1);
+        cur = {cur[0], o.size.h, o.size.w};
+      } else {
+        const double sc = f.number("scale", 0);
+        if (!(sc > 0)) fail("spec", "{}: field 'scale' must be > 0", where);
+        o.scale = sc;
+        cur = {cur[0], static_cast<std::int64_t>(static_cast<double>(cur[1]) * sc),
+               static_cast<std::int64_t>(static_cast<double>(cur[2]) * sc)};
+      }
+      const std::string mode = L.value("mode", std::string("nearest"));
+      if (mode != "nearest" && mode != "bilinear") fail("spec", "{}: mode '{}' is not nearest or bilinear", where, mode);
+      o.mode = mode == "bilinear" ? UpsampleMode::bilinear : UpsampleMode::nearest;
+      o.align_corners = f.boolean("align_corners", false);
+      m = nn::make<nn::Upsample>(o);
+    } else if (type == "lrn") {
+      Fields f(L, where, {"size", "alpha", "beta", "k"});
+      need_image();
+      m = nn::make<nn::LocalResponseNorm>({.size = f.integer("size", std::nullopt, 1), .alpha = f.number("alpha", 1e-4),
+                                           .beta = f.number("beta", 0.75), .k = f.number("k", 1.0)});
+    } else if (type == "adaptive_avgpool2d" || type == "adaptive_maxpool2d" || type == "global_avgpool2d") {
+      const bool global = type == "global_avgpool2d";
+      Fields f(L, where, global ? std::set<std::string>{} : std::set<std::string>{"out"});
+      need_image();
+      const Pair out = global ? Pair(1) : f.pair("out", std::nullopt, 1);
+      cur = {cur[0], out.h, out.w};
+      if (type == "adaptive_maxpool2d") m = nn::make<nn::AdaptiveMaxPool2d>({.out = out});
+      else m = nn::make<nn::AdaptiveAvgPool2d>({.out = out});
     } else if (type == "linear") {
       Fields f(L, where, {"out", "bias"});
       const std::int64_t out = f.integer("out", std::nullopt, 1);
@@ -194,8 +243,9 @@ Spec parse_spec(const std::string& text, const std::string& source) {
       if (type == "softmax") m = nn::make<nn::Softmax>({.dim = dim});
       else m = nn::make<nn::LogSoftmax>({.dim = dim});
     } else {
-      fail("spec", "{}: unknown layer type '{}' (known: conv2d, maxpool2d, avgpool2d, batchnorm2d, linear, flatten, "
-                   "dropout, relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, softmax, log_softmax, identity)",
+      fail("spec", "{}: unknown layer type '{}' (known: conv2d, conv_transpose2d, maxpool2d, avgpool2d, "
+                   "adaptive_avgpool2d, adaptive_maxpool2d, global_avgpool2d, upsample, batchnorm2d, lrn, linear, "
+                   "flatten, dropout, relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, softmax, log_softmax, identity)",
            source, type);
     }
     if (L.contains("name")) {

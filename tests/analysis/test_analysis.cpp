@@ -172,3 +172,18 @@ TEST(Spec, AcceptedAsAModel) {
   EXPECT_EQ((*net)(randn({2, 1, 30, 30})).shape(), (Shape{2, 200}));
   std::remove(path.c_str());
 }
+
+TEST(Spec, LayerCatalogueTypes) {
+  auto spec = models::parse_spec(R"({"input": [3, 16, 16], "layers": [
+    {"type": "conv2d", "out": 8, "kernel": 3, "padding": "same"}, {"type": "lrn", "size": 5},
+    {"type": "maxpool2d", "kernel": 2}, {"type": "conv_transpose2d", "out": 4, "kernel": 2, "stride": 2},
+    {"type": "upsample", "scale": 2, "mode": "bilinear"}, {"type": "adaptive_avgpool2d", "out": [3, 5]},
+    {"type": "adaptive_maxpool2d", "out": 2}, {"type": "global_avgpool2d"}, {"type": "flatten"},
+    {"type": "linear", "out": 3}]})", "catalogue.json");
+  EXPECT_EQ(spec.output, (Shape{3}));
+  EXPECT_EQ((*spec.net)(randn({2, 3, 16, 16})).shape(), (Shape{2, 3}));
+  auto s = analysis::summarize(*spec.net, spec.input);
+  EXPECT_EQ(s.rows[4].output, (Shape{1, 4, 16, 16}));   // transposed conv undoes the pooling
+  EXPECT_EQ(s.rows[5].output, (Shape{1, 4, 32, 32}));
+  EXPECT_TRUE(s.rows[8].geometry.global);
+}
