@@ -6,6 +6,12 @@
 
 namespace fovea::models {
 
+std::vector<ZooEntry> zoo_lenet() {
+  return {{{"lenet5", "LeNet-5, modern form: ReLU and max-pooling, 61,706 parameters at 10 classes",
+            "LeCun et al. 1998, Gradient-based learning applied to document recognition", {1, 28, 28}},
+           lenet5}};
+}
+
 nn::ModulePtr lenet5(const ModelOptions& o) {
   auto features = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
       nn::make<nn::Conv2d>({.in = o.in_channels, .out = 6, .kernel = 5, .padding = 2}), nn::make<nn::ReLU>(),

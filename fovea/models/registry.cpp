@@ -8,17 +8,13 @@ namespace fovea::models {
 
 namespace {
 
-struct Entry {
-  ModelInfo info;
-  std::function<nn::ModulePtr(const ModelOptions&)> make;
-};
-
-const std::vector<Entry>& entries() {
-  static const std::vector<Entry> e{
-      {{"lenet5", "LeNet-5, modern form: ReLU and max-pooling, 61,706 parameters at 10 classes",
-        "LeCun et al. 1998, Gradient-based learning applied to document recognition", {1, 28, 28}},
-       lenet5},
-  };
+const std::vector<ZooEntry>& entries() {
+  static const std::vector<ZooEntry> e = [] {
+    std::vector<ZooEntry> all;
+    for (auto group : {zoo_lenet, zoo_classic, zoo_residual})
+      for (auto& entry : group()) all.push_back(std::move(entry));
+    return all;
+  }();
   return e;
 }
 

@@ -11,6 +11,11 @@ namespace fovea::models {
 struct ModelOptions {
   std::int64_t num_classes = 10;
   std::int64_t in_channels = 1;
+  // a stem without the early down-sampling, for 28x28 and 32x32 images (where it makes sense)
+  bool small_input = false;
+  bool plain = false;          // resnet18/34: the same network without shortcuts
+  bool aux_logits = true;      // googlenet: the two auxiliary classifiers (used in training only)
+  bool inception_5x5 = false;  // googlenet: the paper's 5x5 branch (torchvision uses 3x3)
 };
 
 struct ModelInfo {
@@ -26,7 +31,17 @@ bool has(const std::string& name);
 // lists the known ones.
 nn::ModulePtr create(const std::string& name, const ModelOptions& o = {});
 
-// families (one file each)
+// One entry of the zoo: its description and its constructor.
+struct ZooEntry {
+  ModelInfo info;
+  std::function<nn::ModulePtr(const ModelOptions&)> make;
+};
+
+// The zoo's explicit lists, one per group of families (registry.cpp concatenates them).
+std::vector<ZooEntry> zoo_lenet();     // lenet.cpp
+std::vector<ZooEntry> zoo_classic();   // zoo_classic.cpp: alexnet, zfnet, vgg, googlenet, squeezenet, mobilenet
+std::vector<ZooEntry> zoo_residual();  // zoo_residual.cpp: resnet, resnext, wide resnet, senet, densenet, shufflenet, xception, inception-resnet
+
 nn::ModulePtr lenet5(const ModelOptions& o);
 
 }  // namespace fovea::models

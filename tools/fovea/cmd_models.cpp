@@ -10,8 +10,9 @@ void add_models(CLI::App& app) {
   auto* cmd = app.add_subcommand("models", "list the networks of the model zoo");
   cmd->callback([] {
     fmt::print("{:<12} {:>12}  {:<12} {}\n", "name", "parameters", "input", "description");
+    DefaultDeviceGuard meta(kMeta);  // count parameters without allocating them
     for (const auto& m : models::list()) {
-      auto net = models::create(m.name);
+      auto net = models::create(m.name, {.in_channels = m.input[0]});
       std::string input = fmt::format("{}x{}x{}", m.input[0], m.input[1], m.input[2]);
       fmt::print("{:<12} {:>12}  {:<12} {}\n", m.name, net->num_parameters(), input, m.description);
     }
