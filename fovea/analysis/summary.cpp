@@ -115,6 +115,7 @@ Summary summarize(nn::Module& m, const Shape& chw) {
   m.eval();
 
   std::unordered_map<const TensorImpl*, Geometry> geo;
+  std::vector<Tensor> keep;  // every tensor in `geo` stays alive, so no new tensor reuses its address
   Geometry last;  // the most recent geometry: inputs made by functional ops between modules inherit it
   std::vector<Frame> stack;
   std::vector<std::pair<nn::Module*, std::vector<int>>> handles;
@@ -152,6 +153,7 @@ Summary summarize(nn::Module& m, const Shape& chw) {
       }
       r.geometry = g;
       geo[out.impl()] = g;
+      keep.push_back(out);
       last = g;
       if (!stack.empty()) stack.back().children.push_back(g);
       return Tensor();

@@ -10,6 +10,7 @@
 
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/io/safetensors.h"
+#include "fovea/models/classic_nets.h"
 #include "fovea/models/registry.h"
 #include "fovea/models/spec.h"
 #include "fovea/ops/ops.h"
@@ -152,7 +153,9 @@ data::Transform train_transform(const RunConfig& c) {
 
 nn::ModulePtr build_model(const RunConfig& c) {
   if (c.model_spec.empty() && !models::is_spec_path(c.model))
-    return models::create(c.model, {.num_classes = c.num_classes, .in_channels = c.in_channels});
+    // images of 64x64 and less (Fashion-MNIST, CIFAR) get the zoo's small-input stems
+    return models::create(c.model, {.num_classes = c.num_classes, .in_channels = c.in_channels,
+                                    .small_input = c.input.size() == 3 && c.input[1] <= 64 && c.input[2] <= 64});
   auto spec = c.model_spec.empty() ? models::load_spec(c.model) : models::parse_spec(c.model_spec, c.model);
   if (!c.input.empty() && spec.input != c.input)
     fail("train", "{} takes input {} but the data gives {}; change the spec's \"input\" or pass --input",
@@ -253,6 +256,9 @@ TrainResult train(const TrainOptions& opts) {
     while (auto b = train_loader.next()) {
       Tensor logits = (*model)(b->images);
       Tensor loss = cross_entropy(logits, b->labels);
+      // GoogLeNet's auxiliary classifiers: 0.3 of each one's loss (Szegedy et al. 2014)
+      if (auto* g = dynamic_cast<models::GoogLeNet*>(model.get()))
+        for (const Tensor& aux : g->last_aux()) loss = loss + cross_entropy(aux, b->labels) * 0.3;
       const double lv = loss.item();
       if (!std::isfinite(lv)) {
         std::string where = fs::exists(last_path) ? fmt::format("the last good checkpoint is {}", last_path)

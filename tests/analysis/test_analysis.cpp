@@ -187,3 +187,20 @@ TEST(Spec, LayerCatalogueTypes) {
   EXPECT_EQ(s.rows[5].output, (Shape{1, 4, 32, 32}));
   EXPECT_TRUE(s.rows[8].geometry.global);
 }
+
+// The receptive fields the literature publishes (Araujo et al. 2019, table 1).
+TEST(ReceptiveField, PublishedValuesOfTheZoo) {
+  DefaultDeviceGuard meta(kMeta);
+  auto rf_of = [](const char* model, const char* layer) {
+    auto net = models::create(model, {.num_classes = 1000, .in_channels = 3});
+    auto s = analysis::summarize(*net, {3, 224, 224});
+    double rf = 0;  // a module called several times (a block's ReLU): its last call
+    for (auto& r : s.rows)
+      if (r.name == layer) rf = r.geometry.h.rf;
+    if (rf == 0) ADD_FAILURE() << model << " has no layer " << layer;
+    return rf;
+  };
+  EXPECT_EQ(rf_of("alexnet", "features.12"), 195);       // pool5
+  EXPECT_EQ(rf_of("vgg16", "features.30"), 212);         // pool5
+  EXPECT_EQ(rf_of("resnet50", "layer4.2.relu"), 427);    // torchvision's: stride on the 3x3
+}

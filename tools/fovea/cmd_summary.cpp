@@ -15,7 +15,7 @@ namespace {
 struct Args {
   std::string model, input, format = "table";
   int depth = -1;
-  std::int64_t num_classes = 10;
+  std::int64_t num_classes = 1000;  // ImageNet's, so counts compare with the papers'
 };
 
 void add_model_args(CLI::App* cmd, const std::shared_ptr<Args>& a, bool markdown) {

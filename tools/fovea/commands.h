@@ -10,5 +10,6 @@ void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_predict(CLI::App& app);
 void add_summary(CLI::App& app);  // also `rf`
+void add_run(CLI::App& app);
 
 }  // namespace fovea::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_eval(app);
   fovea::cli::add_predict(app);
   fovea::cli::add_summary(app);
+  fovea::cli::add_run(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {  // also CLI::RuntimeError(130) from an interrupted run

@@ -1,0 +1,40 @@
+// `fovea run`: a model with given weights on a tensor file, in eval mode.
+#include <fmt/core.h>
+
+#include "fovea/autograd/grad_mode.h"
+#include "fovea/io/safetensors.h"
+#include "fovea/models/registry.h"
+#include "fovea/nn/serialize.h"
+#include "tools/fovea/commands.h"
+
+namespace fovea::cli {
+
+void add_run(CLI::App& app) {
+  struct Args {
+    std::string model, weights, input, output;
+    std::int64_t num_classes = 1000;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("run", "run a model on a tensor file (tensor 'input' in, tensor 'output' out)");
+  cmd->add_option("model", a->model, "a zoo model or a network spec file (.json)")->required();
+  cmd->add_option("--weights", a->weights, "safetensors weights with torchvision's key names")->required();
+  cmd->add_option("--input", a->input, "safetensors file holding a tensor named 'input' (N,C,H,W)")->required();
+  cmd->add_option("--output", a->output, "where to write the tensor 'output'")->required();
+  cmd->add_option("--num-classes", a->num_classes, "zoo models: the classifier's outputs")->capture_default_str();
+  cmd->callback([a] {
+    auto in = io::load_safetensors(a->input);
+    if (!in.contains("input")) fail("run", "{} holds no tensor named 'input'", a->input);
+    Tensor x = in.at("input");
+    if (x.dim() != 4) fail("run", "the input must be (N,C,H,W), got {}", shape_str(x.shape()));
+    if (x.dtype() != DType::f32) x = x.to(DType::f32);
+    auto model = models::create(a->model, {.num_classes = a->num_classes, .in_channels = x.size(1)});
+    nn::load(*model, a->weights);
+    model->eval();
+    NoGradGuard ng;
+    Tensor y = (*model)(x);
+    io::save_safetensors(a->output, {{"output", y}}, {{"model", a->model}});
+    fmt::print("{} {} -> {} written to {}\n", a->model, shape_str(x.shape()), shape_str(y.shape()), a->output);
+  });
+}
+
+}  // namespace fovea::cli
