@@ -1,6 +1,8 @@
 // The main job end to end on a small synthetic MNIST-format dataset written by the test.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -48,7 +50,9 @@ void write_split(const fs::path& dir, const char* prefix, std::uint32_t n, std::
 struct SyntheticRun {
   fs::path root;
   SyntheticRun() {
-    root = fs::path(::testing::TempDir()) / fmt::format("fovea_train_{}", ::testing::UnitTest::GetInstance()->random_seed() + std::rand());
+    // unique per process and test: ctest runs the tests in parallel processes
+    root = fs::path(::testing::TempDir()) /
+           fmt::format("fovea_train_{}_{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(root / "data");
     write_split(root / "data", "train", 512, 1);
     write_split(root / "data", "t10k", 128, 2);
