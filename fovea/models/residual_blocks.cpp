@@ -38,9 +38,9 @@ ResidualBlock::ResidualBlock(Options o) : Module(o.bottleneck ? "Bottleneck" : "
   const std::int64_t out = out_channels();
   if (o.bottleneck) {
     const std::int64_t width = o.planes * o.base_width / 64 * o.groups;
-    conv1 = register_module("conv1", conv_nobias(o.in, width, 1));
+    conv1 = register_module("conv1", conv_nobias(o.in, width, 1, o.stride_on_1x1 ? o.stride : 1));
     bn1 = register_module("bn1", batch_norm(width));
-    conv2 = register_module("conv2", conv_nobias(width, width, 3, o.stride, o.groups));
+    conv2 = register_module("conv2", conv_nobias(width, width, 3, o.stride_on_1x1 ? 1 : o.stride, o.groups));
     bn2 = register_module("bn2", batch_norm(width));
     conv3 = register_module("conv3", conv_nobias(width, out, 1));
     bn3 = register_module("bn3", batch_norm(out));

@@ -35,6 +35,7 @@ struct ResidualBlockOptions {
   std::int64_t base_width = 64;   // bottleneck width = planes * base_width / 64 * groups
   std::int64_t se_reduction = 0;  // squeeze-excitation after bn3 (SENet); 0: none
   bool shortcut = true;           // false: a plain block (no addition, no downsample)
+  bool stride_on_1x1 = false;     // bottleneck: the original paper's placement (v1) instead of v1.5's 3x3
 };
 
 // torchvision's BasicBlock and Bottleneck (v1.5: the stride is on the 3x3 conv), one class

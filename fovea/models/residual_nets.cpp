@@ -48,7 +48,8 @@ nn::ModulePtr resnet(const ResNetConfig& c, const ModelOptions& o) {
                                                                         .groups = c.groups,
                                                                         .base_width = c.width_per_group,
                                                                         .se_reduction = c.se_reduction,
-                                                                        .shortcut = !o.plain});
+                                                                        .shortcut = !o.plain,
+                                                                        .stride_on_1x1 = c.stride_on_1x1});
       in = block->out_channels();
       stage->add(block);
     }

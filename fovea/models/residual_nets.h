@@ -14,6 +14,7 @@ struct ResNetConfig {
   std::int64_t groups = 1;            // ResNeXt (https://arxiv.org/abs/1611.05431)
   std::int64_t width_per_group = 64;  // 128: wide resnet (https://arxiv.org/abs/1605.07146)
   std::int64_t se_reduction = 0;      // 16: SENet (https://arxiv.org/abs/1709.01507)
+  bool stride_on_1x1 = false;         // the paper's v1 bottleneck (torchvision's v1.5 strides the 3x3)
 };
 // torchvision's ResNet: conv1 7x7/2, bn1, relu, maxpool 3x3/2, layer1..4, avgpool, fc.
 // small_input: conv1 3x3/1 and no maxpool. plain: no shortcuts.

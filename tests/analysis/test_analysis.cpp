@@ -203,4 +203,5 @@ TEST(ReceptiveField, PublishedValuesOfTheZoo) {
   EXPECT_EQ(rf_of("alexnet", "features.12"), 195);       // pool5
   EXPECT_EQ(rf_of("vgg16", "features.30"), 212);         // pool5
   EXPECT_EQ(rf_of("resnet50", "layer4.2.relu"), 427);    // torchvision's: stride on the 3x3
+  EXPECT_EQ(rf_of("resnet50_v1", "layer4.2.relu"), 483); // the paper's: stride on the 1x1
 }
