@@ -79,6 +79,9 @@ Geometry leaf_geometry(nn::Module& m, const Geometry& in, const Tensor& input, c
     return {through(in.h, po->kernel.h, s.h, po->padding.h, 1), through(in.w, po->kernel.w, s.w, po->padding.w, 1), false};
   }
   if (dynamic_cast<nn::Flatten*>(&m) || dynamic_cast<nn::Linear*>(&m)) return whole_input(chw);
+  if (auto w = m.window())
+    return {through(in.h, w->kernel.h, w->stride.h, w->padding.h, w->dilation.h),
+            through(in.w, w->kernel.w, w->stride.w, w->padding.w, w->dilation.w), false};
   return in;  // elementwise and normalisation layers keep the geometry
 }
 

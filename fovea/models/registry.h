@@ -16,6 +16,7 @@ struct ModelOptions {
   bool plain = false;          // resnet18/34: the same network without shortcuts
   bool aux_logits = true;      // googlenet: the two auxiliary classifiers (used in training only)
   bool inception_5x5 = false;  // googlenet: the paper's 5x5 branch (torchvision uses 3x3)
+  bool rbf_head = true;        // lenet5_1998: the paper's RBF output layer (else a linear one)
 };
 
 struct ModelInfo {
@@ -43,5 +44,6 @@ std::vector<ZooEntry> zoo_classic();   // zoo_classic.cpp: alexnet, zfnet, vgg, 
 std::vector<ZooEntry> zoo_residual();  // zoo_residual.cpp: resnet, resnext, wide resnet, senet, densenet, shufflenet, xception, inception-resnet
 
 nn::ModulePtr lenet5(const ModelOptions& o);
+nn::ModulePtr lenet5_1998(const ModelOptions& o);
 
 }  // namespace fovea::models

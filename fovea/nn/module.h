@@ -3,11 +3,13 @@
 // name, so state_dict() keys match torchvision's ("layer1.0.conv1.weight").
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "fovea/core/tensor.h"
+#include "fovea/ops/options.h"
 
 namespace fovea::nn {
 
@@ -20,6 +22,12 @@ using ForwardHook = std::function<Tensor(Module&, const Tensor& input, const Ten
 // Called when the gradient w.r.t. the module's input is known (input must require grad);
 // may return a replacement for grad_input.
 using BackwardHook = std::function<Tensor(Module&, const Tensor& grad_input, const Tensor& grad_output)>;
+
+// The window a custom leaf module slides over its input, for receptive-field analysis
+// (analysis::summarize); the library's conv and pooling modules are known without it.
+struct Window2d {
+  Pair kernel = 1, stride = 1, padding = 0, dilation = 1;  // padding: top / left
+};
 
 struct LoadReport {
   std::vector<std::string> missing;      // in the module, not in the file
@@ -43,6 +51,8 @@ class Module : public std::enable_shared_from_this<Module> {
   const std::string& type() const { return type_; }
   // one line of options, as in PyTorch's repr: "3, 64, kernel_size=(7, 7), stride=(2, 2)"
   virtual std::string extra_repr() const { return ""; }
+  // a custom leaf that slides a window says so here (Window2d)
+  virtual std::optional<Window2d> window() const { return std::nullopt; }
   std::string repr() const;
 
   // registration (returns the registered object)
