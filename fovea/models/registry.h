@@ -45,5 +45,6 @@ std::vector<ZooEntry> zoo_residual();  // zoo_residual.cpp: resnet, resnext, wid
 
 nn::ModulePtr lenet5(const ModelOptions& o);
 nn::ModulePtr lenet5_1998(const ModelOptions& o);
+nn::ModulePtr inception_resnet_v2(const ModelOptions& o);  // residual_inception.cpp
 
 }  // namespace fovea::models

@@ -89,6 +89,12 @@ std::vector<ZooEntry> zoo_residual() {
             "Chollet 2017, Xception: deep learning with depthwise separable convolutions, "
             "https://arxiv.org/abs/1610.02357",
             xception, {3, 299, 299}),
+      entry("inception_resnet_v2",
+            "Inception-ResNet-v2 as Keras builds it (299x299), 55,813,192 trainable parameters (Keras: 55,873,736 "
+            "with the batch-norm statistics); small_input: the stem at stride 1 with padding, no stem max-pools",
+            "Szegedy et al. 2016, Inception-v4, Inception-ResNet and the impact of residual connections on learning, "
+            "https://arxiv.org/abs/1602.07261",
+            inception_resnet_v2, {3, 299, 299}),
   };
 }
 

@@ -62,7 +62,7 @@ std::string Linear::extra_repr() const {
 BatchNorm2d::BatchNorm2d(Options o) : Module("BatchNorm2d"), o_(o) {
   if (o.features <= 0) fail("BatchNorm2d", "features must be positive, got {}", o.features);
   if (o.affine) {
-    weight = register_parameter("weight", ones({o.features}));
+    if (o.scale) weight = register_parameter("weight", ones({o.features}));
     bias = register_parameter("bias", zeros({o.features}));
   }
   if (o.track_running_stats) {

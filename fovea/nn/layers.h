@@ -67,6 +67,7 @@ struct BatchNorm2dOptions {
   double momentum = 0.1;
   bool affine = true;
   bool track_running_stats = true;
+  bool scale = true;  // false (with affine): a learnt shift but no learnt scale, as Keras's scale=False
 };
 
 // buffers: running_mean, running_var, num_batches_tracked (torchvision's keys)

@@ -114,3 +114,17 @@ TEST(ZooResidual, SmallInputChangesOnlyTheStem) {
   auto dense = on_meta("densenet121", kFashion);
   EXPECT_EQ(dense->submodule("features").child("pool0"), nullptr);
 }
+
+// Keras's InceptionResNetV2: 55,813,192 trainable parameters (55,873,736 with the statistics).
+TEST(ZooResidual, InceptionResNetV2MatchesKerasCount) {
+  DefaultDeviceGuard meta(kMeta);
+  auto net = models::create("inception_resnet_v2", {.num_classes = 1000, .in_channels = 3});
+  EXPECT_EQ(net->num_parameters(), 55813192);
+  std::int64_t stats = 0;
+  for (auto& [name, b] : net->named_buffers())
+    if (b.dtype() == DType::f32) stats += b.numel();
+  EXPECT_EQ(net->num_parameters() + stats, 55873736);
+  EXPECT_EQ((*net)(empty({1, 3, 299, 299})).shape(), (Shape{1, 1000}));
+  auto small = models::create("inception_resnet_v2", {.num_classes = 10, .in_channels = 1, .small_input = true});
+  EXPECT_EQ((*small)(empty({2, 1, 28, 28})).shape(), (Shape{2, 10}));
+}
