@@ -1,6 +1,7 @@
 // Per-image transforms as plain loops over contiguous CPU data: they run in the DataLoader's
 // worker threads, so they record no autograd history and start no OpenMP teams.
 #include "fovea/data/transforms.h"
+#include "fovea/ops/interpolation.h"
 
 #include <algorithm>
 #include <cctype>
@@ -48,23 +49,6 @@ Tensor by_dtype(const Tensor& x, F f) {
 
 // Source sample positions for a linear resize, half-pixel centres (align_corners=False):
 // src = max((dst + 0.5) * in / out - 0.5, 0), as PyTorch's area_pixel_compute_source_index.
-struct Tap {
-  std::int64_t i0, i1;
-  float w0, w1;
-};
-
-std::vector<Tap> linear_taps(std::int64_t in, std::int64_t out) {
-  const float scale = static_cast<float>(in) / static_cast<float>(out);
-  std::vector<Tap> taps(static_cast<std::size_t>(out));
-  for (std::int64_t o = 0; o < out; ++o) {
-    const float src = std::max(scale * (static_cast<float>(o) + 0.5f) - 0.5f, 0.0f);
-    const std::int64_t i0 = std::min(static_cast<std::int64_t>(src), in - 1);
-    const float w1 = std::clamp(src - static_cast<float>(i0), 0.0f, 1.0f);
-    taps[static_cast<std::size_t>(o)] = {i0, i0 + (i0 < in - 1 ? 1 : 0), 1.0f - w1, w1};
-  }
-  return taps;
-}
-
 // Zero-filled and copied tensors made here rather than by zeros()/clone(), whose backend
 // kernels may start an OpenMP team inside a worker thread.
 Tensor zero_image(const Shape& s, DType dt) {
@@ -162,18 +146,18 @@ Transform resize(std::int64_t h, std::int64_t w) {
     const std::int64_t C = x.size(0), H = x.size(1), W = x.size(2);
     if (H < 1 || W < 1) fail("resize", "cannot resize an empty image {}", shape_str(x.shape()));
     if (H == h && W == w) return x;  // bilinear at the same size is the identity
-    const std::vector<Tap> ty = linear_taps(H, h), tx = linear_taps(W, w);
+    const auto ty = interp::linear_taps<float>(H, h, false, 0), tx = interp::linear_taps<float>(W, w, false, 0);
     Tensor out = empty({C, h, w});
     for (std::int64_t c = 0; c < C; ++c) {
       const float* src = x.data<float>() + c * H * W;
       float* dst = out.data<float>() + c * h * w;
       for (std::int64_t y = 0; y < h; ++y) {
-        const Tap& a = ty[static_cast<std::size_t>(y)];
+        const auto& a = ty[static_cast<std::size_t>(y)];
         const float* r0 = src + a.i0 * W;
         const float* r1 = src + a.i1 * W;
         for (std::int64_t xo = 0; xo < w; ++xo) {
-          const Tap& b = tx[static_cast<std::size_t>(xo)];
-          dst[y * w + xo] = a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
+          const auto& b = tx[static_cast<std::size_t>(xo)];
+          dst[y * w + xo] = a.l0 * (b.l0 * r0[b.i0] + b.l1 * r0[b.i1]) + a.l1 * (b.l0 * r1[b.i0] + b.l1 * r1[b.i1]);
         }
       }
     }
