@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "fovea/analysis/summary.h"
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/core/threads.h"
@@ -15,23 +16,9 @@
 #include "fovea/optim/sgd.h"
 
 using namespace fovea;
+using fovea::bench::median_seconds;
 
 namespace {
-
-double median_seconds(const std::function<void()>& f, double budget) {
-  for (int i = 0; i < 2; ++i) f();
-  std::vector<double> t;
-  double total = 0;
-  while (total < budget || t.size() < 3) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    t.push_back(dt);
-    total += dt;
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 std::int64_t macs_of(const std::string& name, std::int64_t classes, std::int64_t size) {
   DefaultDeviceGuard meta(kMeta);

@@ -46,3 +46,42 @@ execute_process(COMMAND ${FOVEA} run ${SRC}/examples/specs/article_example.json 
 if(rc EQUAL 0 OR NOT err MATCHES "none.safetensors")
   message(FATAL_ERROR "fovea run with a missing file must name it: ${err}")
 endif()
+# fovea explain / features on a checkpoint trained for a moment (512 images, one epoch)
+set(run ${WORK}/explain_run)
+file(REMOVE_RECURSE ${run} ${WORK}/explain ${WORK}/features)
+execute_process(COMMAND ${FOVEA} train --model lenet5 --epochs 1 --limit-train 512 --limit-test 64 --quiet --out ${run}
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "fovea train for the explain checks: ${rc} ${err}")
+endif()
+execute_process(COMMAND ${FOVEA} explain --checkpoint ${run}/best.safetensors --per-class 1 --top 2
+                --methods vanilla,guided,deconv,gradcam,guided-gradcam,smoothgrad,occlusion --samples 2
+                --sanity-check classifier.4,classifier.2 --out ${WORK}/explain OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "Grad-CAM layer: features" OR NOT out MATCHES "classifier.2")
+  message(FATAL_ERROR "fovea explain: ${rc} ${out} ${err}")
+endif()
+foreach(f figure.png maps_top1.safetensors maps_top2.safetensors sanity.json fashion-mnist_0_top1_gradcam.png
+        fashion-mnist_0_top2_occlusion.png)
+  if(NOT EXISTS ${WORK}/explain/${f})
+    message(FATAL_ERROR "fovea explain did not write ${f}")
+  endif()
+endforeach()
+execute_process(COMMAND ${FOVEA} features --checkpoint ${run}/best.safetensors --test-index 0 --out ${WORK}/features
+                OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/features/fashion-mnist_0_features.3.png OR NOT EXISTS ${WORK}/features/features.safetensors)
+  message(FATAL_ERROR "fovea features: ${rc} ${out} ${err}")
+endif()
+foreach(args "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--methods;lime;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--layer;nope;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--class;Dog;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--test-index;99999;--out;${WORK}/bad"
+        "features;--checkpoint;${run}/best.safetensors;--test-index;0;--layers;nope;--out;${WORK}/bad")
+  execute_process(COMMAND ${FOVEA} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+  if(rc EQUAL 0 OR NOT err MATCHES "error: \\[")
+    message(FATAL_ERROR "fovea ${args}: expected an error, got exit ${rc}: ${err}")
+  endif()
+endforeach()
+if(EXISTS ${WORK}/bad)
+  message(FATAL_ERROR "a refused explain must not create its output directory")
+endif()

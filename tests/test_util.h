@@ -2,9 +2,14 @@
 // Helpers shared by the tests: tensor comparison with a readable report of the worst element.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -13,6 +18,29 @@
 #include "fovea/core/tensor.h"
 
 namespace fovea::test {
+
+// Whether Debian's /usr/bin/python3 can import `module` (e.g. "torchvision", "onnx"); tests that
+// need it as a reference oracle skip with a visible message when it cannot. Cached per module.
+inline bool have_python_module(const std::string& module) {
+  static std::vector<std::pair<std::string, bool>> cache;
+  for (auto& [m, ok] : cache)
+    if (m == module) return ok;
+  const std::string cmd = "/usr/bin/python3 -c 'import " + module + "' > /dev/null 2>&1";
+  const bool ok = std::system(cmd.c_str()) == 0;
+  cache.emplace_back(module, ok);
+  return ok;
+}
+
+// A new empty directory under the gtest temp dir, unique per process and call (ctest runs tests
+// in parallel processes).
+inline std::filesystem::path unique_temp_dir(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  auto dir = std::filesystem::path(::testing::TempDir()) /
+             ("fovea_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
 
 // All elements of t (any device, any dtype) as doubles, in row-major order.
 inline std::vector<double> to_doubles(const Tensor& t) {

@@ -52,5 +52,9 @@ DatasetPtr image_folder(const std::string& dir, const ImageFolderOptions& o = {}
 std::pair<DatasetPtr, DatasetPtr> random_split(const DatasetPtr& ds, double val_fraction, std::uint64_t seed);
 // A view of a subset of indices.
 DatasetPtr subset(const DatasetPtr& ds, std::vector<std::int64_t> indices);
+// The images of some classes only, relabelled 0..K-1 in the order given (their names follow),
+// and at most per_class of each (0: all), the first ones in index order. Errors name a class
+// index out of range or given twice.
+DatasetPtr select_classes(const DatasetPtr& ds, const std::vector<std::int64_t>& classes, std::int64_t per_class = 0);
 
 }  // namespace fovea::data

@@ -171,6 +171,21 @@ Tensor GoogLeNet::forward(const Tensor& x) {
   return (*fc_)((*dropout_)((*avgpool_)(y).flatten(1, -1)));
 }
 
+bool GoogLeNet::adopt_child(const std::string& name, const nn::ModulePtr& m) {
+  using Slot = std::pair<const char*, nn::ModulePtr*>;
+  for (const auto& [n, slot] : {Slot{"aux1", &aux1_}, Slot{"aux2", &aux2_}, Slot{"avgpool", &avgpool_},
+                                Slot{"dropout", &dropout_}, Slot{"fc", &fc_}})
+    if (name == n) {
+      *slot = m;
+      return true;
+    }
+  // a stage: the children other than the five above, in order
+  stages_.clear();
+  for (auto& [n, c] : named_children())
+    if (n != "aux1" && n != "aux2" && n != "avgpool" && n != "dropout" && n != "fc") stages_.push_back(c);
+  return true;
+}
+
 nn::ModulePtr googlenet(const ModelOptions& o) { return std::make_shared<GoogLeNet>(o); }
 
 nn::ModulePtr squeezenet1_1(const ModelOptions& o) {

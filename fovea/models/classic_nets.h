@@ -99,6 +99,9 @@ class GoogLeNet : public nn::Module {
   // 0.3 * (loss(aux1) + loss(aux2)) to the main loss during training.
   const std::vector<Tensor>& last_aux() const { return last_aux_; }
 
+ protected:
+  bool adopt_child(const std::string& name, const nn::ModulePtr& m) override;
+
  private:
   std::vector<Tensor> last_aux_;
   std::vector<nn::ModulePtr> stages_;  // conv1 .. inception5b in forward order

@@ -1,6 +1,7 @@
 #include "fovea/models/registry.h"
 
 #include "fovea/models/spec.h"
+#include "fovea/onnx/import.h"
 
 #include <algorithm>
 
@@ -36,6 +37,7 @@ nn::ModulePtr create(const std::string& name, const ModelOptions& o) {
   for (auto& e : entries())
     if (e.info.name == name) return e.make(o);
   if (is_spec_path(name)) return load_spec(name).net;
+  if (onnx::is_onnx_path(name)) return onnx::load_model(name);  // the file fixes classes and channels
   std::string known;
   for (auto& e : entries()) known += (known.empty() ? "" : ", ") + e.info.name;
   fail("models", "unknown model '{}' (known: {})", name, known);

@@ -53,6 +53,12 @@ Concat& Concat::add(const std::string& name, ModulePtr m) {
   return *this;
 }
 
+bool Residual::adopt_child(const std::string& name, const ModulePtr& m) {
+  ModulePtr* slot = name == "body" ? &body : name == "shortcut" ? &shortcut : name == "activation" ? &activation : nullptr;
+  if (slot) *slot = m;
+  return slot != nullptr;
+}
+
 Tensor Concat::forward(const Tensor& x) {
   if (named_children().empty()) fail("Concat", "has no branches");
   std::vector<Tensor> outs;

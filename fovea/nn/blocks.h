@@ -50,6 +50,9 @@ class Residual : public Module {
   explicit Residual(Options o);
   Tensor forward(const Tensor& x) override;
   ModulePtr body, shortcut, activation;
+
+ protected:
+  bool adopt_child(const std::string& name, const ModulePtr& m) override;
 };
 
 struct ConcatOptions {
@@ -68,6 +71,9 @@ class Concat : public Module {
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
   std::size_t size() const { return named_children().size(); }
+
+ protected:
+  bool adopt_child(const std::string&, const ModulePtr&) override { return true; }  // runs its children
 
  private:
   std::int64_t dim_;

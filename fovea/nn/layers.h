@@ -223,6 +223,9 @@ class Sequential : public Module {
   Tensor forward(const Tensor& x) override;
   std::size_t size() const { return named_children().size(); }
   ModulePtr operator[](std::size_t i) const { return named_children().at(i).second; }
+
+ protected:
+  bool adopt_child(const std::string&, const ModulePtr&) override { return true; }  // runs its children
 };
 
 }  // namespace fovea::nn

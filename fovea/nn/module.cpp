@@ -131,8 +131,8 @@ std::int64_t Module::num_parameters(bool trainable_only) const {
 }
 
 void Module::train(bool on) {
-  training_ = on;
-  on_train(on);
+  training_ = on && !pinned_eval_;
+  on_train(training_);
   for (auto& [n, c] : children_) c->train(on);
 }
 

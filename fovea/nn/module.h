@@ -86,6 +86,26 @@ class Module : public std::enable_shared_from_this<Module> {
   // strict: any missing, unexpected or mismatched key throws with the full report
   LoadReport load_state_dict(const NamedTensors& state, bool strict = true);
 
+  // ---- transfer learning (freeze.cpp)
+  // Turns requires_grad off for every parameter whose name matches `glob` (fnmatch: '*' any run
+  // of characters including '.', '?' one character, [...] a set; "features.*" matches
+  // "features.0.weight") and returns their names; throws when nothing matches. Batch-norm
+  // layers (modules with a running_mean buffer) whose parameters all end up frozen, or whose
+  // running statistics match the glob, are pinned to eval mode so their statistics stay as
+  // pretrained, unless bn_update.
+  std::vector<std::string> freeze(const std::string& glob, bool bn_update = false);
+  // The reverse; batch-norm layers with a trainable parameter again are unpinned.
+  std::vector<std::string> unfreeze(const std::string& glob);
+  NamedTensors named_trainable_parameters() const;
+  std::vector<Tensor> trainable_parameters() const;
+  // Replaces the submodule at `path` ("fc", "classifier.6") by m and returns the old one. The
+  // parent must run its registered children (Sequential, Concat, ...) or take the new child in
+  // adopt_child; otherwise nothing changes and the call throws.
+  ModulePtr replace_module(const std::string& path, ModulePtr m);
+  // A pinned module stays in eval mode whatever train() says (frozen batch norm).
+  void pin_eval(bool on);
+  bool eval_pinned() const { return pinned_eval_; }
+
   int register_forward_pre_hook(ForwardPreHook h);
   int register_forward_hook(ForwardHook h);
   int register_backward_hook(BackwardHook h);
@@ -93,10 +113,14 @@ class Module : public std::enable_shared_from_this<Module> {
 
  protected:
   virtual void on_train(bool) {}
+  // Called by replace_module after child `name` became m: a module that keeps its own typed
+  // pointers to children updates them and returns true. The default refuses (false).
+  virtual bool adopt_child(const std::string& name, const ModulePtr& m);
   void add_child(const std::string& name, ModulePtr m);
   void replace_child(const std::string& name, ModulePtr m);
 
   bool training_ = true;
+  bool pinned_eval_ = false;
 
  private:
   void collect(const std::string& prefix, NamedTensors& out, bool params, bool recurse,

@@ -1,5 +1,6 @@
 // Activations: the backend's forward and backward primitives (oneDNN eltwise on CPU f32).
 #include "fovea/ops/detail.h"
+#include "fovea/ops/trace.h"
 
 namespace fovea {
 
@@ -9,6 +10,18 @@ using detail::be;
 
 namespace {
 
+thread_local ReluGradRule g_relu_rule = ReluGradRule::standard;
+
+// relu's backward under the thread's rule: standard g (x > 0); guided max(g, 0) (x > 0);
+// deconvnet max(g, 0), the forward's mask ignored.
+void relu_backward(const Tensor& x, const Tensor& g, const Tensor& gx) {
+  if (g_relu_rule == ReluGradRule::standard) return be(g).activation_backward(Act::relu, {}, x, g, gx);
+  Tensor gp = detail::new_empty(g, g.shape());
+  be(g).activation_forward(Act::relu, {}, g, gp);
+  if (g_relu_rule == ReluGradRule::guided) be(g).activation_backward(Act::relu, {}, x, gp, gx);
+  else be(g).activation_forward(Act::relu, {}, g, gx);
+}
+
 Tensor activation(Act a, ActParams p, const Tensor& x, const char* name) {
   detail::check_defined(x, name, "input");
   detail::check_floating(x, name);
@@ -17,7 +30,8 @@ Tensor activation(Act a, ActParams p, const Tensor& x, const char* name) {
   be(x).activation_forward(a, p, xc, out);
   return autograd::record(name, out, {x}, [xc, a, p](const Tensor& g) {
     Tensor gx = detail::new_empty(g, g.shape());
-    be(g).activation_backward(a, p, xc, g.contiguous(), gx);
+    if (a == Act::relu) relu_backward(xc, g.contiguous(), gx);
+    else be(g).activation_backward(a, p, xc, g.contiguous(), gx);
     return std::vector<Tensor>{gx};
   });
 }
@@ -41,14 +55,25 @@ Tensor softmax_impl(const Tensor& x, std::int64_t dim, bool log, const char* nam
 
 }  // namespace
 
-Tensor relu(const Tensor& x) { return activation(Act::relu, {}, x, "relu"); }
-Tensor leaky_relu(const Tensor& x, double slope) { return activation(Act::leaky_relu, {.alpha = slope}, x, "leaky_relu"); }
-Tensor elu(const Tensor& x, double alpha) { return activation(Act::elu, {.alpha = alpha}, x, "elu"); }
-Tensor sigmoid(const Tensor& x) { return activation(Act::sigmoid, {}, x, "sigmoid"); }
-Tensor tanh(const Tensor& x) { return activation(Act::tanh, {}, x, "tanh"); }
+ReluGradRule relu_grad_rule() { return g_relu_rule; }
+void set_relu_grad_rule(ReluGradRule r) { g_relu_rule = r; }
+
+Tensor relu(const Tensor& x) { return trace::traced(activation(Act::relu, {}, x, "relu"), "Relu", {x}); }
+Tensor leaky_relu(const Tensor& x, double slope) {
+  return trace::traced(activation(Act::leaky_relu, {.alpha = slope}, x, "leaky_relu"), "LeakyRelu", {x}, {{"alpha", slope}});
+}
+Tensor elu(const Tensor& x, double alpha) {
+  return trace::traced(activation(Act::elu, {.alpha = alpha}, x, "elu"), "Elu", {x}, {{"alpha", alpha}});
+}
+Tensor sigmoid(const Tensor& x) { return trace::traced(activation(Act::sigmoid, {}, x, "sigmoid"), "Sigmoid", {x}); }
+Tensor tanh(const Tensor& x) { return trace::traced(activation(Act::tanh, {}, x, "tanh"), "Tanh", {x}); }
 Tensor gelu(const Tensor& x) { return activation(Act::gelu, {}, x, "gelu"); }
-Tensor hardswish(const Tensor& x) { return activation(Act::hardswish, {}, x, "hardswish"); }
-Tensor softmax(const Tensor& x, std::int64_t dim) { return softmax_impl(x, dim, false, "softmax"); }
-Tensor log_softmax(const Tensor& x, std::int64_t dim) { return softmax_impl(x, dim, true, "log_softmax"); }
+Tensor hardswish(const Tensor& x) { return trace::traced(activation(Act::hardswish, {}, x, "hardswish"), "HardSwish", {x}); }
+Tensor softmax(const Tensor& x, std::int64_t dim) {
+  return trace::traced(softmax_impl(x, dim, false, "softmax"), "Softmax", {x}, {{"axis", dim}});
+}
+Tensor log_softmax(const Tensor& x, std::int64_t dim) {
+  return trace::traced(softmax_impl(x, dim, true, "log_softmax"), "LogSoftmax", {x}, {{"axis", dim}});
+}
 
 }  // namespace fovea

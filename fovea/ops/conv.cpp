@@ -3,6 +3,7 @@
 
 #include "fovea/analysis/formulas.h"
 #include "fovea/ops/detail.h"
+#include "fovea/ops/trace.h"
 
 namespace fovea {
 
@@ -36,7 +37,7 @@ std::array<std::int64_t, 4> resolve_padding(const Padding& p, Pair in, Pair k, P
   return {0, 0, 0, 0};
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
   const char* op = "conv2d";
   detail::check_defined(x, op, "input");
   detail::check_defined(w, op, "weight");
@@ -81,13 +82,22 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   });
 }
 
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  Tensor y = conv2d_untraced(x, w, b, o);
+  if (!trace::active()) return y;
+  auto p = resolve_padding(o.padding, {x.size(2), x.size(3)}, {w.size(2), w.size(3)}, o.stride, o.dilation, "conv2d");
+  return trace::traced(y, "Conv", {x, w, b}, {{"kernel_shape", std::vector<std::int64_t>{w.size(2), w.size(3)}},
+      {"strides", trace::ints(o.stride)}, {"pads", std::vector<std::int64_t>{p[0], p[2], p[1], p[3]}},
+      {"dilations", trace::ints(o.dilation)}, {"group", o.groups}});
+}
+
 // Transposed convolution, the gradient of a conv2d with respect to its input
 // (https://pytorch.org/docs/1.13/generated/torch.nn.ConvTranspose2d.html, Dumoulin and Visin,
 // https://arxiv.org/abs/1603.07285). It runs as the backward-data pass of the conv that maps a
 // y-shaped (N,Cout,H',W') input to an x-shaped (N,Cin,H,W) output with weight w (O = Cin,
 // C/g = Cout/g, kH, kW), so it needs no primitive of its own; output size:
 // analysis::conv_transpose_output_size.
-Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvTranspose2dOptions& o) {
+static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const ConvTranspose2dOptions& o) {
   const char* op = "conv_transpose2d";
   detail::check_defined(x, op, "input");
   detail::check_defined(w, op, "weight");
@@ -154,6 +164,13 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, const
     return std::vector<Tensor>{dx, dw};
   });
   return b.defined() ? y + b.reshape({1, Cout, 1, 1}) : y;
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvTranspose2dOptions& o) {
+  return trace::traced(conv_transpose2d_untraced(x, w, b, o), "ConvTranspose", {x, w, b},
+      {{"kernel_shape", std::vector<std::int64_t>{w.size(2), w.size(3)}}, {"strides", trace::ints(o.stride)},
+       {"pads", std::vector<std::int64_t>{o.padding.h, o.padding.w, o.padding.h, o.padding.w}},
+       {"output_padding", trace::ints(o.output_padding)}, {"dilations", trace::ints(o.dilation)}, {"group", o.groups}});
 }
 
 }  // namespace fovea

@@ -1,5 +1,6 @@
 // Elementwise ops with NumPy broadcasting; backward formulas written with ops.
 #include "fovea/ops/detail.h"
+#include "fovea/ops/trace.h"
 
 namespace fovea {
 
@@ -73,21 +74,25 @@ Tensor unary_forward(UnaryOp op, const Tensor& x, const char* name) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
+static Tensor add_untraced(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::add, a, b, "add");
   return autograd::record("add", out, {a, b}, [as = a.shape(), bs = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, as), sum_to(g, bs)};
   });
 }
 
-Tensor sub(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a, const Tensor& b) { return trace::traced(add_untraced(a, b), "Add", {a, b}); }
+
+static Tensor sub_untraced(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::sub, a, b, "sub");
   return autograd::record("sub", out, {a, b}, [as = a.shape(), bs = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, as), sum_to(neg(g), bs)};
   });
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor sub(const Tensor& a, const Tensor& b) { return trace::traced(sub_untraced(a, b), "Sub", {a, b}); }
+
+static Tensor mul_untraced(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::mul, a, b, "mul");
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return autograd::record("mul", out, {a, b}, [ad = a.detach(), bd = b.detach(), ga, gb](const Tensor& g) {
@@ -95,7 +100,9 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a, const Tensor& b) { return trace::traced(mul_untraced(a, b), "Mul", {a, b}); }
+
+static Tensor div_untraced(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::div, a, b, "div");
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return autograd::record("div", out, {a, b}, [ad = a.detach(), bd = b.detach(), ga, gb](const Tensor& g) {
@@ -104,6 +111,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
                                gb ? sum_to(neg(div(mul(g, ad), mul(bd, bd))), bd.shape()) : Tensor()};
   });
 }
+
+Tensor div(const Tensor& a, const Tensor& b) { return trace::traced(div_untraced(a, b), "Div", {a, b}); }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
   detail::check_floating(a, "pow");
@@ -199,7 +208,7 @@ Tensor square(const Tensor& x) {
   });
 }
 
-Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+static Tensor clamp_untraced(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   if (!lo && !hi) fail("clamp", "at least one of min and max must be given");
   Tensor out = x;
   if (lo) out = binary_forward(BinaryOp::maximum, out, scalar_like(*lo, x), "clamp");
@@ -211,6 +220,13 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
     if (hi) pass = pass.defined() ? mul(pass, le(xd, scalar_like(*hi, xd))) : le(xd, scalar_like(*hi, xd));
     return std::vector<Tensor>{where(pass, g, scalar_like(0, g))};
   });
+}
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  trace::Attrs a;
+  if (lo) a.emplace_back("min", *lo);
+  if (hi) a.emplace_back("max", *hi);
+  return trace::traced(clamp_untraced(x, lo, hi), "Clip", {x}, std::move(a));
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {

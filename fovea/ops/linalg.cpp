@@ -1,5 +1,6 @@
 // Matrix products. Backward: dA = dC B^T, dB = A^T dC (summed over broadcast batch dims).
 #include "fovea/ops/detail.h"
+#include "fovea/ops/trace.h"
 
 namespace fovea {
 
@@ -53,7 +54,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 // x: (..., in), w: (out, in), b: (out) -> (..., out)
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+static Tensor linear_untraced(const Tensor& x, const Tensor& w, const Tensor& b) {
   detail::check_defined(x, "linear", "input");
   detail::check_defined(w, "linear", "weight");
   if (w.dim() != 2) fail("linear", "expected a 2-D weight (out, in), got {}", shape_str(w.shape()));
@@ -78,6 +79,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     return std::vector<Tensor>{gx ? matmul(g2, wd).view(xs) : Tensor(), gw ? matmul(g2.t(), x2) : Tensor(),
                                gbias ? sum(g2, {0}) : Tensor()};
   });
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  return trace::traced(linear_untraced(x, w, b), "Gemm", {x, w, b}, {{"transB", std::int64_t{1}}});
 }
 
 }  // namespace fovea

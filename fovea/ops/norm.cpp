@@ -3,6 +3,7 @@
 // Training uses biased batch variance for y and updates the running variance with the
 // unbiased one: running = (1 - momentum) * running + momentum * batch (PyTorch's convention).
 #include "fovea/ops/detail.h"
+#include "fovea/ops/trace.h"
 
 namespace fovea {
 
@@ -43,7 +44,7 @@ Tensor batch_norm_composed(const Tensor& x, const Tensor& mean, const Tensor& va
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+static Tensor batch_norm_untraced(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, const BatchNormOptions& o) {
   const char* op = "batch_norm";
   detail::check_defined(x, op, "input");
@@ -85,6 +86,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   });
 }
 
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, const BatchNormOptions& o) {
+  Tensor y = batch_norm_untraced(x, running_mean, running_var, weight, bias, o);
+  if (o.training) return y;  // exported graphs are in eval mode
+  return trace::traced(y, "BatchNormalization", {x, weight, bias, running_mean, running_var}, {{"epsilon", o.eps}});
+}
+
 Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
   if (p < 0 || p > 1) fail("dropout", "probability must be in [0, 1], got {}", p);
   if (!training || p == 0) return x;
@@ -100,7 +108,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
 //   b_c = a_c / (k + alpha / n * sum of a_c'^2 over c' in [c - n/2, c + (n-1)/2])^beta,
 // with zeros beyond the channels. Composed of ops, so autograd differentiates it; the window
 // mean is an average pooling over channels, as in PyTorch's own definition.
-Tensor local_response_norm(const Tensor& x, const LrnOptions& o) {
+static Tensor local_response_norm_untraced(const Tensor& x, const LrnOptions& o) {
   const char* op = "local_response_norm";
   detail::check_defined(x, op, "input");
   detail::check_floating(x, op);
@@ -111,6 +119,11 @@ Tensor local_response_norm(const Tensor& x, const LrnOptions& o) {
   sq = pad(sq, {0, 0, o.size / 2, (o.size - 1) / 2});
   Tensor window_mean = avg_pool2d(sq, {.kernel = Pair(o.size, 1), .stride = 1}).reshape(x.shape());
   return x / pow(window_mean * o.alpha + o.k, o.beta);
+}
+
+Tensor local_response_norm(const Tensor& x, const LrnOptions& o) {
+  return trace::traced(local_response_norm_untraced(x, o), "LRN", {x},
+                       {{"size", o.size}, {"alpha", o.alpha}, {"beta", o.beta}, {"bias", o.k}});
 }
 
 }  // namespace fovea

@@ -66,6 +66,24 @@ Tensor hardswish(const Tensor& x);
 Tensor softmax(const Tensor& x, std::int64_t dim);
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
 
+// The rule relu's backward follows on this thread, read when backward runs (explain.h):
+// standard: g (x > 0); guided (Springenberg et al.): max(g, 0) (x > 0); deconvnet (Zeiler and
+// Fergus): max(g, 0). It applies to every relu call (modules, reused modules, functional),
+// not to ReLU6, leaky_relu or other activations.
+enum class ReluGradRule { standard, guided, deconvnet };
+ReluGradRule relu_grad_rule();
+void set_relu_grad_rule(ReluGradRule r);
+class ReluGradRuleGuard {
+ public:
+  explicit ReluGradRuleGuard(ReluGradRule r) : prev_(relu_grad_rule()) { set_relu_grad_rule(r); }
+  ~ReluGradRuleGuard() { set_relu_grad_rule(prev_); }
+  ReluGradRuleGuard(const ReluGradRuleGuard&) = delete;
+  ReluGradRuleGuard& operator=(const ReluGradRuleGuard&) = delete;
+
+ private:
+  ReluGradRule prev_;
+};
+
 // reductions (reduce.cpp); dims may be negative; empty dims = all
 Tensor sum(const Tensor& x);
 Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false);

@@ -2,6 +2,7 @@
 // pooling: analysis::pool_output_size.
 #include "fovea/analysis/formulas.h"
 #include "fovea/ops/detail.h"
+#include "fovea/ops/trace.h"
 
 namespace fovea {
 
@@ -63,23 +64,35 @@ Tensor adaptive_pool2d(const Tensor& x, Pair out, backend::PoolKind kind, const 
 
 }  // namespace
 
+// ONNX attributes of a pooling call, for export
+static trace::Attrs pool_attrs(const Pool2dOptions& o) {
+  const Pair s = (o.stride.h == 0 && o.stride.w == 0) ? o.kernel : o.stride;
+  return {{"kernel_shape", trace::ints(o.kernel)}, {"strides", trace::ints(s)},
+          {"pads", std::vector<std::int64_t>{o.padding.h, o.padding.w, o.padding.h, o.padding.w}},
+          {"ceil_mode", std::int64_t{o.ceil_mode}}, {"count_include_pad", std::int64_t{o.count_include_pad}}};
+}
+
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
-  return pool2d(x, o, backend::PoolKind::max, false, "max_pool2d").values;
+  return trace::traced(pool2d(x, o, backend::PoolKind::max, false, "max_pool2d").values, "MaxPool", {x}, pool_attrs(o));
 }
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
-  return pool2d(x, o, backend::PoolKind::avg, false, "avg_pool2d").values;
+  return trace::traced(pool2d(x, o, backend::PoolKind::avg, false, "avg_pool2d").values, "AveragePool", {x}, pool_attrs(o));
 }
 PoolWithIndices max_pool2d_with_indices(const Tensor& x, const Pool2dOptions& o) {
   return pool2d(x, o, backend::PoolKind::max, true, "max_pool2d_with_indices");
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, Pair out) {
-  return adaptive_pool2d(x, out, backend::PoolKind::avg, "adaptive_avg_pool2d");
+  return trace::traced(adaptive_pool2d(x, out, backend::PoolKind::avg, "adaptive_avg_pool2d"), "AdaptiveAvgPool", {x},
+                       {{"output_size", trace::ints(out)}});
 }
 Tensor adaptive_max_pool2d(const Tensor& x, Pair out) {
-  return adaptive_pool2d(x, out, backend::PoolKind::max, "adaptive_max_pool2d");
+  return trace::traced(adaptive_pool2d(x, out, backend::PoolKind::max, "adaptive_max_pool2d"), "AdaptiveMaxPool", {x},
+                       {{"output_size", trace::ints(out)}});
 }
-Tensor global_avg_pool2d(const Tensor& x) { return adaptive_pool2d(x, 1, backend::PoolKind::avg, "global_avg_pool2d"); }
+Tensor global_avg_pool2d(const Tensor& x) {
+  return trace::traced(adaptive_pool2d(x, 1, backend::PoolKind::avg, "global_avg_pool2d"), "GlobalAveragePool", {x});
+}
 
 // Max unpooling (https://pytorch.org/docs/1.13/generated/torch.nn.MaxUnpool2d.html): each value
 // goes to its index in a zero plane of the output size, the partial inverse of max pooling.

@@ -5,12 +5,13 @@
 #include <cmath>
 
 #include "fovea/ops/detail.h"
+#include "fovea/ops/trace.h"
 
 namespace fovea {
 
 using detail::be;
 
-Tensor upsample(const Tensor& x, const UpsampleOptions& o) {
+static Tensor upsample_untraced(const Tensor& x, const UpsampleOptions& o) {
   const char* op = "upsample";
   detail::check_defined(x, op, "input");
   detail::check_floating(x, op);
@@ -40,6 +41,13 @@ Tensor upsample(const Tensor& x, const UpsampleOptions& o) {
     be(g).resample2d_backward(g.contiguous(), gx, p);
     return std::vector<Tensor>{gx};
   });
+}
+
+Tensor upsample(const Tensor& x, const UpsampleOptions& o) {
+  Tensor y = upsample_untraced(x, o);
+  return trace::traced(y, "Resize", {x}, {{"mode", std::string(o.mode == UpsampleMode::nearest ? "nearest" : "linear")},
+      {"align_corners", std::int64_t{o.align_corners}}, {"scales", std::vector<double>{o.scale.h, o.scale.w}},
+      {"sizes", std::vector<std::int64_t>{y.size(2), y.size(3)}}});
 }
 
 }  // namespace fovea

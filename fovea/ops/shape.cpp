@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "fovea/ops/detail.h"
+#include "fovea/ops/trace.h"
 
 namespace fovea {
 
@@ -75,13 +76,14 @@ Tensor Tensor::view(const Shape& s) const {
   auto st = view_strides(shape(), strides(), ns);
   if (!st) fail("view", "cannot view {} with strides {} as {} without a copy; use reshape()", shape_str(shape()),
                 shape_str(strides()), shape_str(ns));
-  return reshape_record(*this, make_view(*this, ns, *st, offset()), "view");
+  return trace::traced(reshape_record(*this, make_view(*this, ns, *st, offset()), "view"), "Reshape", {*this});
 }
 
 Tensor Tensor::reshape(const Shape& s) const {
   Shape ns = infer_shape(s, numel(), "reshape");
   if (ns == shape()) return *this;
-  if (auto st = view_strides(shape(), strides(), ns)) return reshape_record(*this, make_view(*this, ns, *st, offset()), "reshape");
+  if (auto st = view_strides(shape(), strides(), ns))
+    return trace::traced(reshape_record(*this, make_view(*this, ns, *st, offset()), "reshape"), "Reshape", {*this});
   return contiguous().view(ns);
 }
 
@@ -194,7 +196,8 @@ Tensor Tensor::contiguous() const {
 Tensor Tensor::clone() const {
   Tensor out = detail::new_empty(*this, shape());
   be(*this).copy(*this, out);
-  return autograd::record("clone", out, {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  return trace::traced(autograd::record("clone", out, {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; }),
+                       "Identity", {*this});
 }
 
 Tensor Tensor::to(DType t) const {
@@ -214,7 +217,7 @@ Tensor Tensor::to(Device d) const {
   return autograd::record("to", out, {*this}, [d0 = device()](const Tensor& g) { return std::vector<Tensor>{g.to(d0)}; });
 }
 
-Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim) {
+static Tensor cat_untraced(const std::vector<Tensor>& xs, std::int64_t dim) {
   if (xs.empty()) fail("cat", "expected a non-empty list of tensors");
   const Tensor& f = xs[0];
   int d = wrap_dim(dim, f.dim(), "cat");
@@ -251,6 +254,11 @@ Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim) {
   });
 }
 
+Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim) {
+  Tensor y = cat_untraced(xs, dim);
+  return trace::traced(y, "Concat", xs, {{"axis", static_cast<std::int64_t>(wrap_dim(dim, y.dim(), "cat"))}});
+}
+
 Tensor stack(const std::vector<Tensor>& xs, std::int64_t dim) {
   if (xs.empty()) fail("stack", "expected a non-empty list of tensors");
   int d = wrap_dim(dim, xs[0].dim() + 1, "stack");
@@ -263,7 +271,7 @@ Tensor stack(const std::vector<Tensor>& xs, std::int64_t dim) {
   return cat(u, d);
 }
 
-Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value) {
+static Tensor pad_untraced(const Tensor& x, const std::vector<std::int64_t>& pads, double value) {
   detail::check_defined(x, "pad", "input");
   if (pads.size() % 2 || static_cast<std::int64_t>(pads.size()) > 2 * x.dim())
     fail("pad", "expected an even number of pads, at most 2 per dim ({} dims), got {}", x.dim(), pads.size());
@@ -290,6 +298,10 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value)
   };
   be(x).copy(src.detach(), region(out.detach()));
   return autograd::record("pad", out, {src}, [region](const Tensor& g) { return std::vector<Tensor>{region(g)}; });
+}
+
+Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value) {
+  return trace::traced(pad_untraced(x, pads, value), "Pad", {x}, {{"pads", pads}, {"value", value}});
 }
 
 namespace {

@@ -16,7 +16,9 @@ std::string RunConfig::to_json() const {
          {"epochs", epochs},         {"batch_size", batch_size},   {"optimizer", optimizer},
          {"lr", lr},                 {"momentum", momentum},       {"weight_decay", weight_decay},
          {"schedule", schedule},     {"warmup_epochs", warmup_epochs}, {"augment", augment},
-         {"seed", seed},             {"workers", workers}};
+         {"seed", seed},             {"workers", workers},         {"select_classes", select_classes},
+         {"per_class", per_class},   {"init_from", init_from},     {"new_head", new_head},
+         {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update}};
   return j.dump();
 }
 
@@ -60,6 +62,17 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("augment", c.augment);
   get("seed", c.seed);
   get("workers", c.workers);
+  // added with transfer learning: absent from older checkpoints
+  const json defaults = json::parse(RunConfig{}.to_json());
+  for (const char* key : {"select_classes", "per_class", "init_from", "new_head", "freeze", "unfreeze", "bn_update"})
+    if (!j.contains(key)) j[key] = defaults[key];
+  get("select_classes", c.select_classes);
+  get("per_class", c.per_class);
+  get("init_from", c.init_from);
+  get("new_head", c.new_head);
+  get("freeze", c.freeze);
+  get("unfreeze", c.unfreeze);
+  get("bn_update", c.bn_update);
   return c;
 }
 
@@ -78,6 +91,7 @@ void RunConfig::validate() const {
   if (workers < 0) fail("train", "workers must be >= 0, got {}", workers);
   if (val_fraction <= 0 || val_fraction >= 1) fail("train", "validation fraction must be in (0, 1), got {}", val_fraction);
   if (limit_train < 0 || limit_test < 0) fail("train", "limits must be >= 0");
+  if (per_class < 0) fail("train", "images per class must be >= 0, got {}", per_class);
 }
 
 }  // namespace fovea::train

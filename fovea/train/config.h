@@ -22,6 +22,14 @@ struct RunConfig {
   std::string normalize = "auto";      // auto (from the training data) | none | M,S
   double val_fraction = 0.2;           // folder data: the held-out share
   std::int64_t limit_train = 0, limit_test = 0;  // 0: all (smoke tests)
+  std::vector<std::int64_t> select_classes{};    // only these classes of the data, relabelled 0..K-1
+  std::int64_t per_class = 0;                    // at most this many training images per class (0: all)
+  // transfer learning (docs/transfer.md)
+  std::string init_from{};                 // pretrained weights: a checkpoint, a state dict (.safetensors) or .onnx
+  std::string new_head{};                  // replace this layer ("auto": the last one) by a fresh one for num_classes
+  std::vector<std::string> freeze{};       // parameter-name patterns made untrainable, in order
+  std::vector<std::string> unfreeze{};     // ... then these made trainable again
+  bool bn_update = false;                  // frozen batch norms update their running statistics
   // optimisation
   std::int64_t epochs = 10;
   std::int64_t batch_size = 64;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "fovea/io/draw.h"
 #include "fovea/io/image.h"
 
 namespace fovea::train {
@@ -27,12 +28,14 @@ std::vector<std::string> class_labels(const Metrics& m, const std::vector<std::s
   return names;
 }
 
-bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
-
-// Width in characters of UTF-8 text: one per code point.
-std::size_t text_width(std::string_view s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return !is_continuation(c); }));
-}
+using io::Canvas;
+using io::is_utf8_continuation;
+using io::kAdvance;
+using io::kCapH;
+using io::kGlyphRows;
+using io::Rgb;
+using io::text_px;
+using io::text_width;
 
 // At most n characters, the cut marked with '~' and never inside a UTF-8 sequence.
 std::string shorten(const std::string& s, std::size_t n) {
@@ -40,7 +43,7 @@ std::string shorten(const std::string& s, std::size_t n) {
   std::size_t cut = 0;
   for (std::size_t chars = 0; chars + 1 < n; ++chars) {
     ++cut;
-    while (cut < s.size() && is_continuation(s[cut])) ++cut;
+    while (cut < s.size() && is_utf8_continuation(s[cut])) ++cut;
   }
   return s.substr(0, cut) + '~';
 }
@@ -157,90 +160,6 @@ std::string confusion_table(const Metrics& m, const std::vector<std::string>& cl
 // ---- the figure
 
 namespace {
-
-// A 5x9 bitmap font for printable ASCII (32..126): letters 7 rows tall plus 2 rows for the
-// descenders of g, j, p, q, y; 5 bits a row, the top row in the high bits and the leftmost pixel
-// in each row's high bit. Drawn for this file; anything else prints as '?'.
-constexpr std::uint64_t kFont[95] = {
-    0x000000000000, 0x042108401000, 0x0A5000000000, 0x0A57D5F52800,  // ' ' '!' '"' '#'
-    0x047D1C5F1000, 0x18C888898C00, 0x0C9511593400, 0x042200000000,  // '$' '%' '&' "'"
-    0x022210820800, 0x082084222000, 0x00255D520000, 0x00213E420000,  // '(' ')' '*' '+'
-    0x000000063088, 0x00003E000000, 0x000000063000, 0x000888880000,  // ',' '-' '.' '/'
-    0x0E8CEB98B800, 0x046108423800, 0x0E8844447C00, 0x1F110418B800,  // '0' '1' '2' '3'
-    0x0232A5F10800, 0x1F878218B800, 0x06443D18B800, 0x1F0888842000,  // '4' '5' '6' '7'
-    0x0E8C5D18B800, 0x0E8C5E113000, 0x006300C60000, 0x000318063088,  // '8' '9' ':' ';'
-    0x022220820800, 0x0007C1F00000, 0x082082222000, 0x0E8844401000,  // '<' '=' '>' '?'
-    0x0E885B5AB800, 0x0E8C7F18C400, 0x1E8C7D18F800, 0x0E8C2108B800,  // '@' 'A' 'B' 'C'
-    0x1C9463197000, 0x1F843D087C00, 0x1F843D084000, 0x0E8C2F18BC00,  // 'D' 'E' 'F' 'G'
-    0x118C7F18C400, 0x0E2108423800, 0x071084293000, 0x119531494400,  // 'H' 'I' 'J' 'K'
-    0x108421087C00, 0x11DD6B18C400, 0x118E6B38C400, 0x0E8C6318B800,  // 'L' 'M' 'N' 'O'
-    0x1E8C7D084000, 0x0E8C63593400, 0x1E8C7D494400, 0x0F841C10F800,  // 'P' 'Q' 'R' 'S'
-    0x1F2108421000, 0x118C6318B800, 0x118C63151000, 0x118C6B5AA800,  // 'T' 'U' 'V' 'W'
-    0x118A88A8C400, 0x118A88421000, 0x1F0888887C00, 0x0E4210843800,  // 'X' 'Y' 'Z' '['
-    0x008208208000, 0x0E1084213800, 0x045440000000, 0x000000007C00,  // '\' ']' '^' '_'
-    0x082080000000, 0x000382F8BC00, 0x1085B318F800, 0x0003A108B800,  // '`' 'a' 'b' 'c'
-    0x010B6718BC00, 0x0003A3F83800, 0x064A38842000, 0x0003E318BC2E,  // 'd' 'e' 'f' 'g'
-    0x1085B318C400, 0x040308423800, 0x020184210A4C, 0x1084A98A4800,  // 'h' 'i' 'j' 'k'
-    0x0C2108423800, 0x0006AB58C400, 0x0005B318C400, 0x0003A318B800,  // 'l' 'm' 'n' 'o'
-    0x0007A318FA10, 0x0003E318BC21, 0x0005B3084000, 0x0003A0E0F800,  // 'p' 'q' 'r' 's'
-    0x084710849800, 0x00046319B400, 0x000463151000, 0x0004635AA800,  // 't' 'u' 'v' 'w'
-    0x000454454400, 0x00046318BC2E, 0x0007C4447C00, 0x022110420800,  // 'x' 'y' 'z' '{'
-    0x042108421000, 0x082104422000, 0x00022A200000,  // '|' '}' '~'
-};
-constexpr int kGlyphW = 5, kGlyphRows = 9, kCapH = 7, kAdvance = 6;
-
-struct Rgb {
-  std::uint8_t r, g, b;
-};
-
-// Pixel width of text at a scale, one glyph per UTF-8 code point.
-int text_px(std::string_view s, int scale) {
-  const int n = static_cast<int>(text_width(s));
-  return n ? (n * kAdvance - 1) * scale : 0;
-}
-
-// An RGB raster stored planar, as the (3,H,W) tensor it becomes; drawing is clipped to it.
-class Canvas {
- public:
-  Canvas(int w, int h) : w_(w), h_(h), px_(static_cast<std::size_t>(3) * w * h, 255) {}
-
-  void fill(int x, int y, int w, int h, Rgb c) {
-    const int x0 = std::max(x, 0), x1 = std::min(x + w, w_), y0 = std::max(y, 0), y1 = std::min(y + h, h_);
-    const std::size_t plane = static_cast<std::size_t>(w_) * h_;
-    for (int yy = y0; yy < y1; ++yy)
-      for (int xx = x0; xx < x1; ++xx) {
-        const std::size_t i = static_cast<std::size_t>(yy) * w_ + xx;
-        px_[i] = c.r;
-        px_[plane + i] = c.g;
-        px_[2 * plane + i] = c.b;
-      }
-  }
-
-  // Horizontal text has its top-left corner at (x, y). Upward text reads bottom to top (turned a
-  // quarter counterclockwise) and starts at its bottom-left corner (x, y).
-  void text(int x, int y, std::string_view s, int scale, Rgb c, bool upward = false) {
-    int i = 0;
-    for (char ch : s) {
-      if (is_continuation(ch)) continue;
-      const auto u = static_cast<unsigned char>(ch);
-      const std::uint64_t bits = kFont[(u >= 32 && u <= 126 ? u : '?') - 32];
-      for (int gy = 0; gy < kGlyphRows; ++gy)
-        for (int gx = 0; gx < kGlyphW; ++gx) {
-          if (!((bits >> (kGlyphRows * kGlyphW - 1 - gy * kGlyphW - gx)) & 1)) continue;
-          const int along = (i * kAdvance + gx) * scale;
-          if (upward) fill(x + gy * scale, y - along - scale, scale, scale, c);
-          else fill(x + along, y + gy * scale, scale, scale, c);
-        }
-      ++i;
-    }
-  }
-
-  Tensor tensor() const { return from_vector<std::uint8_t>(px_, {3, h_, w_}); }
-
- private:
-  int w_, h_;
-  std::vector<std::uint8_t> px_;
-};
 
 // Row-normalised value v in [0, 1] from white to dark blue (the end of matplotlib's "Blues").
 Rgb cell_colour(double v) {

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -15,6 +16,7 @@
 #include "fovea/models/spec.h"
 #include "fovea/ops/ops.h"
 #include "fovea/optim/optim.h"
+#include "fovea/train/pretrained.h"
 #include "fovea/train/progress.h"
 
 namespace fovea::train {
@@ -119,6 +121,13 @@ DataSplits open_data(RunConfig& c) {
   } else {
     fail("data", "unknown data '{}' (expected fashion-mnist, mnist:DIR or folder:DIR)", d);
   }
+  if (!c.select_classes.empty() || c.per_class > 0) {
+    std::vector<std::int64_t> all(s.train->classes().size());
+    std::iota(all.begin(), all.end(), 0);
+    const auto& keep = c.select_classes.empty() ? all : c.select_classes;
+    s.train = data::select_classes(s.train, keep, c.per_class);
+    s.test = data::select_classes(s.test, keep);
+  }
   s.train = limited(s.train, c.limit_train);
   s.test = limited(s.test, c.limit_test);
   if (c.classes.empty()) c.classes = s.train->classes();
@@ -177,6 +186,24 @@ Metrics evaluate(nn::Module& model, data::DataLoader& loader) {
   return m;
 }
 
+void prepare_transfer(nn::Module& model, const RunConfig& c, bool fresh, std::FILE* log) {
+  // a resumed run's weights come from its checkpoint; only the freezing is set up again
+  if (fresh && !c.init_from.empty()) {
+    const auto r = load_pretrained(model, c.init_from);
+    if (log) fmt::print(log, "pretrained weights from {}: {}\n", c.init_from, r.str());
+  }
+  if (fresh && !c.new_head.empty()) {
+    const std::string at = new_head(model, c.new_head, c.num_classes);
+    if (log) fmt::print(log, "new head: {} ({} classes)\n", at, c.num_classes);
+  }
+  for (const auto& g : c.freeze) model.freeze(g, c.bn_update);
+  for (const auto& g : c.unfreeze) model.unfreeze(g);
+  const auto trainable = model.num_parameters(true), total = model.num_parameters();
+  if (trainable == 0) fail("train", "every parameter is frozen; unfreeze some (--unfreeze PATTERN)");
+  if (log && trainable != total)
+    fmt::print(log, "trainable: {} of {} parameters ({} frozen)\n", trainable, total, total - trainable);
+}
+
 TrainResult train(const TrainOptions& opts) {
   const std::string last_path = (fs::path(opts.out_dir) / "last.safetensors").string();
   const std::string best_path = (fs::path(opts.out_dir) / "best.safetensors").string();
@@ -215,7 +242,8 @@ TrainResult train(const TrainOptions& opts) {
                                {.batch_size = std::max<std::int64_t>(c.batch_size, 256), .shuffle = false, .workers = c.workers, .seed = c.seed});
   manual_seed(c.seed);
   auto model = build_model(c);
-  auto opt = make_optimizer(c, model->parameters());
+  prepare_transfer(*model, c, !ck, opts.quiet ? nullptr : opts.log);
+  auto opt = make_optimizer(c, model->trainable_parameters());
   const std::int64_t batches = train_loader.num_batches();
   if (batches == 0) fail("train", "the training data ({} images) makes no batch of {}", ds.train->size(), c.batch_size);
   auto sched = make_schedule(c, *opt, batches);

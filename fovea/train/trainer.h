@@ -44,6 +44,9 @@ data::Transform eval_transform(const RunConfig& config);
 // eval_transform with config.augment inserted before normalisation
 data::Transform train_transform(const RunConfig& config);
 nn::ModulePtr build_model(const RunConfig& config);
+// The transfer-learning steps of a configuration: pretrained weights and a new head (fresh runs
+// only), then freeze / unfreeze (docs/transfer.md). Reports to log when not null.
+void prepare_transfer(nn::Module& model, const RunConfig& config, bool fresh, std::FILE* log);
 // Loss and accuracy of `model` (put in eval mode) over a loader's epoch 0.
 Metrics evaluate(nn::Module& model, data::DataLoader& loader);
 

@@ -16,6 +16,7 @@ Every fixture is seeded by a CRC of its name, so adding a case leaves the others
 """
 import json
 import os
+import subprocess
 import sys
 import zlib
 
@@ -615,6 +616,11 @@ def main():
         golden_optim.make(save)
     total = sum(os.path.getsize(p) for p in _written)
     print(f"wrote {len(_written)} fixtures ({n_ops} op fixtures), {total / 1024:.0f} KiB, to {FIXTURES}")
+    # the explain maps' reference for the small CNN (tests/explain/test_explain_parity.cpp)
+    explain_dir = os.path.join(HERE, "..", "explain")
+    subprocess.run([sys.executable, os.path.join(explain_dir, "explain_reference.py"), "small",
+                    os.path.join(explain_dir, "fixtures", "small")], check=True)
+    print(f"wrote the explain fixtures to {os.path.normpath(os.path.join(explain_dir, 'fixtures', 'small'))}")
 
 
 if __name__ == "__main__":

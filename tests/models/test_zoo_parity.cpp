@@ -11,23 +11,19 @@
 #include "fovea/models/registry.h"
 #include "fovea/nn/serialize.h"
 #include "fovea/ops/ops.h"
+#include "tests/test_util.h"
 
 using namespace fovea;
 namespace fs = std::filesystem;
 
 namespace {
 
-bool have_torchvision() {
-  static const bool ok = std::system("/usr/bin/python3 -c 'import torchvision' > /dev/null 2>&1") == 0;
-  return ok;
-}
-
 class ZooParity : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ZooParity, LogitsEqualTorchvision) {
   const std::string name = GetParam();
   if (!models::has(name)) GTEST_SKIP() << name << " is not in the zoo yet";
-  if (!have_torchvision()) GTEST_SKIP() << "Debian's python3-torchvision is not installed: parity with torchvision NOT checked";
+  if (!test::have_python_module("torchvision")) GTEST_SKIP() << "Debian's python3-torchvision is not installed: parity with torchvision NOT checked";
   const fs::path dir = fs::path(::testing::TempDir()) / ("fovea_parity_" + name);
   const std::string cmd = fmt::format("/usr/bin/python3 {}/tests/models/torchvision_parity.py {} 224 {}", FOVEA_SOURCE_DIR,
                                       name, dir.string());

@@ -12,8 +12,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from torch2safetensors import state_dict_arrays, write_safetensors  # noqa: E402
 
 
-def main():
-    name, size, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def make_model(name):
+    """torchvision's NAME in eval mode, random weights from seed 0 and random BN statistics"""
     torch.manual_seed(0)
     torch.set_num_threads(2)
     kwargs = {"aux_logits": True, "init_weights": True} if name == "googlenet" else {}
@@ -26,7 +26,17 @@ def main():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
-    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    return model
+
+
+def fixed_input(size, batch=1):
+    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(1))
+
+
+def main():
+    name, size, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    model = make_model(name)
+    x = fixed_input(size)
     with torch.no_grad():
         y = model(x)
     os.makedirs(out, exist_ok=True)

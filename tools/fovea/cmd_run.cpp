@@ -5,6 +5,7 @@
 #include "fovea/io/safetensors.h"
 #include "fovea/models/registry.h"
 #include "fovea/nn/serialize.h"
+#include "fovea/onnx/import.h"
 #include "tools/fovea/commands.h"
 
 namespace fovea::cli {
@@ -16,8 +17,8 @@ void add_run(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("run", "run a model on a tensor file (tensor 'input' in, tensor 'output' out)");
-  cmd->add_option("model", a->model, "a zoo model or a network spec file (.json)")->required();
-  cmd->add_option("--weights", a->weights, "safetensors weights with torchvision's key names")->required();
+  cmd->add_option("model", a->model, "a zoo model, a network spec file (.json) or an ONNX file (.onnx)")->required();
+  cmd->add_option("--weights", a->weights, "safetensors weights with torchvision's key names (not for .onnx)");
   cmd->add_option("--input", a->input, "safetensors file holding a tensor named 'input' (N,C,H,W)")->required();
   cmd->add_option("--output", a->output, "where to write the tensor 'output'")->required();
   cmd->add_option("--num-classes", a->num_classes, "zoo models: the classifier's outputs")->capture_default_str();
@@ -28,7 +29,12 @@ void add_run(CLI::App& app) {
     if (x.dim() != 4) fail("run", "the input must be (N,C,H,W), got {}", shape_str(x.shape()));
     if (x.dtype() != DType::f32) x = x.to(DType::f32);
     auto model = models::create(a->model, {.num_classes = a->num_classes, .in_channels = x.size(1)});
-    nn::load(*model, a->weights);
+    if (!onnx::is_onnx_path(a->model)) {
+      if (a->weights.empty()) fail("run", "--weights is required for a zoo or spec model");
+      nn::load(*model, a->weights);
+    } else if (!a->weights.empty()) {
+      nn::load(*model, a->weights);  // an ONNX graph's own state_dict keys
+    }
     model->eval();
     NoGradGuard ng;
     Tensor y = (*model)(x);

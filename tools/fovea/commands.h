@@ -11,5 +11,8 @@ void add_eval(CLI::App& app);
 void add_predict(CLI::App& app);
 void add_summary(CLI::App& app);  // also `rf`
 void add_run(CLI::App& app);
+void add_export(CLI::App& app);
+void add_explain(CLI::App& app);
+void add_features(CLI::App& app);
 
 }  // namespace fovea::cli

@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   fovea::cli::add_predict(app);
   fovea::cli::add_summary(app);
   fovea::cli::add_run(app);
+  fovea::cli::add_export(app);
+  fovea::cli::add_explain(app);
+  fovea::cli::add_features(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {  // also CLI::RuntimeError(130) from an interrupted run

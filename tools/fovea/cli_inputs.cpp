@@ -1,0 +1,149 @@
+// Model and image loading shared by `fovea explain` and `fovea features` (cli_inputs.h).
+#include "tools/fovea/cli_inputs.h"
+
+#include <fmt/core.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "fovea/autograd/grad_mode.h"
+#include "fovea/explain/render.h"
+#include "fovea/io/image.h"
+#include "fovea/io/safetensors.h"
+#include "fovea/models/registry.h"
+#include "fovea/nn/serialize.h"
+#include "fovea/ops/ops.h"
+#include "fovea/train/checkpoint.h"
+#include "fovea/train/trainer.h"
+
+namespace fovea::cli {
+
+namespace {
+
+// letters, digits, '-' and '_' only; the rest becomes '_'
+std::string safe_name(std::string s) {
+  for (auto& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '_';
+  return s;
+}
+
+std::vector<std::int64_t> parse_indices(const std::string& list, std::int64_t n, const char* op) {
+  std::vector<std::int64_t> out;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    std::int64_t i = -1;
+    try {
+      std::size_t used = 0;
+      i = std::stoll(item, &used);
+      if (used != item.size()) i = -1;
+    } catch (const std::exception&) {
+    }
+    if (i < 0 || i >= n) fail(op, "test index '{}' out of range [0, {})", item, n);
+    out.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace
+
+void add_model_args(CLI::App* cmd, ModelArgs& a) {
+  cmd->add_option("--checkpoint", a.checkpoint, "a checkpoint written by fovea train");
+  cmd->add_option("--model", a.model, "or: a zoo model or network spec file (.json), with --weights");
+  cmd->add_option("--weights", a.weights, "safetensors weights for --model (torchvision's key names)");
+  cmd->add_option("--num-classes", a.num_classes, "--model: the classifier's outputs")->capture_default_str();
+}
+
+void add_input_args(CLI::App* cmd, InputArgs& a) {
+  cmd->add_option("images", a.images, "PNG or JPEG files");
+  cmd->add_option("--data", a.data, "test images of this data set (default: the checkpoint's), with --per-class");
+  cmd->add_option("--per-class", a.per_class, "the first N test images of every class");
+  cmd->add_option("--test-index", a.test_index, "comma-separated indices into the test data");
+  cmd->add_option("--input", a.input, "a safetensors file holding a tensor named 'input' (N,C,H,W)");
+}
+
+Inputs load_inputs(const ModelArgs& m, const InputArgs& in, const char* op) {
+  Inputs r;
+  const bool from_checkpoint = !m.checkpoint.empty();
+  if (from_checkpoint == !m.model.empty()) fail(op, "give either --checkpoint or --model with --weights");
+  if (!from_checkpoint && m.weights.empty()) fail(op, "--model needs --weights");
+  const int sources = !in.images.empty() + !in.input.empty() + (in.per_class > 0 || !in.test_index.empty());
+  if (sources != 1) fail(op, "give exactly one input: image files, --per-class N / --test-index, or --input");
+  if (in.per_class < 0) fail(op, "--per-class must be >= 1, got {}", in.per_class);
+
+  std::vector<Tensor> xs;
+  std::set<std::string> used;
+  auto add = [&](std::string name, Tensor x, Tensor shown, std::int64_t truth) {
+    name = safe_name(name);
+    std::string unique = name;
+    for (int k = 2; used.count(unique); ++k) unique = fmt::format("{}_{}", name, k);
+    used.insert(unique);
+    r.names.push_back(unique);
+    xs.push_back(x);
+    r.shown.push_back(shown);
+    r.truth.push_back(truth);
+  };
+
+  if (from_checkpoint) {
+    auto ck = train::load_checkpoint(m.checkpoint);
+    train::RunConfig c = ck.config;
+    r.model = train::build_model(c);
+    r.model->load_state_dict(ck.model);
+    r.classes = c.classes;
+    auto transform = train::eval_transform(c);
+    Generator g(0);
+    auto show = [&](const Tensor& x, const Tensor& img) {
+      return img.size(1) == x.size(1) && img.size(2) == x.size(2) ? img : explain::display_image(x.unsqueeze(0), 0);
+    };
+    for (auto& f : in.images) {
+      const Tensor img = io::read_image(f, static_cast<int>(c.in_channels));
+      const Tensor x = transform(img, g);
+      add(std::filesystem::path(f).stem().string(), x, show(x, img), -1);
+    }
+    if (in.per_class > 0 || !in.test_index.empty()) {
+      if (!in.data.empty()) c.data = in.data;
+      auto test = train::open_data(c).test;
+      std::vector<std::int64_t> picked;
+      if (!in.test_index.empty()) picked = parse_indices(in.test_index, test->size(), op);
+      std::map<std::int64_t, std::int64_t> count;
+      for (std::int64_t i = 0; in.per_class > 0 && i < test->size(); ++i) {
+        const auto label = test->get(i).label;
+        if (count[label]++ < in.per_class) picked.push_back(i);
+      }
+      for (auto i : picked) {
+        const auto ex = test->get(i);
+        const Tensor x = transform(ex.image, g);
+        add(fmt::format("{}_{}", c.data, i), x, show(x, ex.image), ex.label);
+      }
+    }
+  } else {
+    if (!in.input.empty()) {
+      const auto t = io::load_safetensors(in.input);
+      if (!t.contains("input")) fail(op, "{} holds no tensor named 'input'", in.input);
+      Tensor x = t.at("input");
+      if (x.dim() != 4) fail(op, "the input must be (N,C,H,W), got {}", shape_str(x.shape()));
+      x = x.to(DType::f32);
+      for (std::int64_t i = 0; i < x.size(0); ++i)
+        add(fmt::format("input_{}", i), x.select(0, i), explain::display_image(x, i), -1);
+    }
+    for (auto& f : in.images) {
+      const Tensor img = io::read_image(f);
+      add(std::filesystem::path(f).stem().string(), img.to(DType::f32) / 255.0, img, -1);
+    }
+    if (in.per_class > 0 || !in.test_index.empty()) fail(op, "--per-class and --test-index need --checkpoint");
+    r.model = models::create(m.model, {.num_classes = m.num_classes, .in_channels = xs.front().size(0)});
+    nn::load(*r.model, m.weights);
+    for (std::int64_t k = 0; k < m.num_classes; ++k) r.classes.push_back(std::to_string(k));
+  }
+  if (xs.empty()) fail(op, "no images selected");
+  for (auto& x : xs)
+    if (x.shape() != xs.front().shape())
+      fail(op, "all images must have the same size as the first, {}; got {}", shape_str(xs.front().shape()),
+           shape_str(x.shape()));
+  r.x = stack(xs, 0);
+  return r;
+}
+
+}  // namespace fovea::cli
