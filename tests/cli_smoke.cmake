@@ -85,3 +85,27 @@ endforeach()
 if(EXISTS ${WORK}/bad)
   message(FATAL_ERROR "a refused explain must not create its output directory")
 endif()
+# fovea finetune: the three steps on the checkpoint above, three classes, 20 images each
+file(REMOVE_RECURSE ${WORK}/finetune)
+execute_process(COMMAND ${FOVEA} finetune --from ${run}/best.safetensors --classes 0,1,2 --per-class 20 --head-epochs 1
+                --unfreeze features.3.* --finetune-epochs 1 --limit-test 64 --quiet --out ${WORK}/finetune
+                OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "after fine-tuning" OR NOT out MATCHES "Frozen params: 60,856")
+  message(FATAL_ERROR "fovea finetune: ${rc} ${out} ${err}")
+endif()
+foreach(f head/last.safetensors finetune/best.safetensors finetune/metrics.json)
+  if(NOT EXISTS ${WORK}/finetune/${f})
+    message(FATAL_ERROR "fovea finetune did not write ${f}")
+  endif()
+endforeach()
+foreach(args "finetune;--from;${run}/best.safetensors;--unfreeze;nope.*;--out;${WORK}/bad"
+        "finetune;--from;/nonexistent.safetensors;--unfreeze;features.*;--out;${WORK}/bad"
+        "finetune;--from;${run}/best.safetensors;--unfreeze;features.*;--num-classes;3;--out;${WORK}/bad")
+  execute_process(COMMAND ${FOVEA} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+  if(rc EQUAL 0 OR NOT err MATCHES "error: \\[")
+    message(FATAL_ERROR "fovea ${args}: expected an error, got exit ${rc}: ${err}")
+  endif()
+endforeach()
+if(EXISTS ${WORK}/bad)
+  message(FATAL_ERROR "a refused finetune must not create its output directory")
+endif()

@@ -67,6 +67,10 @@ class Graph : public nn::Module {
   std::string child_name(const std::string& node_name, const std::string& op_type, std::size_t index) const;
   void add_layer(const std::string& name, nn::ModulePtr m) { add_child(name, std::move(m)); }
 
+ protected:
+  // steps find their layer by name when they run, so a replaced layer (a new head) is used
+  bool adopt_child(const std::string&, const nn::ModulePtr&) override { return true; }
+
  private:
   std::vector<std::string> inputs_, outputs_;
   std::unordered_map<std::string, Tensor> constants_;

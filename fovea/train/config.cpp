@@ -17,7 +17,8 @@ std::string RunConfig::to_json() const {
          {"lr", lr},                 {"momentum", momentum},       {"weight_decay", weight_decay},
          {"schedule", schedule},     {"warmup_epochs", warmup_epochs}, {"augment", augment},
          {"seed", seed},             {"workers", workers},         {"select_classes", select_classes},
-         {"per_class", per_class},   {"init_from", init_from},     {"new_head", new_head},
+         {"per_class", per_class},   {"init_from", init_from},     {"head", head},
+         {"head_from_pretrained", head_from_pretrained},
          {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update}};
   return j.dump();
 }
@@ -64,12 +65,13 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("workers", c.workers);
   // added with transfer learning: absent from older checkpoints
   const json defaults = json::parse(RunConfig{}.to_json());
-  for (const char* key : {"select_classes", "per_class", "init_from", "new_head", "freeze", "unfreeze", "bn_update"})
+  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update"})
     if (!j.contains(key)) j[key] = defaults[key];
   get("select_classes", c.select_classes);
   get("per_class", c.per_class);
   get("init_from", c.init_from);
-  get("new_head", c.new_head);
+  get("head", c.head);
+  get("head_from_pretrained", c.head_from_pretrained);
   get("freeze", c.freeze);
   get("unfreeze", c.unfreeze);
   get("bn_update", c.bn_update);

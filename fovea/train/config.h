@@ -26,7 +26,8 @@ struct RunConfig {
   std::int64_t per_class = 0;                    // at most this many training images per class (0: all)
   // transfer learning (docs/transfer.md)
   std::string init_from{};                 // pretrained weights: a checkpoint, a state dict (.safetensors) or .onnx
-  std::string new_head{};                  // replace this layer ("auto": the last one) by a fresh one for num_classes
+  std::string head{};                      // rebuild this layer ("auto": the classifier) for num_classes
+  bool head_from_pretrained = false;       // load the head too from init_from (else it starts fresh)
   std::vector<std::string> freeze{};       // parameter-name patterns made untrainable, in order
   std::vector<std::string> unfreeze{};     // ... then these made trainable again
   bool bn_update = false;                  // frozen batch norms update their running statistics

@@ -40,15 +40,20 @@ std::string PretrainedReport::str() const {
   if (!mismatched.empty()) s += fmt::format("; left as initialised (other shape): {}", list(mismatched));
   if (!missing.empty()) s += fmt::format("; not in the file: {}", list(missing));
   if (!unused.empty()) s += fmt::format("; in the file only: {}", list(unused));
+  if (!skipped.empty()) s += fmt::format("; new head, not loaded: {}", list(skipped));
   return s;
 }
 
-PretrainedReport load_pretrained(nn::Module& model, const std::string& path) {
+PretrainedReport load_pretrained(nn::Module& model, const std::string& path, const std::string& skip) {
   const NamedTensors src = read_pretrained(path);
   PretrainedReport r;
   NoGradGuard ng;
   auto own = model.state_dict();
   for (auto& [name, t] : own) {
+    if (!skip.empty() && name.rfind(skip + ".", 0) == 0) {
+      r.skipped.push_back(name);
+      continue;
+    }
     const Tensor* from = nullptr;
     for (auto& [k, v] : src)
       if (k == name) from = &v;

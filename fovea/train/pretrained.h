@@ -20,11 +20,13 @@ struct PretrainedReport {
   std::vector<std::string> mismatched;  // same name, other shape: left as initialised
   std::vector<std::string> missing;     // in the model, not in the file
   std::vector<std::string> unused;      // in the file, not in the model
+  std::vector<std::string> skipped;     // under the skipped path (a new head)
   std::string str() const;              // one line of counts, and the names of what was not loaded
 };
-// Copies every tensor whose name and shape match; throws when none does (the wrong file or
-// model) or when a tensor is not floating-point where the model's is.
-PretrainedReport load_pretrained(nn::Module& model, const std::string& path);
+// Copies every tensor whose name and shape match, except those under the module path `skip`
+// (a new head); throws when none does (the wrong file or model) or when a tensor is not
+// floating-point where the model's is.
+PretrainedReport load_pretrained(nn::Module& model, const std::string& path, const std::string& skip = "");
 
 // The classifier: the last Linear layer, or for networks without one (SqueezeNet) the last
 // 1x1 convolution.

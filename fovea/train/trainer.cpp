@@ -161,14 +161,21 @@ data::Transform train_transform(const RunConfig& c) {
 }
 
 nn::ModulePtr build_model(const RunConfig& c) {
-  if (c.model_spec.empty() && !models::is_spec_path(c.model))
+  if (c.model_spec.empty() && !models::is_spec_path(c.model)) {
     // images of 64x64 and less (Fashion-MNIST, CIFAR) get the zoo's small-input stems
-    return models::create(c.model, {.num_classes = c.num_classes, .in_channels = c.in_channels,
-                                    .small_input = c.input.size() == 3 && c.input[1] <= 64 && c.input[2] <= 64});
+    auto m = models::create(c.model, {.num_classes = c.num_classes, .in_channels = c.in_channels,
+                                      .small_input = c.input.size() == 3 && c.input[1] <= 64 && c.input[2] <= 64});
+    if (!c.head.empty()) new_head(*m, c.head, c.num_classes);
+    return m;
+  }
   auto spec = c.model_spec.empty() ? models::load_spec(c.model) : models::parse_spec(c.model_spec, c.model);
   if (!c.input.empty() && spec.input != c.input)
     fail("train", "{} takes input {} but the data gives {}; change the spec's \"input\" or pass --input",
          c.model, shape_str(spec.input), shape_str(c.input));
+  if (!c.head.empty()) {
+    new_head(*spec.net, c.head, c.num_classes);
+    return spec.net;
+  }
   if (spec.output != Shape{c.num_classes})
     fail("train", "{} ends with output {} but the data has {} classes", c.model, shape_str(spec.output), c.num_classes);
   return spec.net;
@@ -189,12 +196,9 @@ Metrics evaluate(nn::Module& model, data::DataLoader& loader) {
 void prepare_transfer(nn::Module& model, const RunConfig& c, bool fresh, std::FILE* log) {
   // a resumed run's weights come from its checkpoint; only the freezing is set up again
   if (fresh && !c.init_from.empty()) {
-    const auto r = load_pretrained(model, c.init_from);
+    const std::string head = c.head.empty() || c.head_from_pretrained ? "" : c.head == "auto" ? find_head(model) : c.head;
+    const auto r = load_pretrained(model, c.init_from, head);
     if (log) fmt::print(log, "pretrained weights from {}: {}\n", c.init_from, r.str());
-  }
-  if (fresh && !c.new_head.empty()) {
-    const std::string at = new_head(model, c.new_head, c.num_classes);
-    if (log) fmt::print(log, "new head: {} ({} classes)\n", at, c.num_classes);
   }
   for (const auto& g : c.freeze) model.freeze(g, c.bn_update);
   for (const auto& g : c.unfreeze) model.unfreeze(g);

@@ -31,6 +31,14 @@ void add_train(CLI::App& app) {
   cmd->add_option("--workers", c.workers, "data loading threads")->capture_default_str();
   cmd->add_option("--limit-train", c.limit_train, "use only the first N training images (smoke tests)");
   cmd->add_option("--limit-test", c.limit_test, "use only the first N test images (smoke tests)");
+  cmd->add_option("--classes", c.select_classes, "only these classes (indices, comma-separated), relabelled 0..K-1")
+      ->delimiter(',');
+  cmd->add_option("--per-class", c.per_class, "at most N training images of each class");
+  cmd->add_option("--init-from", c.init_from, "pretrained weights: a fovea checkpoint, a state dict (.safetensors) or .onnx");
+  cmd->add_option("--new-head", c.head, "rebuild this layer for the data's classes, freshly initialised ('auto': the classifier)");
+  cmd->add_option("--freeze", c.freeze, "parameter-name pattern to freeze, e.g. 'features.*' (repeatable)");
+  cmd->add_option("--unfreeze", c.unfreeze, "pattern made trainable again after --freeze (repeatable)");
+  cmd->add_flag("--bn-update", c.bn_update, "frozen batch norms still update their running statistics");
   cmd->add_option("--out", o->out_dir, "run directory")->capture_default_str();
   cmd->add_flag("--resume", o->resume, "continue the run in --out (its configuration is kept)");
   cmd->add_flag("--quiet", o->quiet, "one plain line per epoch, no progress bar");

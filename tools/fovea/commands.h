@@ -14,5 +14,6 @@ void add_run(CLI::App& app);
 void add_export(CLI::App& app);
 void add_explain(CLI::App& app);
 void add_features(CLI::App& app);
+void add_finetune(CLI::App& app);
 
 }  // namespace fovea::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_export(app);
   fovea::cli::add_explain(app);
   fovea::cli::add_features(app);
+  fovea::cli::add_finetune(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {  // also CLI::RuntimeError(130) from an interrupted run
