@@ -42,6 +42,8 @@ bench: build
 	$(PY) bench/ops.py --build $(BUILD)
 	$(PY) bench/lenet5_fashion.py --build $(BUILD)
 	$(PY) bench/models.py --build $(BUILD)
+	$(PY) bench/explain.py --build $(BUILD)
+	$(PY) bench/transfer.py --build $(BUILD)
 
 # ASan + UBSan (+ LeakSanitizer) build of the library and the whole test suite.
 sanitize: deps
