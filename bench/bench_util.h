@@ -7,12 +7,14 @@
 
 namespace fovea::bench {
 
-// Runs f until `budget` seconds have been spent (at least 3 timed runs); returns the median.
-inline double median_seconds(const std::function<void()>& f, double budget) {
-  for (int i = 0; i < 2; ++i) f();
+// Runs f `warmup` times, then until `budget` seconds have been spent (at least min_runs timed
+// runs); returns the median and, when asked, how many runs were timed.
+inline double median_seconds(const std::function<void()>& f, double budget, int warmup = 2, std::size_t min_runs = 3,
+                             std::size_t* runs = nullptr) {
+  for (int i = 0; i < warmup; ++i) f();
   std::vector<double> t;
   double total = 0;
-  while (total < budget || t.size() < 3) {
+  while (total < budget || t.size() < min_runs) {
     auto t0 = std::chrono::steady_clock::now();
     f();
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -20,6 +22,7 @@ inline double median_seconds(const std::function<void()>& f, double budget) {
     total += dt;
   }
   std::sort(t.begin(), t.end());
+  if (runs) *runs = t.size();
   return t[t.size() / 2];
 }
 

@@ -8,36 +8,18 @@ five maps for at most six passes).
 
 Usage: /usr/bin/python3 bench/explain.py [--threads 2] [--budget 3] [--build build]
 """
-import argparse
-import json
 import os
-import subprocess
 import sys
 
 import torch
 import torch.nn.functional as F
 import torchvision
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models import median_seconds  # noqa: E402
-
-RULE = ["standard"]
-
-
-class RuleReLU(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        if RULE[0] == "standard":
-            return g * (x > 0)
-        if RULE[0] == "guided":
-            return g.clamp(min=0) * (x > 0)
-        return g.clamp(min=0)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "explain"))
+from common import median_seconds, parse_args, run_fovea  # noqa: E402
+from explain_reference import RULE, use_rule_relu  # noqa: E402
 
 
 def pytorch(threads, budget):
@@ -53,7 +35,7 @@ def pytorch(threads, budget):
         net.zero_grad(set_to_none=True)
     out["forward+backward"] = median_seconds(fwd_bwd, budget)
 
-    torch.nn.ReLU.forward = lambda self, v: RuleReLU.apply(v)
+    use_rule_relu()
     for p in net.parameters():
         p.requires_grad_(False)
 
@@ -85,17 +67,8 @@ def pytorch(threads, budget):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=3.0)
-    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
-    a = ap.parse_args()
-    exe = os.path.join(a.build, "bench_explain")
-    if not os.path.exists(exe):
-        sys.exit(f"bench/explain.py: {exe} not found; run 'make build' first")
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    res = subprocess.run([exe, str(a.threads), str(a.budget)], capture_output=True, text=True, env=env, check=True)
-    fv = {r["row"]: r["seconds"] for r in map(json.loads, res.stdout.splitlines())}
+    a = parse_args()
+    fv = {r["row"]: r["seconds"] for r in run_fovea(a, "explain")}
     pt = pytorch(a.threads, a.budget)
     print(f"resnet18, one 224x224 image, {a.threads} threads, ms (PyTorch {torch.__version__})")
     print(f"{'row':18} {'fovea':>9} {'pytorch':>9} {'ratio':>7}  {'fovea / fwd+bwd':>16} {'pytorch / fwd+bwd':>18}")

@@ -5,34 +5,19 @@ the ratios, and each inference row's GFLOP/s against the machine's f32 matmul pe
 
 Usage: /usr/bin/python3 bench/models.py [--threads 2] [--budget 3] [--build build]
 """
-import argparse
-import json
 import os
-import subprocess
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 import torchvision
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import median_seconds, parse_args, run_fovea  # noqa: E402
+
 ROWS = [("resnet18 train 32px b64", "resnet18", 32, 64, True), ("resnet18 infer 224 b1", "resnet18", 224, 1, False),
         ("resnet18 infer 224 b16", "resnet18", 224, 16, False), ("vgg16 infer 224 b1", "vgg16", 224, 1, False),
         ("densenet121 train 32px b32", "densenet121", 32, 32, True)]
-
-
-def median_seconds(f, budget):
-    for _ in range(2):
-        f()
-    t, total = [], 0.0
-    while total < budget or len(t) < 3:
-        t0 = time.perf_counter()
-        f()
-        dt = time.perf_counter() - t0
-        t.append(dt)
-        total += dt
-    t.sort()
-    return t[len(t) // 2]
 
 
 def pytorch(threads, budget):
@@ -61,17 +46,8 @@ def pytorch(threads, budget):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=3.0)
-    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
-    a = ap.parse_args()
-    exe = os.path.join(a.build, "bench_models")
-    if not os.path.exists(exe):
-        sys.exit(f"bench/models.py: {exe} not found; run 'make build' first")
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    res = subprocess.run([exe, str(a.threads), str(a.budget)], capture_output=True, text=True, env=env, check=True)
-    fv = {r["row"]: r for r in map(json.loads, res.stdout.splitlines())}
+    a = parse_args()
+    fv = {r["row"]: r for r in run_fovea(a, "models")}
     pt = pytorch(a.threads, a.budget)
     peak = fv["peak"]["gflops"]
     print(f"zoo models, {a.threads} threads, images/s (PyTorch {torch.__version__}, torchvision {torchvision.__version__})")

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "fovea/ops/ops.h"
 
 using namespace fovea;
@@ -41,18 +42,9 @@ int main(int argc, char** argv) {
       b.set_grad({});
       conv2d(x, w, b, o).backward(gy);
     };
-    for (int i = 0; i < 3; ++i) step();
-    std::vector<double> times;
-    double total = 0;
-    while (total < budget || times.size() < 5) {
-      auto t0 = std::chrono::steady_clock::now();
-      step();
-      double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      times.push_back(dt);
-      total += dt;
-    }
-    std::sort(times.begin(), times.end());
-    std::printf("{\"name\": \"%s\", \"ms\": %.4f, \"iters\": %zu}\n", c.name, times[times.size() / 2] * 1e3, times.size());
+    std::size_t runs = 0;
+    const double median = fovea::bench::median_seconds(step, budget, 3, 5, &runs);
+    std::printf("{\"name\": \"%s\", \"ms\": %.4f, \"iters\": %zu}\n", c.name, median * 1e3, runs);
     std::fflush(stdout);
   }
 }

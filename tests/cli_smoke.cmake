@@ -1,4 +1,15 @@
 # Runs the CLI's cheap commands and checks their exit codes and output.
+# Every argument is one command line (a ;-list): each must exit non-zero with "error: [op] ...".
+function(expect_refused)
+  math(EXPR last "${ARGC} - 1")
+  foreach(i RANGE ${last})
+    set(args "${ARGV${i}}")
+    execute_process(COMMAND ${FOVEA} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+    if(rc EQUAL 0 OR NOT err MATCHES "error: \\[")
+      message(FATAL_ERROR "fovea ${args}: expected an error, got exit ${rc}: ${err}")
+    endif()
+  endforeach()
+endfunction()
 execute_process(COMMAND ${FOVEA} --version OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0 OR NOT out MATCHES "fovea [0-9]+\\.[0-9]+")
   message(FATAL_ERROR "fovea --version failed: ${rc} ${out}")
@@ -12,14 +23,9 @@ if(rc EQUAL 0)
   message(FATAL_ERROR "an unknown subcommand must exit non-zero")
 endif()
 # bad input: a clear message and a non-zero exit
-foreach(args "train;--batch-size;0;--out;${WORK}/x" "train;--lr;-1;--out;${WORK}/x" "train;--model;nope;--out;${WORK}/x"
+expect_refused("train;--batch-size;0;--out;${WORK}/x" "train;--lr;-1;--out;${WORK}/x" "train;--model;nope;--out;${WORK}/x"
         "train;--data;mnist:/nonexistent;--out;${WORK}/x" "eval;--checkpoint;/nonexistent.safetensors"
         "predict;--checkpoint;/nonexistent.safetensors;--test-index;0")
-  execute_process(COMMAND ${FOVEA} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
-  if(rc EQUAL 0 OR NOT err MATCHES "error: \\[")
-    message(FATAL_ERROR "fovea ${args}: expected an error, got exit ${rc}: ${err}")
-  endif()
-endforeach()
 if(EXISTS ${WORK}/x)
   message(FATAL_ERROR "a refused run must not create its directory")
 endif()
@@ -71,17 +77,12 @@ execute_process(COMMAND ${FOVEA} features --checkpoint ${run}/best.safetensors -
 if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/features/fashion-mnist_0_features.3.png OR NOT EXISTS ${WORK}/features/features.safetensors)
   message(FATAL_ERROR "fovea features: ${rc} ${out} ${err}")
 endif()
-foreach(args "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--methods;lime;--out;${WORK}/bad"
+expect_refused("explain;--checkpoint;${run}/best.safetensors;--test-index;0;--methods;lime;--out;${WORK}/bad"
         "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--layer;nope;--out;${WORK}/bad"
         "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--class;Dog;--out;${WORK}/bad"
         "explain;--checkpoint;${run}/best.safetensors;--out;${WORK}/bad"
         "explain;--checkpoint;${run}/best.safetensors;--test-index;99999;--out;${WORK}/bad"
         "features;--checkpoint;${run}/best.safetensors;--test-index;0;--layers;nope;--out;${WORK}/bad")
-  execute_process(COMMAND ${FOVEA} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
-  if(rc EQUAL 0 OR NOT err MATCHES "error: \\[")
-    message(FATAL_ERROR "fovea ${args}: expected an error, got exit ${rc}: ${err}")
-  endif()
-endforeach()
 if(EXISTS ${WORK}/bad)
   message(FATAL_ERROR "a refused explain must not create its output directory")
 endif()
@@ -98,14 +99,9 @@ foreach(f head/last.safetensors finetune/best.safetensors finetune/metrics.json)
     message(FATAL_ERROR "fovea finetune did not write ${f}")
   endif()
 endforeach()
-foreach(args "finetune;--from;${run}/best.safetensors;--unfreeze;nope.*;--out;${WORK}/bad"
+expect_refused("finetune;--from;${run}/best.safetensors;--unfreeze;nope.*;--out;${WORK}/bad"
         "finetune;--from;/nonexistent.safetensors;--unfreeze;features.*;--out;${WORK}/bad"
         "finetune;--from;${run}/best.safetensors;--unfreeze;features.*;--num-classes;3;--out;${WORK}/bad")
-  execute_process(COMMAND ${FOVEA} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
-  if(rc EQUAL 0 OR NOT err MATCHES "error: \\[")
-    message(FATAL_ERROR "fovea ${args}: expected an error, got exit ${rc}: ${err}")
-  endif()
-endforeach()
 if(EXISTS ${WORK}/bad)
   message(FATAL_ERROR "a refused finetune must not create its output directory")
 endif()

@@ -10,12 +10,15 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "fovea/core/error.h"
 #include "fovea/core/tensor.h"
+#include "fovea/ops/ops.h"
 
 namespace fovea::test {
 
@@ -40,6 +43,17 @@ inline std::filesystem::path unique_temp_dir(const std::string& tag) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// The message of the fovea::Error that f throws; a test failure (and "") when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a fovea::Error";
+  return "";
 }
 
 // All elements of t (any device, any dtype) as doubles, in row-major order.
@@ -119,6 +133,15 @@ inline bool expect_close(const Tensor& actual, const Tensor& expected, double rt
     ok = false;
   }
   return ok;
+}
+
+// Logits against a reference: |y - ref| <= 1e-4 max(1, max |ref|), the zoo's and the ONNX
+// importer's parity rule.
+inline void expect_logits_close(const Tensor& y, const Tensor& ref, const std::string& what) {
+  ASSERT_EQ(y.shape(), ref.shape()) << what;
+  const double scale = std::max(1.0, max(abs(ref)).item());
+  const double err = max(abs(y - ref)).item();
+  EXPECT_LE(err, 1e-4 * scale) << what << ": max |fovea - reference| = " << err << " (logits up to " << scale << ")";
 }
 
 }  // namespace fovea::test

@@ -114,19 +114,18 @@ Summary summarize(nn::Module& m, const Shape& chw) {
   const auto params = m.parameters();
   const Device dev = params.empty() ? kMeta : params[0].device();
   NoGradGuard ng;
-  const bool was_training = m.is_training();
-  m.eval();
+  nn::EvalGuard eval_mode(m);
 
   std::unordered_map<const TensorImpl*, Geometry> geo;
   std::vector<Tensor> keep;  // every tensor in `geo` stays alive, so no new tensor reuses its address
   Geometry last;  // the most recent geometry: inputs made by functional ops between modules inherit it
   std::vector<Frame> stack;
-  std::vector<std::pair<nn::Module*, std::vector<int>>> handles;
+  nn::ScopedHooks handles;
   for (auto& [name, mod] : m.named_modules()) {
     const std::string nm = name;
     const int depth = nm.empty() ? 0 : 1 + static_cast<int>(std::count(nm.begin(), nm.end(), '.'));
     const bool leaf = mod->named_children().empty();
-    int pre = mod->register_forward_pre_hook([&, nm, depth, leaf](nn::Module& self, const Tensor& in) {
+    handles.pre(*mod, [&, nm, depth, leaf](nn::Module& self, const Tensor& in) {
       LayerRow r{.name = nm, .type = self.type(), .depth = depth, .leaf = leaf};
       r.params = self.num_parameters();
       r.trainable = self.num_parameters(true);
@@ -135,7 +134,7 @@ Summary summarize(nn::Module& m, const Shape& chw) {
       stack.push_back({s.rows.size() - 1, it != geo.end() ? it->second : last, {}});
       return Tensor();
     });
-    int post = mod->register_forward_hook([&, leaf](nn::Module& self, const Tensor& in, const Tensor& out) {
+    handles.post(*mod, [&, leaf](nn::Module& self, const Tensor& in, const Tensor& out) {
       Frame f = std::move(stack.back());
       stack.pop_back();
       LayerRow& r = s.rows[f.row];
@@ -161,18 +160,7 @@ Summary summarize(nn::Module& m, const Shape& chw) {
       if (!stack.empty()) stack.back().children.push_back(g);
       return Tensor();
     });
-    handles.push_back({mod, {pre, post}});
   }
-  struct Cleanup {
-    std::vector<std::pair<nn::Module*, std::vector<int>>>& h;
-    nn::Module& m;
-    bool training;
-    ~Cleanup() {
-      for (auto& [mod, ids] : h)
-        for (int id : ids) mod->remove_hook(id);
-      m.train(training);
-    }
-  } cleanup{handles, m, was_training};
 
   Tensor x = dev.type == DeviceType::meta ? empty({1, chw[0], chw[1], chw[2]}, {.device = kMeta})
                                           : zeros({1, chw[0], chw[1], chw[2]}, {.device = dev});

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "fovea/backend/pool_window.h"
 #include "fovea/core/generator.h"
 #include "fovea/core/tensor.h"
 
@@ -42,6 +43,28 @@ struct Pool2dParams {
   bool adaptive = false;
 };
 
+// The plan of a pooling call for x (N,C,H,W) -> y (N,C,OH,OW): planes = N * C.
+inline PoolPlan pool_plan(const Pool2dParams& p, std::int64_t planes, std::int64_t H, std::int64_t W, std::int64_t OH,
+                          std::int64_t OW) {
+  PoolPlan plan;
+  plan.max = p.kind == PoolKind::max;
+  plan.adaptive = p.adaptive;
+  plan.count_include_pad = p.count_include_pad;
+  for (int a = 0; a < 2; ++a) {
+    plan.kernel[a] = p.kernel[a];
+    plan.stride[a] = p.stride[a];
+    plan.pad_begin_limit[a] = p.pad_begin_limit[a];
+  }
+  plan.pad_top = p.padding[0];
+  plan.pad_left = p.padding[2];
+  plan.planes = planes;
+  plan.H = H;
+  plan.W = W;
+  plan.OH = OH;
+  plan.OW = OW;
+  return plan;
+}
+
 enum class ResampleMode { nearest, bilinear };
 struct Resample2dParams {
   ResampleMode mode = ResampleMode::nearest;
@@ -52,7 +75,8 @@ struct Resample2dParams {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual std::shared_ptr<std::byte> allocate(std::size_t nbytes) = 0;
+  // memory for nbytes on device d (cuda:N: that GPU)
+  virtual std::shared_ptr<std::byte> allocate(std::size_t nbytes, Device d) = 0;
 
   // dst and src have the same shape; any strides; dtype conversion allowed
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;
@@ -103,6 +127,18 @@ class Backend {
   virtual void normal(const Tensor& out, double mean, double std, Generator& g) = 0;
   virtual void bernoulli(const Tensor& out, double p, Generator& g) = 0;
 };
+
+// Whether this build has the CUDA backend and the machine a GPU it can use.
+bool cuda_available();
+// TF32 tensor-core math for f32 work on CUDA: convolutions on by default (as PyTorch's
+// torch.backends.cudnn.allow_tf32), matrix products off (as torch.backends.cuda.matmul.allow_tf32).
+// TF32 keeps 10 mantissa bits: results differ from full f32 by about 1e-3 relative.
+struct CudaMath {
+  bool conv_tf32 = true;
+  bool matmul_tf32 = false;
+};
+CudaMath cuda_math();
+void set_cuda_math(CudaMath m);
 
 Backend& backend_for(Device d);
 Backend& backend_for(const Tensor& t);

@@ -5,6 +5,9 @@
 #include "fovea/backend/backend.h"
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/core/threads.h"
+#ifdef FOVEA_HAS_CUDA
+#include "fovea/backend/cuda/cuda_backend.h"
+#endif
 
 namespace fovea::backend {
 
@@ -12,7 +15,7 @@ namespace {
 
 class MetaBackend final : public Backend {
  public:
-  std::shared_ptr<std::byte> allocate(std::size_t) override { return nullptr; }
+  std::shared_ptr<std::byte> allocate(std::size_t, Device) override { return nullptr; }
   void copy(const Tensor&, const Tensor&) override {}
   void fill(const Tensor&, double) override {}
   void unary(UnaryOp, const Tensor&, const Tensor&) override {}
@@ -50,17 +53,36 @@ std::array<Backend*, 3>& table() {
   init_threads_from_env();
   static CpuBackend cpu;
   static MetaBackend meta;
+#ifdef FOVEA_HAS_CUDA
+  static std::array<Backend*, 3> t{&cpu, cuda_backend(), &meta};
+#else
   static std::array<Backend*, 3> t{&cpu, nullptr, &meta};
+#endif
   return t;
+}
+
+CudaMath& math() {
+  static CudaMath m;
+  return m;
 }
 
 }  // namespace
 
 void register_backend(DeviceType type, Backend* b) { table()[static_cast<size_t>(type)] = b; }
 
+bool cuda_available() { return table()[static_cast<size_t>(DeviceType::cuda)] != nullptr; }
+CudaMath cuda_math() { return math(); }
+void set_cuda_math(CudaMath m) { math() = m; }
+
 Backend& backend_for(Device d) {
   Backend* b = table()[static_cast<size_t>(d.type)];
-  if (!b) fail("device", "{} is not available in this build (fovea was built without CUDA)", d.str());
+  if (!b) {
+#ifdef FOVEA_HAS_CUDA
+    fail("device", "{} is not available: the CUDA runtime finds no GPU on this machine", d.str());
+#else
+    fail("device", "{} is not available in this build (fovea was built without CUDA: FOVEA_CUDA)", d.str());
+#endif
+  }
   return *b;
 }
 

@@ -18,8 +18,7 @@ class Scope {
   Scope& operator=(const Scope&) = delete;
 
  private:
-  nn::Module& m_;
-  bool was_training_;
+  nn::EvalGuard eval_;
   std::vector<std::pair<Tensor, bool>> params_;
 };
 
@@ -27,19 +26,6 @@ class Scope {
 Tensor check_inputs(const Tensor& x, const Tensor& target, const char* op);
 // logits (N,K) -> the sum over images of each one's score for its target class
 Tensor class_score(const Tensor& logits, const Tensor& target, Score s, const char* op);
-
-// Forward hooks removed with the object.
-class Hooks {
- public:
-  Hooks() = default;
-  ~Hooks();
-  Hooks(const Hooks&) = delete;
-  Hooks& operator=(const Hooks&) = delete;
-  void add(nn::Module& m, nn::ForwardHook h);
-
- private:
-  std::vector<std::pair<nn::Module*, int>> hooks_;
-};
 
 // Captures a module's output during a forward pass: the named module's, or for an empty name
 // the default CAM layer's (default_cam_layer). The hooks are removed with the object.
@@ -52,7 +38,7 @@ class LayerCapture {
   std::pair<std::string, Tensor> result(const char* op) const;
 
  private:
-  Hooks hooks_;
+  nn::ScopedHooks hooks_;
   std::string requested_;
   std::string name_;
   Tensor out_;

@@ -77,9 +77,9 @@ std::map<std::string, Tensor> feature_maps(nn::Module& model, const Tensor& x, c
   detail::Scope scope(model);
   std::map<std::string, Tensor> out;
   {
-    detail::Hooks hooks;
+    nn::ScopedHooks hooks;
     for (const auto& name : layers)
-      hooks.add(model.submodule(name), [&out, name](nn::Module&, const Tensor&, const Tensor& y) {
+      hooks.post(model.submodule(name), [&out, name](nn::Module&, const Tensor&, const Tensor& y) {
         out[name] = y.detach();
         return Tensor();
       });

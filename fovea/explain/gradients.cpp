@@ -12,8 +12,7 @@ namespace fovea::explain {
 
 namespace detail {
 
-Scope::Scope(nn::Module& m) : m_(m), was_training_(m.is_training()) {
-  m.eval();
+Scope::Scope(nn::Module& m) : eval_(m) {
   for (auto& p : m.parameters()) {
     params_.emplace_back(p, p.requires_grad());
     p.requires_grad_(false);
@@ -22,7 +21,6 @@ Scope::Scope(nn::Module& m) : m_(m), was_training_(m.is_training()) {
 
 Scope::~Scope() {
   for (auto& [p, on] : params_) p.requires_grad_(on);
-  m_.train(was_training_);
 }
 
 Tensor check_inputs(const Tensor& x, const Tensor& target, const char* op) {
@@ -49,15 +47,9 @@ Tensor class_score(const Tensor& logits, const Tensor& target, Score s, const ch
   return sum(mul(s == Score::sigmoid ? sigmoid(logits) : logits, mask));
 }
 
-Hooks::~Hooks() {
-  for (auto& [m, h] : hooks_) m->remove_hook(h);
-}
-
-void Hooks::add(nn::Module& m, nn::ForwardHook h) { hooks_.emplace_back(&m, m.register_forward_hook(std::move(h))); }
-
 LayerCapture::LayerCapture(nn::Module& model, const std::string& layer) : requested_(layer) {
   if (!layer.empty()) {
-    hooks_.add(model.submodule(layer), [this, layer](nn::Module&, const Tensor&, const Tensor& out) {
+    hooks_.post(model.submodule(layer), [this, layer](nn::Module&, const Tensor&, const Tensor& out) {
       name_ = layer;
       out_ = out;
       return Tensor();
@@ -66,7 +58,7 @@ LayerCapture::LayerCapture(nn::Module& model, const std::string& layer) : reques
   }
   for (auto& [name, m] : model.named_modules()) {
     if (name.empty()) continue;
-    hooks_.add(*m, [this, name = name](nn::Module&, const Tensor&, const Tensor& out) {
+    hooks_.post(*m, [this, name = name](nn::Module&, const Tensor&, const Tensor& out) {
       if (out.dim() == 4 && out.size(2) * out.size(3) > 1) {
         name_ = name;
         out_ = out;

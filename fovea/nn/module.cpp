@@ -274,4 +274,8 @@ std::string Module::repr() const {
   return r + ")";
 }
 
+ScopedHooks::~ScopedHooks() {
+  for (auto& [m, h] : hooks_) m->remove_hook(h);
+}
+
 }  // namespace fovea::nn

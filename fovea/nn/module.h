@@ -136,4 +136,31 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::pair<int, BackwardHook>> bwd_hooks_;
 };
 
+// Hooks that last for a scope: removed when the object goes.
+class ScopedHooks {
+ public:
+  ScopedHooks() = default;
+  ~ScopedHooks();
+  ScopedHooks(const ScopedHooks&) = delete;
+  ScopedHooks& operator=(const ScopedHooks&) = delete;
+  void pre(Module& m, ForwardPreHook h) { hooks_.emplace_back(&m, m.register_forward_pre_hook(std::move(h))); }
+  void post(Module& m, ForwardHook h) { hooks_.emplace_back(&m, m.register_forward_hook(std::move(h))); }
+
+ private:
+  std::vector<std::pair<Module*, int>> hooks_;
+};
+
+// Eval mode for a scope; the module's mode before is restored when the object goes.
+class EvalGuard {
+ public:
+  explicit EvalGuard(Module& m) : m_(m), was_training_(m.is_training()) { m.eval(); }
+  ~EvalGuard() { m_.train(was_training_); }
+  EvalGuard(const EvalGuard&) = delete;
+  EvalGuard& operator=(const EvalGuard&) = delete;
+
+ private:
+  Module& m_;
+  bool was_training_;
+};
+
 }  // namespace fovea::nn

@@ -137,35 +137,23 @@ std::string export_model(nn::Module& m, const Shape& input, const ExportOptions&
   if (input.size() != 3 && input.size() != 4)
     export_fail(fmt::format("expected an input shape C x H x W, got {}", shape_str(input)));
   const Shape chw(input.end() - 3, input.end());
-  const bool was_training = m.is_training();
-  m.eval();
+  nn::EvalGuard eval_mode(m);
 
   // trace at batch 2 with gradients on: a tensor an untraced op made from the input then has a
   // grad_fn, which tells it apart from a constant
   Recorder rec;
-  std::vector<std::pair<nn::Module*, std::vector<int>>> hooks;
+  nn::ScopedHooks hooks;
   for (auto& [name, mod] : m.named_modules()) {
     const std::string nm = name;
-    int pre = mod->register_forward_pre_hook([&rec, nm](nn::Module&, const Tensor&) {
+    hooks.pre(*mod, [&rec, nm](nn::Module&, const Tensor&) {
       rec.scope.push_back(nm);
       return Tensor();
     });
-    int post = mod->register_forward_hook([&rec](nn::Module&, const Tensor&, const Tensor&) {
+    hooks.post(*mod, [&rec](nn::Module&, const Tensor&, const Tensor&) {
       rec.scope.pop_back();
       return Tensor();
     });
-    hooks.push_back({mod, {pre, post}});
   }
-  struct Cleanup {
-    std::vector<std::pair<nn::Module*, std::vector<int>>>& h;
-    nn::Module& m;
-    bool training;
-    ~Cleanup() {
-      for (auto& [mod, ids] : h)
-        for (int id : ids) mod->remove_hook(id);
-      m.train(training);
-    }
-  } cleanup{hooks, m, was_training};
   const auto params = m.parameters();
   const Device dev = params.empty() ? kCPU : params[0].device();
   Generator gen(7);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fovea/core/device.h"
 #include "fovea/core/error.h"
 
 namespace fovea::train {
@@ -19,7 +20,7 @@ std::string RunConfig::to_json() const {
          {"seed", seed},             {"workers", workers},         {"select_classes", select_classes},
          {"per_class", per_class},   {"init_from", init_from},     {"head", head},
          {"head_from_pretrained", head_from_pretrained},
-         {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update}};
+         {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update},     {"device", device}};
   return j.dump();
 }
 
@@ -65,7 +66,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("workers", c.workers);
   // added with transfer learning: absent from older checkpoints
   const json defaults = json::parse(RunConfig{}.to_json());
-  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update"})
+  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update", "device"})
     if (!j.contains(key)) j[key] = defaults[key];
   get("select_classes", c.select_classes);
   get("per_class", c.per_class);
@@ -75,6 +76,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("freeze", c.freeze);
   get("unfreeze", c.unfreeze);
   get("bn_update", c.bn_update);
+  get("device", c.device);
   return c;
 }
 
@@ -94,6 +96,7 @@ void RunConfig::validate() const {
   if (val_fraction <= 0 || val_fraction >= 1) fail("train", "validation fraction must be in (0, 1), got {}", val_fraction);
   if (limit_train < 0 || limit_test < 0) fail("train", "limits must be >= 0");
   if (per_class < 0) fail("train", "images per class must be >= 0, got {}", per_class);
+  Device::parse(device);  // "[device] unknown device 'x'"
 }
 
 }  // namespace fovea::train

@@ -43,6 +43,7 @@ struct RunConfig {
   std::string augment = "none";     // none | crop,flip,rotate=10,erase (see parse_augment)
   std::uint64_t seed = 0;
   int workers = 2;
+  std::string device = "cpu";  // cpu | cuda | cuda:N (docs/gpu.md)
 
   std::string to_json() const;
   static RunConfig from_json(const std::string& json);  // errors name the bad field

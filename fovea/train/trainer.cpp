@@ -181,14 +181,21 @@ nn::ModulePtr build_model(const RunConfig& c) {
   return spec.net;
 }
 
+Device device_of(const nn::Module& model) {
+  const auto params = model.parameters();
+  return params.empty() ? kCPU : params.front().device();
+}
+
 Metrics evaluate(nn::Module& model, data::DataLoader& loader) {
   NoGradGuard ng;
   model.eval();
+  const Device dev = device_of(model);
   Metrics m(static_cast<std::int64_t>(loader.dataset().classes().size()));
   loader.start_epoch(0);
   while (auto b = loader.next()) {
-    Tensor logits = model(b->images);
-    m.update(logits, b->labels, cross_entropy(logits, b->labels).item());
+    const Tensor labels = b->labels.to(dev);
+    Tensor logits = model(b->images.to(dev));
+    m.update(logits, labels, cross_entropy(logits, labels).item());
   }
   return m;
 }
@@ -247,6 +254,8 @@ TrainResult train(const TrainOptions& opts) {
   manual_seed(c.seed);
   auto model = build_model(c);
   prepare_transfer(*model, c, !ck, opts.quiet ? nullptr : opts.log);
+  const Device dev = Device::parse(c.device);
+  model->to(dev);  // "[device] cuda is not available ..." before anything is written
   auto opt = make_optimizer(c, model->trainable_parameters());
   const std::int64_t batches = train_loader.num_batches();
   if (batches == 0) fail("train", "the training data ({} images) makes no batch of {}", ds.train->size(), c.batch_size);
@@ -286,6 +295,8 @@ TrainResult train(const TrainOptions& opts) {
     double loss_sum = skip ? st.epoch_loss_sum : 0;
     std::int64_t seen = skip ? st.epoch_seen : 0, correct = skip ? st.epoch_correct : 0, step = skip;
     while (auto b = train_loader.next()) {
+      b->images = b->images.to(dev);
+      b->labels = b->labels.to(dev);
       Tensor logits = (*model)(b->images);
       Tensor loss = cross_entropy(logits, b->labels);
       // GoogLeNet's auxiliary classifiers: 0.3 of each one's loss (Szegedy et al. 2014)

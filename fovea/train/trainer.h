@@ -47,7 +47,9 @@ nn::ModulePtr build_model(const RunConfig& config);
 // The transfer-learning steps of a configuration: pretrained weights and a new head (fresh runs
 // only), then freeze / unfreeze (docs/transfer.md). Reports to log when not null.
 void prepare_transfer(nn::Module& model, const RunConfig& config, bool fresh, std::FILE* log);
-// Loss and accuracy of `model` (put in eval mode) over a loader's epoch 0.
+// The device of a model's parameters (cpu when it has none).
+Device device_of(const nn::Module& model);
+// Loss and accuracy of `model` (put in eval mode, batches moved to its device) over a loader's epoch 0.
 Metrics evaluate(nn::Module& model, data::DataLoader& loader);
 
 }  // namespace fovea::train

@@ -12,6 +12,7 @@
 
 #include "fovea/core/error.h"
 #include "fovea/core/generator.h"
+#include "tests/test_util.h"
 #include "fovea/data/dataset.h"
 
 namespace fovea::test {
@@ -78,16 +79,6 @@ inline std::vector<unsigned char> read_bytes(const std::filesystem::path& p) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-// The message of the fovea::Error that f throws; a test failure (and "") when it throws none.
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a fovea::Error";
-  return "";
-}
 
 inline ::testing::AssertionResult contains(const char* text_expr, const char* needle_expr, const std::string& text,
                                            const std::string& needle) {

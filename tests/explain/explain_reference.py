@@ -37,7 +37,9 @@ class RuleReLU(torch.autograd.Function):
         return g.clamp(min=0)  # deconvnet
 
 
-nn.ReLU.forward = lambda self, x: RuleReLU.apply(x)
+def use_rule_relu():
+    """Every nn.ReLU module follows RULE from now on (functional calls use RuleReLU directly)."""
+    nn.ReLU.forward = lambda self, x: RuleReLU.apply(x)
 
 
 class Small(nn.Module):
@@ -98,6 +100,7 @@ def randomise_bn(model):
 
 
 def main():
+    use_rule_relu()
     which, out = sys.argv[1], sys.argv[2]
     torch.manual_seed(0)
     torch.set_num_threads(2)

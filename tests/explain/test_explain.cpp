@@ -155,24 +155,16 @@ TEST(Explain, DefaultLayerIsTheLastSpatialOne) {
 TEST(Explain, BadInputNamesTheProblem) {
   auto m = tiny_cnn();
   const Tensor x = randn({2, 1, 6, 6});
-  auto message = [&](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   auto has = [](const std::string& s, const char* part) { return s.find(part) != std::string::npos; };
-  EXPECT_TRUE(has(message([&] { explain::explain(*m, randn({1, 6, 6}), from_vector<std::int64_t>({0}, {1})); }),
+  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, randn({1, 6, 6}), from_vector<std::int64_t>({0}, {1})); }),
                   "(N,C,H,W)"));
-  EXPECT_TRUE(has(message([&] { explain::explain(*m, x, from_vector<std::int64_t>({0}, {1})); }), "one target class"));
-  EXPECT_TRUE(has(message([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 3}, {2})); }), "outside [0, 3)"));
-  EXPECT_TRUE(has(message([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 1}, {2}), {.layer = "conv9"}); }),
+  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0}, {1})); }), "one target class"));
+  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 3}, {2})); }), "outside [0, 3)"));
+  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 1}, {2}), {.layer = "conv9"}); }),
                   "conv9"));
-  EXPECT_TRUE(has(message([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 1}, {2}), {.layer = "fc"}); }),
+  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 1}, {2}), {.layer = "fc"}); }),
                   "spatial"));
-  EXPECT_TRUE(has(message([&] { explain::feature_maps(*m, x, {"nope"}); }), "nope"));
+  EXPECT_TRUE(has(test::error_of([&] { explain::feature_maps(*m, x, {"nope"}); }), "nope"));
 }
 
 TEST(RankCorrelation, SpearmanWithTies) {
@@ -283,9 +275,10 @@ std::pair<int, int> peak(const Tensor& m) {
 
 class PatchDataset : public ::testing::TestWithParam<Head> {};
 
-TEST_P(PatchDataset, GradCamPeaksInsideThePatch) {
+// The Grad-CAM peak inside the patch; the vanilla saliency mass in it.
+void check_localisation(Head head) {
   const Patches& test = test_patches();
-  nn::Module& model = trained(GetParam());
+  nn::Module& model = trained(head);
   const auto e = explain::explain(model, test.x, test.y, {.methods = {Method::vanilla, Method::gradcam}});
   EXPECT_EQ(e.layer, "relu3");
   const auto pred = argmax(e.logits, 1).to_vector<std::int64_t>();
@@ -302,31 +295,32 @@ TEST_P(PatchDataset, GradCamPeaksInsideThePatch) {
     mass += sum(m.slice(0, y0, y0 + 8).slice(1, x0, x0 + 8)).item() / sum(m).item();
   }
   mass /= 200;
-  std::cout << "[ synthetic ] " << head_name(GetParam()) << ": test accuracy " << correct / 2.0
+  std::cout << "[ synthetic ] " << head_name(head) << ": test accuracy " << correct / 2.0
             << "%, Grad-CAM peak inside the patch on " << inside / 2.0 << "% of images, vanilla saliency mass inside "
             << "the patch " << 100 * mass << "% (the patch is 6.25% of the image)\n";
   EXPECT_GE(correct, 190);
   EXPECT_GE(inside, 180);
   // With max pooling the gradient reaches the input only through the patch's receptive field;
   // with average pooling every active background position passes some on (docs/explain.md).
-  if (GetParam() == Head::max) EXPECT_GE(mass, 0.5);
+  if (head == Head::max) EXPECT_GE(mass, 0.5);
   else EXPECT_GT(mass, 0.0625);
 }
 
-TEST_P(PatchDataset, RandomisingTheTopLayersChangesTheMaps) {
-  nn::Module& model = trained(GetParam());
+// Adebayo et al.: randomising the top layers changes vanilla and Grad-CAM.
+void check_randomisation(Head head) {
+  nn::Module& model = trained(head);
   const Tensor x = test_patches().x.slice(0, 0, 32), y = test_patches().y.slice(0, 0, 32);
   const auto before = explain::explain(model, x, y);
   const auto steps = explain::cascading_randomization(model, x, y, {"fc", "conv3", "conv2", "conv1"},
                                                       {.methods = {Method::vanilla, Method::guided, Method::gradcam}});
   ASSERT_EQ(steps.size(), 4u);
   for (auto& s : steps)
-    std::cout << "[ sanity ] " << head_name(GetParam()) << ", re-initialised down to " << s.layer
+    std::cout << "[ sanity ] " << head_name(head) << ", re-initialised down to " << s.layer
               << ": rank correlation vanilla " << s.rank_corr.at(Method::vanilla) << ", guided "
               << s.rank_corr.at(Method::guided) << ", Grad-CAM " << s.rank_corr.at(Method::gradcam) << "\n";
   // once the top two layers are random, Grad-CAM no longer orders the pixels as before
   EXPECT_LT(steps[1].rank_corr.at(Method::gradcam), 0.5);
-  if (GetParam() == Head::avg) {
+  if (head == Head::avg) {
     EXPECT_LT(steps[0].rank_corr.at(Method::vanilla), 0.5);
     EXPECT_LT(steps[0].rank_corr.at(Method::gradcam), 0.5);
   } else {
@@ -335,6 +329,13 @@ TEST_P(PatchDataset, RandomisingTheTopLayersChangesTheMaps) {
   // the weights are restored afterwards
   const auto after = explain::explain(model, x, y);
   test::expect_close(after.maps.at(Method::vanilla), before.maps.at(Method::vanilla), 0, "restored");
+}
+
+// One test per head: each test runs in its own process under ctest, so the network is trained
+// once for both checks.
+TEST_P(PatchDataset, GradCamFindsThePatchAndRandomisationChangesTheMaps) {
+  check_localisation(GetParam());
+  check_randomisation(GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Heads, PatchDataset, ::testing::Values(Head::avg, Head::max),

@@ -1,4 +1,5 @@
 #include "fovea/io/safetensors.h"
+#include "tests/test_util.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -29,6 +30,7 @@ using fovea::Shape;
 using fovea::Tensor;
 using fovea::io::parse_safetensors;
 using fovea::io::SafetensorsFile;
+using fovea::test::error_of;
 using Bytes = std::vector<std::byte>;
 using Named = std::vector<std::pair<std::string, Tensor>>;
 
@@ -97,14 +99,6 @@ void expect_parse_error(const Bytes& b, std::string_view needle, const std::stri
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fovea::Error& e) {
-    return e.what();
-  }
-  return "<no fovea::Error thrown>";
-}
 
 class TempDir {
  public:

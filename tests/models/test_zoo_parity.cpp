@@ -34,11 +34,7 @@ TEST_P(ZooParity, LogitsEqualTorchvision) {
   auto io = io::load_safetensors((dir / "io.safetensors").string());
   NoGradGuard ng;
   Tensor y = (*model)(io.at("input"));
-  const Tensor& ref = io.at("logits");
-  ASSERT_EQ(y.shape(), ref.shape());
-  const double scale = std::max(1.0, max(abs(ref)).item());
-  const double err = max(abs(y - ref)).item();
-  EXPECT_LE(err, 1e-4 * scale) << name << ": max |fovea - torchvision| = " << err << " (logits up to " << scale << ")";
+  test::expect_logits_close(y, io.at("logits"), name);
   fs::remove_all(dir);
 }
 

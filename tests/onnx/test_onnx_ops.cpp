@@ -88,14 +88,7 @@ TEST(OnnxOps, SummaryRunsOnMeta) {
 
 // --- malformed files: each a clear error, never a crash
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 std::string load_error(const std::string& file) {
   return error_of([&] { onnx::load_model((kFixtures / file).string()); });

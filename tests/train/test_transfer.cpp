@@ -17,20 +17,13 @@
 #include "tests/train/train_test_util.h"
 
 using namespace fovea;
+using test::error_of;
 using test::model_weights;
 using test::SyntheticRun;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 TEST(Freeze, ByPatternAndBack) {
   auto net = models::create("lenet5", {});
@@ -43,7 +36,7 @@ TEST(Freeze, ByPatternAndBack) {
   EXPECT_EQ(net->named_trainable_parameters().front().first, "features.3.weight");
   // '?' and sets work as in fnmatch
   EXPECT_EQ(net->freeze("classifier.[02].weight").size(), 2u);
-  const std::string e = message_of([&] { net->freeze("layer4.*"); });
+  const std::string e = error_of([&] { net->freeze("layer4.*"); });
   EXPECT_NE(e.find("'layer4.*'"), std::string::npos) << e;
   EXPECT_NE(e.find("features.0.weight"), std::string::npos) << e;  // shows what names look like
 }
@@ -109,10 +102,10 @@ TEST(ReplaceModule, NewHeadsInSequentialsAndGoogLeNet) {
   EXPECT_EQ((*g)(randn({1, 1, 32, 32})).shape(), (Shape{1, 7}));
   // a block that keeps typed pointers refuses, and nothing changes
   auto& conv = resnet->submodule("layer1.0.conv1");
-  const std::string e = message_of([&] { resnet->replace_module("layer1.0.conv1", nn::make<nn::Identity>()); });
+  const std::string e = error_of([&] { resnet->replace_module("layer1.0.conv1", nn::make<nn::Identity>()); });
   EXPECT_NE(e.find("layer1.0.conv1"), std::string::npos) << e;
   EXPECT_EQ(&resnet->submodule("layer1.0.conv1"), &conv);
-  EXPECT_NE(message_of([&] { resnet->replace_module("nope", nn::make<nn::Identity>()); }).find("nope"), std::string::npos);
+  EXPECT_NE(error_of([&] { resnet->replace_module("nope", nn::make<nn::Identity>()); }).find("nope"), std::string::npos);
 }
 
 TEST(Pretrained, HeadsAreFoundAndReplaced) {
@@ -149,7 +142,7 @@ TEST(Pretrained, LoadsByNameAndShapeAndSkipsTheNewHead) {
   EXPECT_GT(max(abs(same->named_parameters().back().second - src->named_parameters().back().second)).item(), 0.0);
   // a file for another network entirely
   auto other = models::create("resnet18", {});
-  const std::string e = message_of([&] { train::load_pretrained(*other, (dir / "w.safetensors").string()); });
+  const std::string e = error_of([&] { train::load_pretrained(*other, (dir / "w.safetensors").string()); });
   EXPECT_NE(e.find("no tensor matches"), std::string::npos) << e;
   fs::remove_all(dir);
 }
@@ -184,8 +177,8 @@ TEST(SelectClasses, RelabelsAndLimits) {
   for (std::int64_t i = 0; i < ds->size(); ++i) ++per[ds->get(i).label];
   EXPECT_EQ(per[0], 5);
   EXPECT_EQ(per[1], 5);
-  EXPECT_NE(message_of([&] { data::select_classes(all, {3, 3}); }).find("twice"), std::string::npos);
-  EXPECT_NE(message_of([&] { data::select_classes(all, {10}); }).find("out of range"), std::string::npos);
+  EXPECT_NE(error_of([&] { data::select_classes(all, {3, 3}); }).find("twice"), std::string::npos);
+  EXPECT_NE(error_of([&] { data::select_classes(all, {10}); }).find("out of range"), std::string::npos);
 }
 
 // The trainer's transfer steps: pretrained weights, a new head, the body frozen; the frozen
@@ -218,7 +211,7 @@ TEST(TrainTransfer, FrozenBodyStaysAsPretrained) {
   // every parameter frozen is refused before anything is written
   auto bad = s.options("bad");
   bad.config.freeze = {"*"};
-  EXPECT_NE(message_of([&] { train::train(bad); }).find("every parameter is frozen"), std::string::npos);
+  EXPECT_NE(error_of([&] { train::train(bad); }).find("every parameter is frozen"), std::string::npos);
   EXPECT_FALSE(fs::exists(bad.out_dir));
 }
 

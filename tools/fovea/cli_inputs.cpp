@@ -54,6 +54,7 @@ void add_model_args(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--model", a.model, "or: a zoo model or network spec file (.json), with --weights");
   cmd->add_option("--weights", a.weights, "safetensors weights for --model (torchvision's key names)");
   cmd->add_option("--num-classes", a.num_classes, "--model: the classifier's outputs")->capture_default_str();
+  cmd->add_option("--device", a.device, "cpu | cuda | cuda:N")->capture_default_str();
 }
 
 void add_input_args(CLI::App* cmd, InputArgs& a) {
@@ -142,7 +143,9 @@ Inputs load_inputs(const ModelArgs& m, const InputArgs& in, const char* op) {
     if (x.shape() != xs.front().shape())
       fail(op, "all images must have the same size as the first, {}; got {}", shape_str(xs.front().shape()),
            shape_str(x.shape()));
-  r.x = stack(xs, 0);
+  const Device dev = Device::parse(m.device);
+  r.model->to(dev);
+  r.x = stack(xs, 0).to(dev);
   return r;
 }
 

@@ -14,6 +14,7 @@ namespace fovea::cli {
 struct ModelArgs {
   std::string checkpoint, model, weights;
   std::int64_t num_classes = 1000;
+  std::string device = "cpu";
 };
 void add_model_args(CLI::App* cmd, ModelArgs& a);
 

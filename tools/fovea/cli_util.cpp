@@ -1,5 +1,7 @@
 #include "tools/fovea/cli_util.h"
 
+#include <sstream>
+
 #include "fovea/core/error.h"
 
 namespace fovea::cli {
@@ -23,6 +25,14 @@ Shape parse_chw(const std::string& s, const char* op) {
   }
   if (v.size() != 3) fail(op, "bad input size '{}' (expected CxHxW, e.g. 3x224x224)", s);
   return v;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 }  // namespace fovea::cli

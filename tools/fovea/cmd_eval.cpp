@@ -11,7 +11,7 @@ namespace fovea::cli {
 void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "evaluate a checkpoint on test data");
   struct Args {
-    std::string checkpoint, data, format = "text";
+    std::string checkpoint, data, format = "text", device = "cpu";
     std::int64_t batch_size = 256, limit = 0;
     int workers = 2;
   };
@@ -22,6 +22,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch_size)->capture_default_str();
   cmd->add_option("--limit", a->limit, "only the first N test images");
   cmd->add_option("--workers", a->workers)->capture_default_str();
+  cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->callback([a] {
     auto ck = train::load_checkpoint(a->checkpoint);
     train::RunConfig c = ck.config;
@@ -30,6 +31,7 @@ void add_eval(CLI::App& app) {
     auto ds = train::open_data(c);
     auto model = train::build_model(c);
     model->load_state_dict(ck.model);
+    model->to(Device::parse(a->device));
     if (a->batch_size < 1) fail("eval", "batch size must be >= 1, got {}", a->batch_size);
     data::DataLoader loader(ds.test, train::eval_transform(c),
                             {.batch_size = a->batch_size, .shuffle = false, .workers = a->workers});

@@ -12,6 +12,7 @@
 #include "fovea/io/image.h"
 #include "fovea/ops/ops.h"
 #include "tools/fovea/cli_inputs.h"
+#include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
 
 namespace fovea::cli {
@@ -20,14 +21,6 @@ namespace {
 
 constexpr const char* kOp = "explain";
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // --class: an index or a class name
 std::int64_t parse_class(const std::string& s, const std::vector<std::string>& classes) {
@@ -133,7 +126,7 @@ void add_explain(CLI::App& app) {
     es.reserve(targets.size());
     for (auto& t : targets) es.push_back(explain::explain(*in.model, in.x, t, o));
     std::vector<explain::SanityStep> steps;
-    if (!a->sanity.empty()) steps = explain::cascading_randomization(*in.model, in.x, targets.front(), split(a->sanity), o);
+    if (!a->sanity.empty()) steps = explain::cascading_randomization(*in.model, in.x, targets.front(), split_list(a->sanity), o);
 
     std::filesystem::create_directories(a->out);
     const auto pv = prob.to_vector<float>();

@@ -8,6 +8,7 @@
 #include "fovea/io/image.h"
 #include "fovea/io/safetensors.h"
 #include "tools/fovea/cli_inputs.h"
+#include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
 
 namespace fovea::cli {
@@ -47,10 +48,7 @@ void add_features(CLI::App& app) {
   cmd->callback([a] {
     if (a->tile < 1) fail(kOp, "--tile must be >= 1, got {}", a->tile);
     Inputs in = load_inputs(a->model, a->in, kOp);
-    std::vector<std::string> layers;
-    std::stringstream ss(a->layers);
-    for (std::string item; std::getline(ss, item, ',');)
-      if (!item.empty()) layers.push_back(item);
+    std::vector<std::string> layers = split_list(a->layers);
     if (layers.empty()) layers = default_layers(*in.model);
     if (layers.empty()) fail(kOp, "the model has no Conv2d layer; name layers with --layers");
     const auto maps = explain::feature_maps(*in.model, in.x, layers);

@@ -71,6 +71,7 @@ void add_finetune(CLI::App& app) {
   cmd->add_option("--input", a->input, "model input CxHxW (images are resized); default: the data's");
   cmd->add_option("--seed", c.seed)->capture_default_str();
   cmd->add_option("--workers", c.workers)->capture_default_str();
+  cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--limit-train", c.limit_train, "only the first N training images (smoke tests)");
   cmd->add_option("--limit-test", c.limit_test, "only the first N test images (smoke tests)");
   cmd->add_option("--out", a->o.out_dir, "run directory: head/ and finetune/ runs inside")->required();

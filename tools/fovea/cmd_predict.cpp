@@ -14,7 +14,7 @@ namespace fovea::cli {
 void add_predict(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "print the most likely classes of images");
   struct Args {
-    std::string checkpoint, indices;
+    std::string checkpoint, indices, device = "cpu";
     std::vector<std::string> images;
     std::int64_t top = 3;
   };
@@ -23,6 +23,7 @@ void add_predict(CLI::App& app) {
   cmd->add_option("images", a->images, "PNG or JPEG files");
   cmd->add_option("--test-index", a->indices, "comma-separated indices into the checkpoint's test data");
   cmd->add_option("--top", a->top, "how many classes to show")->capture_default_str();
+  cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->callback([a] {
     if (a->images.empty() && a->indices.empty()) fail("predict", "give image files or --test-index");
     if (a->top < 1) fail("predict", "--top must be >= 1, got {}", a->top);
@@ -31,6 +32,8 @@ void add_predict(CLI::App& app) {
     auto model = train::build_model(c);
     model->load_state_dict(ck.model);
     model->eval();
+    const Device dev = Device::parse(a->device);
+    model->to(dev);
     auto transform = train::eval_transform(c);
     std::vector<std::pair<std::string, Tensor>> inputs;  // name, (C,H,W) u8
     for (auto& f : a->images) inputs.emplace_back(f, io::read_image(f, static_cast<int>(c.in_channels)));
@@ -53,7 +56,7 @@ void add_predict(CLI::App& app) {
     Generator g(0);
     const std::int64_t k = std::min<std::int64_t>(a->top, c.num_classes);
     for (auto& [name, img] : inputs) {
-      Tensor x = transform(img, g).unsqueeze(0);
+      Tensor x = transform(img, g).unsqueeze(0).to(dev);
       auto p = softmax((*model)(x), 1).to_vector<float>();
       std::vector<std::int64_t> order(p.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);

@@ -12,7 +12,7 @@ namespace fovea::cli {
 
 void add_run(CLI::App& app) {
   struct Args {
-    std::string model, weights, input, output;
+    std::string model, weights, input, output, device = "cpu";
     std::int64_t num_classes = 1000;
   };
   auto a = std::make_shared<Args>();
@@ -22,6 +22,7 @@ void add_run(CLI::App& app) {
   cmd->add_option("--input", a->input, "safetensors file holding a tensor named 'input' (N,C,H,W)")->required();
   cmd->add_option("--output", a->output, "where to write the tensor 'output'")->required();
   cmd->add_option("--num-classes", a->num_classes, "zoo models: the classifier's outputs")->capture_default_str();
+  cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->callback([a] {
     auto in = io::load_safetensors(a->input);
     if (!in.contains("input")) fail("run", "{} holds no tensor named 'input'", a->input);
@@ -37,7 +38,9 @@ void add_run(CLI::App& app) {
     }
     model->eval();
     NoGradGuard ng;
-    Tensor y = (*model)(x);
+    const Device dev = Device::parse(a->device);
+    model->to(dev);
+    Tensor y = (*model)(x.to(dev)).to(kCPU);
     io::save_safetensors(a->output, {{"output", y}}, {{"model", a->model}});
     fmt::print("{} {} -> {} written to {}\n", a->model, shape_str(x.shape()), shape_str(y.shape()), a->output);
   });

@@ -7,7 +7,7 @@ namespace fovea::backend {
 
 class CpuBackend final : public Backend {
  public:
-  std::shared_ptr<std::byte> allocate(std::size_t nbytes) override;
+  std::shared_ptr<std::byte> allocate(std::size_t nbytes, Device d) override;
   void copy(const Tensor& src, const Tensor& dst) override;
   void fill(const Tensor& dst, double v) override;
   void unary(UnaryOp op, const Tensor& x, const Tensor& out) override;

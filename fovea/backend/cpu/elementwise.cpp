@@ -129,7 +129,7 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& o
 
 }  // namespace
 
-std::shared_ptr<std::byte> CpuBackend::allocate(std::size_t nbytes) {
+std::shared_ptr<std::byte> CpuBackend::allocate(std::size_t nbytes, Device) {
   // 64-byte alignment for AVX-512 loads; never a null pointer, even for empty tensors
   std::size_t sz = ((nbytes + 63) / 64) * 64;
   void* p = std::aligned_alloc(64, sz == 0 ? 64 : sz);

@@ -12,28 +12,12 @@ namespace fovea::backend {
 
 namespace {
 
-struct Window {
-  std::int64_t h0, h1, w0, w1;  // clipped to the input
-  std::int64_t divisor;         // average pooling
-};
+using Window = PoolWindow;
 
-// Window of output (oh, ow) of OH x OW; the divisor follows PyTorch's avg_pool2d.
+// Window of output (oh, ow) of OH x OW (pool_window.h, shared with the CUDA kernels).
 Window window(const Pool2dParams& p, std::int64_t oh, std::int64_t ow, std::int64_t H, std::int64_t W, std::int64_t OH,
               std::int64_t OW) {
-  if (p.adaptive) {
-    // [floor(i H / OH), ceil((i + 1) H / OH)): PyTorch's start_index / end_index
-    // (https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/AdaptivePooling.h)
-    Window w{oh * H / OH, ((oh + 1) * H + OH - 1) / OH, ow * W / OW, ((ow + 1) * W + OW - 1) / OW, 0};
-    w.divisor = (w.h1 - w.h0) * (w.w1 - w.w0);
-    return w;
-  }
-  std::int64_t hs = oh * p.stride[0] - p.padding[0], ws = ow * p.stride[1] - p.padding[2];
-  std::int64_t he = std::min(hs + p.kernel[0], H + p.pad_begin_limit[0]);
-  std::int64_t we = std::min(ws + p.kernel[1], W + p.pad_begin_limit[1]);
-  const std::int64_t padded = (he - hs) * (we - ws);
-  Window w{std::max<std::int64_t>(hs, 0), std::min(he, H), std::max<std::int64_t>(ws, 0), std::min(we, W), 0};
-  w.divisor = p.count_include_pad ? padded : (w.h1 - w.h0) * (w.w1 - w.w0);
-  return w;
+  return pool_window(pool_plan(p, 0, H, W, OH, OW), oh, ow);
 }
 
 // Max over a window fully inside the plane, KH x KW known at compile time (0: runtime sizes).

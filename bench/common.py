@@ -1,0 +1,41 @@
+"""Pieces shared by the benchmark scripts: timing, and running a fovea benchmark binary that prints
+one JSON object per line."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def median_seconds(f, budget):
+    """Runs f twice to warm up, then until `budget` seconds are spent (at least 3 runs): the median."""
+    for _ in range(2):
+        f()
+    t, total = [], 0.0
+    while total < budget or len(t) < 3:
+        t0 = time.perf_counter()
+        f()
+        dt = time.perf_counter() - t0
+        t.append(dt)
+        total += dt
+    t.sort()
+    return t[len(t) // 2]
+
+
+def parse_args(description=None):
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=3.0)
+    ap.add_argument("--build", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build"))
+    return ap.parse_args()
+
+
+def run_fovea(a, name):
+    """Runs build/bench_NAME THREADS BUDGET on the same threads; its JSON lines as a list."""
+    exe = os.path.join(a.build, "bench_" + name)
+    if not os.path.exists(exe):
+        sys.exit(f"bench: {exe} not found; run 'make build' first")
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    res = subprocess.run([exe, str(a.threads), str(a.budget)], capture_output=True, text=True, env=env, check=True)
+    return [json.loads(line) for line in res.stdout.splitlines()]

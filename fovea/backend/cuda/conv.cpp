@@ -1,0 +1,229 @@
+// Convolution on CUDA through cuDNN: forward, backward data, backward filter and bias, with the
+// fastest algorithm measured once per shape (cudnnFind*AlgorithmEx) and cached. Asymmetric
+// padding (TensorFlow's "same" with stride > 1), which cuDNN lacks, runs on an explicitly
+// padded copy of the input.
+#include <cudnn.h>
+#include <fmt/format.h>
+
+#include <map>
+#include <mutex>
+
+#include "fovea/backend/cuda/cuda_backend.h"
+#include "fovea/backend/cuda/cuda_util.h"
+
+namespace fovea::backend {
+
+namespace {
+
+using cuda::ptr;
+using cuda::stream_for;
+
+void check(cudnnStatus_t s, const char* op) {
+  if (s != CUDNN_STATUS_SUCCESS) fail(op, "cuDNN error: {}", cudnnGetErrorString(s));
+}
+
+cudnnHandle_t handle(const Tensor& t) {
+  static std::mutex mu;
+  static std::map<int, cudnnHandle_t> handles;
+  cudaStream_t st = stream_for(t);
+  std::lock_guard<std::mutex> lock(mu);
+  auto& h = handles[t.device().index];
+  if (!h) {
+    check(cudnnCreate(&h), "conv2d");
+    check(cudnnSetStream(h, st), "conv2d");
+  }
+  return h;
+}
+
+cudnnDataType_t data_type(const Tensor& t, const char* op) {
+  cuda::require_dtype(t, {DType::f32, DType::f64}, op);
+  return t.dtype() == DType::f32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+}
+
+// RAII descriptors for one call
+struct Descriptors {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, b = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  std::string key;  // the shapes and options, for the algorithm cache
+
+  // x: (N,C,H,W) and y contiguous, w: (O,C/g,kH,kW); padding symmetric here
+  Descriptors(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p, const char* op) {
+    const cudnnDataType_t dt = data_type(x, op);
+    check(cudnnCreateTensorDescriptor(&this->x), op);
+    check(cudnnCreateTensorDescriptor(&this->y), op);
+    check(cudnnCreateFilterDescriptor(&this->w), op);
+    check(cudnnCreateConvolutionDescriptor(&conv), op);
+    auto dims = [](const Tensor& t) {
+      return std::array<int, 4>{static_cast<int>(t.size(0)), static_cast<int>(t.size(1)), static_cast<int>(t.size(2)),
+                                static_cast<int>(t.size(3))};
+    };
+    const auto xd = dims(x), yd = dims(y), wd = dims(w);
+    check(cudnnSetTensor4dDescriptor(this->x, CUDNN_TENSOR_NCHW, dt, xd[0], xd[1], xd[2], xd[3]), op);
+    check(cudnnSetTensor4dDescriptor(this->y, CUDNN_TENSOR_NCHW, dt, yd[0], yd[1], yd[2], yd[3]), op);
+    check(cudnnSetFilter4dDescriptor(this->w, dt, CUDNN_TENSOR_NCHW, wd[0], wd[1], wd[2], wd[3]), op);
+    check(cudnnSetConvolution2dDescriptor(conv, static_cast<int>(p.padding[0]), static_cast<int>(p.padding[2]),
+                                          static_cast<int>(p.stride[0]), static_cast<int>(p.stride[1]),
+                                          static_cast<int>(p.dilation[0]), static_cast<int>(p.dilation[1]),
+                                          CUDNN_CROSS_CORRELATION, dt),
+          op);
+    check(cudnnSetConvolutionGroupCount(conv, static_cast<int>(p.groups)), op);
+    const bool tf32 = dt == CUDNN_DATA_FLOAT && cuda_math().conv_tf32;
+    check(cudnnSetConvolutionMathType(conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), op);
+    key = fmt::format("{}:{}x{}x{}x{}:{}x{}x{}x{}:{}:{},{},{},{},{},{}:{}:{}", x.device().index, xd[0], xd[1], xd[2],
+                      xd[3], wd[0], wd[1], wd[2], wd[3], static_cast<int>(dt), p.padding[0], p.padding[2], p.stride[0],
+                      p.stride[1], p.dilation[0], p.dilation[1], p.groups, tf32);
+  }
+  void bias(const Tensor& b, const char* op) {
+    check(cudnnCreateTensorDescriptor(&this->b), op);
+    check(cudnnSetTensor4dDescriptor(this->b, CUDNN_TENSOR_NCHW, data_type(b, op), 1, static_cast<int>(b.size(0)), 1, 1),
+          op);
+  }
+  ~Descriptors() {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (b) cudnnDestroyTensorDescriptor(b);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
+  Descriptors(const Descriptors&) = delete;
+  Descriptors& operator=(const Descriptors&) = delete;
+};
+
+// Scratch memory for cuDNN from the backend's caching allocator.
+Tensor workspace(const Tensor& like, std::size_t bytes) {
+  return empty({static_cast<std::int64_t>(bytes > 0 ? bytes : 1)}, {.dtype = DType::u8, .device = like.device()});
+}
+
+constexpr std::size_t kSearchWorkspace = std::size_t{256} << 20;  // the most an algorithm may use while searching
+
+// The fastest algorithm for a key, measured on first use. `find` runs cudnnFind*Ex and returns
+// the results (sorted fastest first); the first that succeeded wins.
+template <typename Algo, typename Perf, typename Find>
+std::pair<Algo, std::size_t> cached_algo(std::map<std::string, std::pair<Algo, std::size_t>>& cache, const std::string& key,
+                                         Find find, const char* op) {
+  static std::mutex mu;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  Perf perf[16];
+  int n = 0;
+  find(perf, 16, &n);
+  for (int i = 0; i < n; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS) {
+      std::lock_guard<std::mutex> lock(mu);
+      return cache[key] = {perf[i].algo, perf[i].memory};
+    }
+  fail(op, "cuDNN has no algorithm for this convolution ({})", key);
+}
+
+// Zero-padded copy of x (N,C,H+top+bottom,W+left+right) for asymmetric padding.
+Tensor padded(const Tensor& x, const Conv2dParams& p) {
+  Tensor xp = zeros({x.size(0), x.size(1), x.size(2) + p.padding[0] + p.padding[1], x.size(3) + p.padding[2] + p.padding[3]},
+                    {.dtype = x.dtype(), .device = x.device()});
+  cuda::device_copy(x, xp.slice(2, p.padding[0], p.padding[0] + x.size(2)).slice(3, p.padding[2], p.padding[2] + x.size(3)));
+  return xp;
+}
+
+bool asymmetric(const Conv2dParams& p) { return p.padding[0] != p.padding[1] || p.padding[2] != p.padding[3]; }
+
+Conv2dParams unpadded(Conv2dParams p) {
+  p.padding = {0, 0, 0, 0};
+  return p;
+}
+
+Tensor contiguous_on_device(const Tensor& t) { return t.is_contiguous() ? t : t.contiguous(); }
+
+}  // namespace
+
+void CudaBackend::conv2d_forward(const Tensor& x0, const Tensor& w0, const Tensor* b, const Tensor& y, const Conv2dParams& p) {
+  if (asymmetric(p)) return conv2d_forward(padded(x0, p), w0, b, y, unpadded(p));
+  const Tensor x = contiguous_on_device(x0), w = contiguous_on_device(w0);
+  Descriptors d(x, w, y, p, "conv2d");
+  cudnnHandle_t h = handle(x);
+  static std::map<std::string, std::pair<cudnnConvolutionFwdAlgo_t, std::size_t>> cache;
+  const auto [algo, bytes] = cached_algo<cudnnConvolutionFwdAlgo_t, cudnnConvolutionFwdAlgoPerf_t>(
+      cache, d.key,
+      [&](cudnnConvolutionFwdAlgoPerf_t* perf, int want, int* got) {
+        Tensor ws = workspace(x, kSearchWorkspace);
+        check(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, ptr(x), d.w, ptr(w), d.conv, d.y, ptr(y), want, got, perf,
+                                                     ptr(ws), kSearchWorkspace),
+              "conv2d");
+      },
+      "conv2d");
+  Tensor ws = workspace(x, bytes);
+  const double one = 1, zero = 0;
+  const float onef = 1, zerof = 0;
+  const bool f32 = x.dtype() == DType::f32;
+  const void* alpha = f32 ? static_cast<const void*>(&onef) : &one;
+  const void* beta = f32 ? static_cast<const void*>(&zerof) : &zero;
+  check(cudnnConvolutionForward(h, alpha, d.x, ptr(x), d.w, ptr(w), d.conv, algo, ptr(ws), bytes, beta, d.y, ptr(y)),
+        "conv2d");
+  if (b) {
+    d.bias(*b, "conv2d");
+    check(cudnnAddTensor(h, alpha, d.b, ptr(*b), alpha, d.y, ptr(y)), "conv2d");
+  }
+}
+
+void CudaBackend::conv2d_backward_data(const Tensor& gy0, const Tensor& w0, const Tensor& gx, const Conv2dParams& p) {
+  if (asymmetric(p)) {
+    Tensor gxp = empty({gx.size(0), gx.size(1), gx.size(2) + p.padding[0] + p.padding[1], gx.size(3) + p.padding[2] + p.padding[3]},
+                       {.dtype = gx.dtype(), .device = gx.device()});
+    conv2d_backward_data(gy0, w0, gxp, unpadded(p));
+    cuda::device_copy(gxp.slice(2, p.padding[0], p.padding[0] + gx.size(2)).slice(3, p.padding[2], p.padding[2] + gx.size(3)), gx);
+    return;
+  }
+  const Tensor gy = contiguous_on_device(gy0), w = contiguous_on_device(w0);
+  Descriptors d(gx, w, gy, p, "conv2d_backward");
+  cudnnHandle_t h = handle(gy);
+  static std::map<std::string, std::pair<cudnnConvolutionBwdDataAlgo_t, std::size_t>> cache;
+  const auto [algo, bytes] = cached_algo<cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdDataAlgoPerf_t>(
+      cache, d.key,
+      [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int want, int* got) {
+        Tensor ws = workspace(gy, kSearchWorkspace);
+        check(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, ptr(w), d.y, ptr(gy), d.conv, d.x, ptr(gx), want, got,
+                                                          perf, ptr(ws), kSearchWorkspace),
+              "conv2d_backward");
+      },
+      "conv2d_backward");
+  Tensor ws = workspace(gy, bytes);
+  const double one = 1, zero = 0;
+  const float onef = 1, zerof = 0;
+  const bool f32 = gy.dtype() == DType::f32;
+  check(cudnnConvolutionBackwardData(h, f32 ? static_cast<const void*>(&onef) : &one, d.w, ptr(w), d.y, ptr(gy), d.conv,
+                                     algo, ptr(ws), bytes, f32 ? static_cast<const void*>(&zerof) : &zero, d.x, ptr(gx)),
+        "conv2d_backward");
+}
+
+void CudaBackend::conv2d_backward_weights(const Tensor& gy0, const Tensor& x0, const Tensor& gw, const Tensor* gb,
+                                          const Conv2dParams& p) {
+  if (asymmetric(p)) return conv2d_backward_weights(gy0, padded(x0, p), gw, gb, unpadded(p));
+  const Tensor gy = contiguous_on_device(gy0), x = contiguous_on_device(x0);
+  Descriptors d(x, gw, gy, p, "conv2d_backward");
+  cudnnHandle_t h = handle(gy);
+  static std::map<std::string, std::pair<cudnnConvolutionBwdFilterAlgo_t, std::size_t>> cache;
+  const auto [algo, bytes] = cached_algo<cudnnConvolutionBwdFilterAlgo_t, cudnnConvolutionBwdFilterAlgoPerf_t>(
+      cache, d.key,
+      [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int want, int* got) {
+        Tensor ws = workspace(gy, kSearchWorkspace);
+        check(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x, ptr(x), d.y, ptr(gy), d.conv, d.w, ptr(gw), want, got,
+                                                            perf, ptr(ws), kSearchWorkspace),
+              "conv2d_backward");
+      },
+      "conv2d_backward");
+  Tensor ws = workspace(gy, bytes);
+  const double one = 1, zero = 0;
+  const float onef = 1, zerof = 0;
+  const bool f32 = gy.dtype() == DType::f32;
+  const void* alpha = f32 ? static_cast<const void*>(&onef) : &one;
+  const void* beta = f32 ? static_cast<const void*>(&zerof) : &zero;
+  check(cudnnConvolutionBackwardFilter(h, alpha, d.x, ptr(x), d.y, ptr(gy), d.conv, algo, ptr(ws), bytes, beta, d.w, ptr(gw)),
+        "conv2d_backward");
+  if (gb) {
+    d.bias(*gb, "conv2d_backward");
+    check(cudnnConvolutionBackwardBias(h, alpha, d.y, ptr(gy), beta, d.b, ptr(*gb)), "conv2d_backward");
+  }
+}
+
+}  // namespace fovea::backend

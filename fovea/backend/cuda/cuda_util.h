@@ -1,0 +1,35 @@
+#pragma once
+// Host-side helpers shared by the CUDA backend's *.cpp files.
+#include <cuda_runtime.h>
+
+#include "fovea/backend/cuda/kernels.h"
+#include "fovea/core/error.h"
+#include "fovea/core/tensor.h"
+
+namespace fovea::backend::cuda {
+
+// Throws "[op] CUDA error: <name>: <description>" when a runtime call failed.
+void check(cudaError_t e, const char* op);
+#define FOVEA_CUDA_CHECK(expr, op) ::fovea::backend::cuda::check((expr), (op))
+// After kernel launches: a launch error names the op.
+#define FOVEA_CUDA_LAUNCHED(op) FOVEA_CUDA_CHECK(cudaGetLastError(), op)
+
+// Makes t's device (cuda:N) current and returns the stream all of the backend's work on it runs on.
+cudaStream_t stream_for(const Tensor& t);
+
+// Pointer to t's first element (on its device).
+inline void* ptr(const Tensor& t) {
+  return t.storage()->data.get() + t.offset() * static_cast<std::int64_t>(dtype_size(t.dtype()));
+}
+inline DTypeCode code(DType t) { return static_cast<DTypeCode>(static_cast<int>(t)); }
+
+// t's sizes and strides as kernels take them; throws beyond kMaxDims naming `op`.
+Strided strided(const Tensor& t, const char* op);
+
+// "[op] DTYPE is not implemented on cuda" unless t's dtype is one of `allowed`.
+void require_dtype(const Tensor& t, std::initializer_list<DType> allowed, const char* op);
+
+// src and dst on the same CUDA device, the same shape, any strides and dtypes (elementwise.cpp).
+void device_copy(const Tensor& src, const Tensor& dst);
+
+}  // namespace fovea::backend::cuda

@@ -1,0 +1,210 @@
+// CUDA elementwise primitives, copies between tensors of one device, activations and row
+// gathers / scatters: argument checks here, kernels in elementwise.cu.
+#include <initializer_list>
+
+#include "fovea/backend/cuda/cuda_backend.h"
+#include "fovea/backend/cuda/cuda_util.h"
+#include "fovea/backend/cuda/elementwise_kernels.h"
+
+namespace fovea::backend {
+
+namespace cuda {
+
+namespace {
+
+static_assert(int(UnaryOp::neg) == kNeg && int(UnaryOp::exp) == kExp && int(UnaryOp::log) == kLog &&
+              int(UnaryOp::log1p) == kLog1p && int(UnaryOp::sqrt) == kSqrt && int(UnaryOp::rsqrt) == kRsqrt &&
+              int(UnaryOp::abs) == kAbs && int(UnaryOp::sign) == kSign && int(UnaryOp::square) == kSquare &&
+              int(UnaryOp::reciprocal) == kReciprocal && int(UnaryOp::sin) == kSin && int(UnaryOp::cos) == kCos &&
+              int(UnaryOp::erf) == kErf && int(UnaryOp::floor) == kFloor && int(UnaryOp::ceil) == kCeil &&
+              int(UnaryOp::round) == kRound && int(UnaryOp::not_) == kNot && kNot + 1 == kUnaryCount);
+static_assert(int(BinaryOp::add) == kAdd && int(BinaryOp::sub) == kSub && int(BinaryOp::mul) == kMul &&
+              int(BinaryOp::div) == kDiv && int(BinaryOp::pow) == kPow && int(BinaryOp::maximum) == kMaximum &&
+              int(BinaryOp::minimum) == kMinimum && int(BinaryOp::eq) == kEq && int(BinaryOp::ne) == kNe &&
+              int(BinaryOp::lt) == kLt && int(BinaryOp::le) == kLe && int(BinaryOp::gt) == kGt &&
+              int(BinaryOp::ge) == kGe && kGe + 1 == kBinaryCount);
+static_assert(int(Act::relu) == kRelu && int(Act::leaky_relu) == kLeakyRelu && int(Act::elu) == kElu &&
+              int(Act::sigmoid) == kSigmoid && int(Act::tanh) == kTanh && int(Act::gelu) == kGelu &&
+              int(Act::hardswish) == kHardswish && int(Act::clamp) == kClamp && kClamp + 1 == kActCount);
+
+constexpr std::initializer_list<DType> kAll = {DType::f32, DType::f64, DType::i64, DType::u8, DType::f16, DType::bf16};
+constexpr std::initializer_list<DType> kArith = {DType::f32, DType::f64, DType::i64, DType::u8};
+constexpr std::initializer_list<DType> kFloat = {DType::f32, DType::f64};
+
+// t must have dtype d and live on out's device (the kernels read it as such).
+void expect(const Tensor& t, DType d, const Tensor& out, const char* op, const char* what) {
+  if (t.dtype() != d) fail(op, "expected {} {}, got {}", dtype_name(d), what, dtype_name(t.dtype()));
+  if (t.device() != out.device()) fail(op, "{} is on {}, the output on {}", what, t.device().str(), out.device().str());
+}
+
+// Views of one shape: merges dimensions that are contiguous in every operand and drops size-1
+// ones, in place, so contiguous operands reach the kernels as one dimension of stride 1.
+void collapse(std::initializer_list<Strided*> ops) {
+  const int dims = (*ops.begin())->dims;
+  int kept = 0;
+  for (int d = 0; d < dims; ++d) {
+    const std::int64_t size = (*ops.begin())->sizes[d];
+    if (size == 1) continue;
+    bool merge = kept > 0;
+    for (const Strided* s : ops) merge = merge && s->strides[kept - 1] == s->strides[d] * size;
+    for (Strided* s : ops) {
+      if (merge) {
+        s->sizes[kept - 1] *= size;
+        s->strides[kept - 1] = s->strides[d];
+      } else {
+        s->sizes[kept] = size;
+        s->strides[kept] = s->strides[d];
+      }
+    }
+    if (!merge) ++kept;
+  }
+  for (Strided* s : ops) s->dims = kept;
+}
+
+// A 2-D tensor's data pointer and strides (gather_rows, scatter_add_rows).
+Matrix matrix(const Tensor& t, const char* op, const char* what) {
+  if (t.dim() != 2) fail(op, "expected a 2-D {}, got {}", what, shape_str(t.shape()));
+  return {ptr(t), t.strides()[0], t.strides()[1]};
+}
+
+}  // namespace
+
+void device_copy(const Tensor& src, const Tensor& dst) {
+  if (src.shape() != dst.shape())
+    fail("copy", "shape mismatch: {} into {}", shape_str(src.shape()), shape_str(dst.shape()));
+  if (src.device() != dst.device())
+    fail("copy", "device_copy needs one CUDA device, got {} and {}", src.device().str(), dst.device().str());
+  require_dtype(src, kAll, "copy");
+  require_dtype(dst, kAll, "copy");
+  if (src.numel() == 0) return;
+  cudaStream_t stream = stream_for(dst);
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
+    const auto bytes = static_cast<std::size_t>(src.numel()) * dtype_size(src.dtype());
+    FOVEA_CUDA_CHECK(cudaMemcpyAsync(ptr(dst), ptr(src), bytes, cudaMemcpyDeviceToDevice, stream), "copy");
+    return;
+  }
+  Strided s = strided(src, "copy"), d = strided(dst, "copy");
+  collapse({&d, &s});
+  launch_copy(code(src.dtype()), ptr(src), s, code(dst.dtype()), ptr(dst), d, dst.numel(), stream);
+  FOVEA_CUDA_LAUNCHED("copy");
+}
+
+}  // namespace cuda
+
+using namespace cuda;
+
+void CudaBackend::fill(const Tensor& dst, double v) {
+  require_dtype(dst, kAll, "fill");
+  if (dst.numel() == 0) return;
+  Strided d = strided(dst, "fill");
+  collapse({&d});
+  launch_fill(code(dst.dtype()), ptr(dst), d, v, dst.numel(), stream_for(dst));
+  FOVEA_CUDA_LAUNCHED("fill");
+}
+
+void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out) {
+  require_dtype(x, kArith, "unary");
+  expect(out, x.dtype(), out, "unary", "output");
+  expect(x, x.dtype(), out, "unary", "input");
+  if (out.numel() == 0) return;
+  Strided xs = strided(x, "unary"), os = strided(out, "unary");
+  collapse({&os, &xs});
+  launch_unary(static_cast<int>(op), code(x.dtype()), ptr(x), xs, ptr(out), os, out.numel(), stream_for(out));
+  FOVEA_CUDA_LAUNCHED("unary");
+}
+
+void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  require_dtype(a, kArith, "binary");
+  const bool comparison = op >= BinaryOp::eq;
+  expect(b, a.dtype(), out, "binary", "second operand");
+  expect(a, a.dtype(), out, "binary", "first operand");
+  expect(out, comparison ? DType::u8 : a.dtype(), out, "binary", "output");
+  if (out.numel() == 0) return;
+  Strided as = strided(a, "binary"), bs = strided(b, "binary"), os = strided(out, "binary");
+  collapse({&os, &as, &bs});
+  cudaStream_t stream = stream_for(out);
+  if (op == BinaryOp::div && (a.dtype() == DType::i64 || a.dtype() == DType::u8)) {
+    bool zero = false;
+    FOVEA_CUDA_CHECK(launch_any_zero(code(b.dtype()), ptr(b), bs, out.numel(), &zero, stream), "div");
+    if (zero) fail("div", "integer division by zero");
+  }
+  launch_binary(static_cast<int>(op), code(a.dtype()), ptr(a), as, ptr(b), bs, ptr(out), os, out.numel(), stream);
+  FOVEA_CUDA_LAUNCHED("binary");
+}
+
+void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  require_dtype(a, kArith, "where");
+  expect(cond, DType::u8, out, "where", "condition");
+  expect(a, a.dtype(), out, "where", "first operand");
+  expect(b, a.dtype(), out, "where", "second operand");
+  expect(out, a.dtype(), out, "where", "output");
+  if (out.numel() == 0) return;
+  Strided cs = strided(cond, "where"), as = strided(a, "where"), bs = strided(b, "where"), os = strided(out, "where");
+  collapse({&os, &cs, &as, &bs});
+  launch_where(code(a.dtype()), ptr(cond), cs, ptr(a), as, ptr(b), bs, ptr(out), os, out.numel(), stream_for(out));
+  FOVEA_CUDA_LAUNCHED("where");
+}
+
+void CudaBackend::activation_forward(Act a, const ActParams& p, const Tensor& x, const Tensor& y) {
+  require_dtype(x, kFloat, "activation");
+  expect(y, x.dtype(), y, "activation", "output");
+  expect(x, x.dtype(), y, "activation", "input");
+  if (x.numel() == 0) return;
+  Strided xs = strided(x, "activation"), ys = strided(y, "activation");
+  collapse({&ys, &xs});
+  launch_activation_forward(static_cast<int>(a), p.alpha, p.beta, code(x.dtype()), ptr(x), xs, ptr(y), ys, x.numel(),
+                            stream_for(y));
+  FOVEA_CUDA_LAUNCHED("activation");
+}
+
+void CudaBackend::activation_backward(Act a, const ActParams& p, const Tensor& x, const Tensor& gy, const Tensor& gx) {
+  require_dtype(x, kFloat, "activation");
+  expect(gx, x.dtype(), gx, "activation", "input gradient");
+  expect(x, x.dtype(), gx, "activation", "input");
+  expect(gy, x.dtype(), gx, "activation", "output gradient");
+  if (x.numel() == 0) return;
+  Strided xs = strided(x, "activation"), gs = strided(gy, "activation"), gxs = strided(gx, "activation");
+  collapse({&gxs, &xs, &gs});
+  launch_activation_backward(static_cast<int>(a), p.alpha, p.beta, code(x.dtype()), ptr(x), xs, ptr(gy), gs, ptr(gx),
+                             gxs, x.numel(), stream_for(gx));
+  FOVEA_CUDA_LAUNCHED("activation");
+}
+
+// x (M, K), index (M, J) i64 -> out (M, J)
+void CudaBackend::gather_rows(const Tensor& x, const Tensor& index, const Tensor& out) {
+  require_dtype(x, kArith, "gather");
+  expect(index, DType::i64, out, "gather", "index");
+  expect(x, x.dtype(), out, "gather", "input");
+  expect(out, x.dtype(), out, "gather", "output");
+  const Matrix xm = matrix(x, "gather", "input"), im = matrix(index, "gather", "index");
+  const std::int64_t M = x.size(0), K = x.size(1), J = index.size(1);
+  if (index.size(0) != M || out.shape() != Shape{M, J})
+    fail("gather", "input {}, index {} and output {} do not match", shape_str(x.shape()), shape_str(index.shape()),
+         shape_str(out.shape()));
+  if (M * J == 0) return;
+  IndexReport r;
+  FOVEA_CUDA_CHECK(launch_gather_rows(code(x.dtype()), xm, im, ptr(out), out.strides()[0], out.strides()[1], M, K, J,
+                                      &r, stream_for(out)),
+                   "gather");
+  if (r.bad) fail("gather", "index {} out of range for size {}", r.index, K);
+}
+
+// out (M, K) += src (M, J) at columns index (M, J) i64
+void CudaBackend::scatter_add_rows(const Tensor& src, const Tensor& index, const Tensor& out) {
+  require_dtype(out, {DType::f32, DType::f64, DType::i64}, "scatter_add");
+  expect(index, DType::i64, out, "scatter_add", "index");
+  expect(src, out.dtype(), out, "scatter_add", "source");
+  const Matrix sm = matrix(src, "scatter_add", "source"), im = matrix(index, "scatter_add", "index");
+  if (out.dim() != 2 || index.size(0) != out.size(0) || src.shape() != index.shape())
+    fail("scatter_add", "source {}, index {} and output {} do not match", shape_str(src.shape()),
+         shape_str(index.shape()), shape_str(out.shape()));
+  const std::int64_t M = out.size(0), K = out.size(1), J = index.size(1);
+  if (M * J == 0) return;
+  IndexReport r;
+  FOVEA_CUDA_CHECK(launch_scatter_add_rows(code(out.dtype()), sm, im, ptr(out), out.strides()[0], out.strides()[1], M,
+                                           K, J, &r, stream_for(out)),
+                   "scatter_add");
+  if (r.bad) fail("scatter_add", "index {} out of range for size {}", r.index, K);
+}
+
+}  // namespace fovea::backend

@@ -1,0 +1,41 @@
+#pragma once
+// The interface between the CUDA backend's host code (*.cpp, which knows Tensor) and its
+// kernels (*.cu, compiled by nvcc without fovea's other headers: fmt's compile-time format
+// strings do not build under nvcc). Plain data only: pointers, sizes, strides, codes.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fovea::backend::cuda {
+
+// Up to 8 dimensions of sizes and element strides, passed to kernels by value: the offset of
+// the i-th element (row-major over `sizes`) of a strided view.
+inline constexpr int kMaxDims = 8;
+struct Strided {
+  int dims = 0;
+  std::int64_t sizes[kMaxDims] = {};
+  std::int64_t strides[kMaxDims] = {};
+#ifdef __CUDACC__
+  __host__ __device__
+#endif
+  std::int64_t offset(std::int64_t i) const {
+    std::int64_t off = 0;
+    for (int d = dims - 1; d >= 0; --d) {
+      off += (i % sizes[d]) * strides[d];
+      i /= sizes[d];
+    }
+    return off;
+  }
+};
+
+// fovea::DType's values (dtype.h): f32 0, f64 1, i64 2, u8 3, f16 4, bf16 5
+enum DTypeCode : int { kF32 = 0, kF64 = 1, kI64 = 2, kU8 = 3, kF16 = 4, kBF16 = 5 };
+
+// Blocks of kThreads covering n elements (capped; kernels loop with a grid stride).
+inline constexpr unsigned kThreads = 256;
+inline unsigned blocks_for(std::int64_t n) {
+  const std::int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
+}
+
+}  // namespace fovea::backend::cuda
