@@ -8,12 +8,12 @@ import sys
 import time
 
 
-def median_seconds(f, budget):
-    """Runs f twice to warm up, then until `budget` seconds are spent (at least 3 runs): the median."""
-    for _ in range(2):
+def median_seconds(f, budget, warmup=2, min_runs=3):
+    """Runs f `warmup` times, then until `budget` seconds are spent (at least min_runs runs): the median."""
+    for _ in range(warmup):
         f()
     t, total = [], 0.0
-    while total < budget or len(t) < 3:
+    while total < budget or len(t) < min_runs:
         t0 = time.perf_counter()
         f()
         dt = time.perf_counter() - t0

@@ -9,10 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import median_seconds  # noqa: E402
 
 CASES = [
     ("resnet18.conv1", 32, 3, 224, 64, 7, 2, 3), ("resnet18.layer1", 32, 64, 56, 64, 3, 1, 1),
@@ -38,17 +40,7 @@ def torch_times(threads, budget):
             x.grad = w.grad = b.grad = None
             F.conv2d(x, w, b, s, p).backward(gy)
 
-        for _ in range(3):
-            step()
-        times, total = [], 0.0
-        while total < budget or len(times) < 5:
-            t0 = time.perf_counter()
-            step()
-            dt = time.perf_counter() - t0
-            times.append(dt)
-            total += dt
-        times.sort()
-        out[name] = times[len(times) // 2] * 1e3
+        out[name] = median_seconds(step, budget, warmup=3, min_runs=5) * 1e3
     return out
 
 

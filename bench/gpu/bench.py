@@ -7,12 +7,16 @@ Usage (on the GPU machine): python3 bench/gpu/bench.py --exe build-gpu/bench_gpu
 """
 import argparse
 import json
+import os
 import subprocess
-import time
+import sys
 
 import torch
 import torch.nn.functional as F
 import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from common import median_seconds  # noqa: E402
 
 ROWS = [("resnet50 224 b128", "resnet50", 224, 128, 3), ("resnet18 224 b128", "resnet18", 224, 128, 3),
         ("vgg16 224 b64", "vgg16", 224, 64, 3), ("densenet121 224 b64", "densenet121", 224, 64, 3),
@@ -44,16 +48,7 @@ def pytorch_row(model, size, batch, channels, seconds):
         loss.backward()
         opt.step()
         loss.item()
-    for _ in range(3):
-        step()
-    times, total = [], 0.0
-    while total < seconds or len(times) < 5:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-        total += times[-1]
-    times.sort()
-    return batch / times[len(times) // 2]
+    return batch / median_seconds(step, seconds, warmup=3, min_runs=5)
 
 
 def main():

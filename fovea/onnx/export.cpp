@@ -228,6 +228,18 @@ std::string export_model(nn::Module& m, const Shape& input, const ExportOptions&
         s[0] = 0;  // copy N
       }
       w.node("Reshape", scope, {in[0], w.ints(std::vector<std::int64_t>(s.begin(), s.end()))}, out);
+    } else if (type == "Transpose") {
+      const auto perm = attr<std::vector<std::int64_t>>(op, "perm");
+      if (is_batched && perm[0] != 0)
+        export_fail(fmt::format("a transpose in '{}' moves the batch dimension", scope));
+      copy_attrs(w.node("Transpose", scope, in, out), op);
+    } else if (type == "Slice") {
+      const auto axes = attr<std::vector<std::int64_t>>(op, "axes");
+      if (is_batched && axes[0] == 0) export_fail(fmt::format("a slice in '{}' cuts the batch dimension", scope));
+      w.node("Slice", scope,
+             {in[0], w.ints(attr<std::vector<std::int64_t>>(op, "starts")), w.ints(attr<std::vector<std::int64_t>>(op, "ends")),
+              w.ints(axes), w.ints(attr<std::vector<std::int64_t>>(op, "steps"))},
+             out);
     } else if (type == "Gemm") {
       if (op.inputs[0].dim() != 2) export_fail(fmt::format("linear in '{}' on a {}-D input", scope, op.inputs[0].dim()));
       copy_attrs(w.node("Gemm", scope, trimmed(in), out), op);

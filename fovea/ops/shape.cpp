@@ -102,7 +102,11 @@ Tensor Tensor::permute(const std::vector<std::int64_t>& dims) const {
     inv[d] = static_cast<std::int64_t>(i);
   }
   Tensor out = make_view(*this, ns, nst, offset());
-  return autograd::record("permute", out, {*this}, [inv](const Tensor& g) { return std::vector<Tensor>{g.permute(inv)}; });
+  std::vector<std::int64_t> perm(inv.size());
+  for (size_t i = 0; i < inv.size(); ++i) perm[static_cast<size_t>(inv[i])] = static_cast<std::int64_t>(i);
+  return trace::traced(
+      autograd::record("permute", out, {*this}, [inv](const Tensor& g) { return std::vector<Tensor>{g.permute(inv)}; }),
+      "Transpose", {*this}, {{"perm", perm}});
 }
 
 Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const {
@@ -123,12 +127,15 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
   ns[dd] = (end - start + step - 1) / step;
   nst[dd] *= step;
   Tensor out = make_view(*this, ns, nst, offset() + start * strides()[dd]);
-  return autograd::record("slice", out, {*this}, [s = shape(), dd, start, end, step](const Tensor& g) {
+  Tensor y = autograd::record("slice", out, {*this}, [s = shape(), dd, start, end, step](const Tensor& g) {
     Tensor gx = zeros(s, {.dtype = g.dtype(), .device = g.device()});
     Tensor region = gx.slice(dd, start, end, step);
     be(g).copy(g, region);
     return std::vector<Tensor>{gx};
   });
+  return trace::traced(y, "Slice", {*this},
+                       {{"axes", std::vector<std::int64_t>{dd}}, {"starts", std::vector<std::int64_t>{start}},
+                        {"ends", std::vector<std::int64_t>{end}}, {"steps", std::vector<std::int64_t>{step}}});
 }
 
 Tensor Tensor::select(std::int64_t d, std::int64_t index) const {

@@ -56,6 +56,11 @@ TEST(OnnxExport, Resnet18SmallInput) {
   round_trip(*m, {3, 32, 32}, "resnet18", 13);
 }
 
+TEST(OnnxExport, ShufflenetV2ChannelShuffleAndSplit) {  // transpose and slice
+  auto m = models::create("shufflenet_v2_x1_0", {.num_classes = 10, .in_channels = 3, .small_input = true});
+  round_trip(*m, {3, 32, 32}, "shufflenet_v2", 13);
+}
+
 TEST(OnnxExport, Googlenet) {
   auto m = models::create("googlenet", {.num_classes = 10, .in_channels = 3});
   round_trip(*m, {3, 64, 64}, "googlenet");

@@ -23,16 +23,23 @@ void check(cudnnStatus_t s, const char* op) {
 }
 
 cudnnHandle_t handle(const Tensor& t) {
-  static std::mutex mu;
-  static std::map<int, cudnnHandle_t> handles;
-  cudaStream_t st = stream_for(t);
-  std::lock_guard<std::mutex> lock(mu);
-  auto& h = handles[t.device().index];
-  if (!h) {
+  return cuda::per_device<cudnnHandle_t>(t, [](cudaStream_t st) {
+    cudnnHandle_t h = nullptr;
     check(cudnnCreate(&h), "conv2d");
     check(cudnnSetStream(h, st), "conv2d");
-  }
-  return h;
+    return h;
+  });
+}
+
+// cuDNN's alpha = 1 and beta = 0 in the data's precision
+struct Scale {
+  const void* one;
+  const void* zero;
+};
+Scale scale(DType t) {
+  static const float onef = 1, zerof = 0;
+  static const double one = 1, zero = 0;
+  return t == DType::f32 ? Scale{&onef, &zerof} : Scale{&one, &zero};
 }
 
 cudnnDataType_t data_type(const Tensor& t, const char* op) {
@@ -153,16 +160,12 @@ void CudaBackend::conv2d_forward(const Tensor& x0, const Tensor& w0, const Tenso
       },
       "conv2d");
   Tensor ws = workspace(x, bytes);
-  const double one = 1, zero = 0;
-  const float onef = 1, zerof = 0;
-  const bool f32 = x.dtype() == DType::f32;
-  const void* alpha = f32 ? static_cast<const void*>(&onef) : &one;
-  const void* beta = f32 ? static_cast<const void*>(&zerof) : &zero;
-  check(cudnnConvolutionForward(h, alpha, d.x, ptr(x), d.w, ptr(w), d.conv, algo, ptr(ws), bytes, beta, d.y, ptr(y)),
+  const Scale k = scale(x.dtype());
+  check(cudnnConvolutionForward(h, k.one, d.x, ptr(x), d.w, ptr(w), d.conv, algo, ptr(ws), bytes, k.zero, d.y, ptr(y)),
         "conv2d");
   if (b) {
     d.bias(*b, "conv2d");
-    check(cudnnAddTensor(h, alpha, d.b, ptr(*b), alpha, d.y, ptr(y)), "conv2d");
+    check(cudnnAddTensor(h, k.one, d.b, ptr(*b), k.one, d.y, ptr(y)), "conv2d");
   }
 }
 
@@ -188,11 +191,9 @@ void CudaBackend::conv2d_backward_data(const Tensor& gy0, const Tensor& w0, cons
       },
       "conv2d_backward");
   Tensor ws = workspace(gy, bytes);
-  const double one = 1, zero = 0;
-  const float onef = 1, zerof = 0;
-  const bool f32 = gy.dtype() == DType::f32;
-  check(cudnnConvolutionBackwardData(h, f32 ? static_cast<const void*>(&onef) : &one, d.w, ptr(w), d.y, ptr(gy), d.conv,
-                                     algo, ptr(ws), bytes, f32 ? static_cast<const void*>(&zerof) : &zero, d.x, ptr(gx)),
+  const Scale k = scale(gy.dtype());
+  check(cudnnConvolutionBackwardData(h, k.one, d.w, ptr(w), d.y, ptr(gy), d.conv, algo, ptr(ws), bytes, k.zero, d.x,
+                                     ptr(gx)),
         "conv2d_backward");
 }
 
@@ -213,16 +214,13 @@ void CudaBackend::conv2d_backward_weights(const Tensor& gy0, const Tensor& x0, c
       },
       "conv2d_backward");
   Tensor ws = workspace(gy, bytes);
-  const double one = 1, zero = 0;
-  const float onef = 1, zerof = 0;
-  const bool f32 = gy.dtype() == DType::f32;
-  const void* alpha = f32 ? static_cast<const void*>(&onef) : &one;
-  const void* beta = f32 ? static_cast<const void*>(&zerof) : &zero;
-  check(cudnnConvolutionBackwardFilter(h, alpha, d.x, ptr(x), d.y, ptr(gy), d.conv, algo, ptr(ws), bytes, beta, d.w, ptr(gw)),
+  const Scale k = scale(gy.dtype());
+  check(cudnnConvolutionBackwardFilter(h, k.one, d.x, ptr(x), d.y, ptr(gy), d.conv, algo, ptr(ws), bytes, k.zero, d.w,
+                                       ptr(gw)),
         "conv2d_backward");
   if (gb) {
     d.bias(*gb, "conv2d_backward");
-    check(cudnnConvolutionBackwardBias(h, alpha, d.y, ptr(gy), beta, d.b, ptr(*gb)), "conv2d_backward");
+    check(cudnnConvolutionBackwardBias(h, k.one, d.y, ptr(gy), k.zero, d.b, ptr(*gb)), "conv2d_backward");
   }
 }
 

@@ -2,6 +2,9 @@
 // Host-side helpers shared by the CUDA backend's *.cpp files.
 #include <cuda_runtime.h>
 
+#include <map>
+#include <mutex>
+
 #include "fovea/backend/cuda/kernels.h"
 #include "fovea/core/error.h"
 #include "fovea/core/tensor.h"
@@ -28,6 +31,19 @@ Strided strided(const Tensor& t, const char* op);
 
 // "[op] DTYPE is not implemented on cuda" unless t's dtype is one of `allowed`.
 void require_dtype(const Tensor& t, std::initializer_list<DType> allowed, const char* op);
+
+// A library handle (cuDNN, cuBLAS) per device, made on first use by make(stream) and bound to the
+// device's stream.
+template <typename Handle, typename Make>
+Handle per_device(const Tensor& t, Make make) {
+  static std::mutex mu;
+  static std::map<int, Handle> handles;
+  cudaStream_t st = stream_for(t);
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, fresh] = handles.try_emplace(t.device().index);
+  if (fresh) it->second = make(st);
+  return it->second;
+}
 
 // src and dst on the same CUDA device, the same shape, any strides and dtypes (elementwise.cpp).
 void device_copy(const Tensor& src, const Tensor& dst);

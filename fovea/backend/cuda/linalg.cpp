@@ -2,9 +2,6 @@
 // cuda_math().matmul_tf32).
 #include <cublas_v2.h>
 
-#include <map>
-#include <mutex>
-
 #include "fovea/backend/cuda/cuda_backend.h"
 #include "fovea/backend/cuda/cuda_util.h"
 
@@ -19,16 +16,12 @@ void check(cublasStatus_t s, const char* op) {
 }
 
 cublasHandle_t handle(const Tensor& t) {
-  static std::mutex mu;
-  static std::map<int, cublasHandle_t> handles;
-  cudaStream_t st = cuda::stream_for(t);
-  std::lock_guard<std::mutex> lock(mu);
-  auto& h = handles[t.device().index];
-  if (!h) {
+  return cuda::per_device<cublasHandle_t>(t, [](cudaStream_t st) {
+    cublasHandle_t h = nullptr;
     check(cublasCreate(&h), "matmul");
     check(cublasSetStream(h, st), "matmul");
-  }
-  return h;
+    return h;
+  });
 }
 
 // One operand of a row-major product as cuBLAS (column-major) sees it: rows x cols of `t`'s
