@@ -2,8 +2,10 @@
 // and occlusion maps of images, as PNG files, the article's figure and raw safetensors.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include <nlohmann/json.hpp>
 

@@ -140,12 +140,13 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
     if (src.device() == dst.device()) return cuda::device_copy(src, dst);
     const Tensor s = src.to(dst.dtype()).contiguous();
     const Tensor d = dst.is_contiguous() ? dst : empty(dst.shape(), {.dtype = dst.dtype(), .device = dst.device()});
-    cudaStream_t st = stream_for(s);
-    FOVEA_CUDA_CHECK(cudaStreamSynchronize(st), "copy");
-    FOVEA_CUDA_CHECK(cudaMemcpyPeer(cuda::ptr(d), d.device().index, cuda::ptr(s), s.device().index,
-                                    static_cast<std::size_t>(s.numel()) * dtype_size(s.dtype())),
+    FOVEA_CUDA_CHECK(cudaStreamSynchronize(stream_for(s)), "copy");  // s is ready
+    cudaStream_t st = stream_for(d);
+    FOVEA_CUDA_CHECK(cudaMemcpyPeerAsync(cuda::ptr(d), d.device().index, cuda::ptr(s), s.device().index,
+                                         static_cast<std::size_t>(s.numel()) * dtype_size(s.dtype()), st),
                      "copy");
     if (!d.same(dst)) cuda::device_copy(d, dst);
+    FOVEA_CUDA_CHECK(cudaStreamSynchronize(st), "copy");  // s may be freed on return
     return;
   }
   const std::size_t bytes = static_cast<std::size_t>(dst.numel()) * dtype_size(dst.dtype());
