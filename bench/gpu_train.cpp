@@ -25,9 +25,13 @@ int main(int argc, char** argv) {
     const char* name;
     const char* model;
     std::int64_t size, batch, channels;
+    Precision precision = Precision::f32;
   };
-  const Row rows[] = {{"resnet50 224 b128", "resnet50", 224, 128, 3}, {"resnet18 224 b128", "resnet18", 224, 128, 3},
-                      {"vgg16 224 b64", "vgg16", 224, 64, 3},         {"densenet121 224 b64", "densenet121", 224, 64, 3},
+  const Row rows[] = {{"resnet50 224 b128", "resnet50", 224, 128, 3},
+                      {"resnet50 224 b128 bf16", "resnet50", 224, 128, 3, Precision::bf16},
+                      {"resnet18 224 b128", "resnet18", 224, 128, 3},
+                      {"vgg16 224 b64", "vgg16", 224, 64, 3},
+                      {"densenet121 224 b64", "densenet121", 224, 64, 3},
                       {"lenet5 28 b256", "lenet5", 28, 256, 1}};
   for (const auto& r : rows) {
     manual_seed(0);
@@ -39,7 +43,11 @@ int main(int argc, char** argv) {
     optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
     const double s = fovea::bench::median_seconds(
         [&] {
-          Tensor loss = cross_entropy((*net)(x), y);
+          Tensor loss;
+          {
+            AutocastGuard autocast(r.precision);
+            loss = cross_entropy((*net)(x), y);
+          }
           opt.zero_grad();
           loss.backward();
           opt.step();

@@ -83,6 +83,10 @@ static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b,
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  if (detail::autocast_bf16(x, w)) {  // bf16 compute, f32 result and bias
+    Tensor y = conv2d_untraced(x.to(DType::bf16), w.to(DType::bf16), Tensor(), o).to(DType::f32);
+    return b.defined() ? y + b.view({1, b.numel(), 1, 1}) : y;
+  }
   Tensor y = conv2d_untraced(x, w, b, o);
   if (!trace::active()) return y;
   auto p = resolve_padding(o.padding, {x.size(2), x.size(3)}, {w.size(2), w.size(3)}, o.stride, o.dilation, "conv2d");

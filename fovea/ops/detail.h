@@ -29,4 +29,7 @@ struct Rows {
 };
 Rows rows_along(const Tensor& x, int dim);
 
+// Whether x (and w) should compute in bf16 under autocast: f32 tensors on CUDA.
+bool autocast_bf16(const Tensor& x, const Tensor& w);
+
 }  // namespace fovea::detail

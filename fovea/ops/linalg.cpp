@@ -82,6 +82,10 @@ static Tensor linear_untraced(const Tensor& x, const Tensor& w, const Tensor& b)
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  if (detail::autocast_bf16(x, w)) {  // bf16 compute, f32 result and bias
+    Tensor y = linear_untraced(x.to(DType::bf16), w.to(DType::bf16), Tensor()).to(DType::f32);
+    return b.defined() ? y + b : y;
+  }
   return trace::traced(linear_untraced(x, w, b), "Gemm", {x, w, b}, {{"transB", std::int64_t{1}}});
 }
 

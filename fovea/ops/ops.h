@@ -84,6 +84,23 @@ class ReluGradRuleGuard {
   ReluGradRule prev_;
 };
 
+// Mixed precision (autocast.cpp): under Precision::bf16, conv2d and linear on CUDA tensors of
+// f32 compute in bf16 (tensor cores, f32 accumulation) and return f32; their bias is added in
+// f32, parameters stay f32 (the master weights) and get f32 gradients. CPU tensors are never
+// affected. Thread-local, scoped by AutocastGuard.
+enum class Precision { f32, bf16 };
+Precision autocast_precision();
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(Precision p);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  Precision prev_;
+};
+
 // reductions (reduce.cpp); dims may be negative; empty dims = all
 Tensor sum(const Tensor& x);
 Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim = false);

@@ -20,7 +20,7 @@ std::string RunConfig::to_json() const {
          {"seed", seed},             {"workers", workers},         {"select_classes", select_classes},
          {"per_class", per_class},   {"init_from", init_from},     {"head", head},
          {"head_from_pretrained", head_from_pretrained},
-         {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update},     {"device", device}};
+         {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update},     {"device", device},           {"precision", precision}};
   return j.dump();
 }
 
@@ -66,7 +66,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("workers", c.workers);
   // added with transfer learning: absent from older checkpoints
   const json defaults = json::parse(RunConfig{}.to_json());
-  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update", "device"})
+  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update", "device", "precision"})
     if (!j.contains(key)) j[key] = defaults[key];
   get("select_classes", c.select_classes);
   get("per_class", c.per_class);
@@ -77,6 +77,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("unfreeze", c.unfreeze);
   get("bn_update", c.bn_update);
   get("device", c.device);
+  get("precision", c.precision);
   return c;
 }
 
@@ -96,7 +97,10 @@ void RunConfig::validate() const {
   if (val_fraction <= 0 || val_fraction >= 1) fail("train", "validation fraction must be in (0, 1), got {}", val_fraction);
   if (limit_train < 0 || limit_test < 0) fail("train", "limits must be >= 0");
   if (per_class < 0) fail("train", "images per class must be >= 0, got {}", per_class);
-  Device::parse(device);  // "[device] unknown device 'x'"
+  const Device d = Device::parse(device);  // "[device] unknown device 'x'"
+  if (precision != "f32" && precision != "bf16") fail("train", "unknown precision '{}' (expected f32 or bf16)", precision);
+  if (precision == "bf16" && d.type != DeviceType::cuda)
+    fail("train", "precision bf16 needs a CUDA device (--device cuda): it runs conv and linear layers on tensor cores");
 }
 
 }  // namespace fovea::train

@@ -44,6 +44,7 @@ struct RunConfig {
   std::uint64_t seed = 0;
   int workers = 2;
   std::string device = "cpu";  // cpu | cuda | cuda:N (docs/gpu.md)
+  std::string precision = "f32";  // f32 | bf16 (CUDA: conv and linear in bf16, f32 master weights)
 
   std::string to_json() const;
   static RunConfig from_json(const std::string& json);  // errors name the bad field

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -294,6 +295,9 @@ TrainResult train(const TrainOptions& opts) {
     // a resumed epoch starts from the sums saved at the interruption
     double loss_sum = skip ? st.epoch_loss_sum : 0;
     std::int64_t seen = skip ? st.epoch_seen : 0, correct = skip ? st.epoch_correct : 0, step = skip;
+    // bf16 autocast for the forward pass; backward follows the recorded casts
+    std::optional<AutocastGuard> autocast;
+    if (c.precision == "bf16") autocast.emplace(Precision::bf16);
     while (auto b = train_loader.next()) {
       b->images = b->images.to(dev);
       b->labels = b->labels.to(dev);

@@ -4,6 +4,7 @@
 // the test that measures it (its tolerance is documented in docs/gpu.md).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 
 #include "fovea/autograd/grad_mode.h"
@@ -138,6 +139,14 @@ TEST_F(DeviceParity, ConvolutionWithTf32) {
   check("matmul TF32", {r({32, 64}), r({64, 48}) * 0.1}, [](auto& v) { return matmul(v[0], v[1]); }, 5e-3);
 }
 
+TEST_F(DeviceParity, Bf16Autocast) {
+  // conv and linear compute in bf16 (8 mantissa bits) with f32 accumulation: about 1e-2 relative
+  AutocastGuard bf16(Precision::bf16);
+  check("conv2d bf16", {r({2, 16, 12, 12}), r({16, 16, 3, 3}) * 0.1, r({16})},
+        [](auto& v) { return conv2d(v[0], v[1], v[2], {.padding = 1}); }, 3e-2);
+  check("linear bf16", {r({8, 64}), r({32, 64}) * 0.1, r({32})}, [](auto& v) { return linear(v[0], v[1], v[2]); }, 3e-2);
+}
+
 TEST_F(DeviceParity, Pooling) {
   check("max 2x2", {r({2, 3, 8, 8})}, [](auto& v) { return max_pool2d(v[0], {.kernel = 2}); });
   check("max 3x3 s2 ceil", {r({2, 3, 9, 9})}, [](auto& v) { return max_pool2d(v[0], {.kernel = 3, .stride = 2, .ceil_mode = true}); });
@@ -216,6 +225,40 @@ void check_model(const std::string& name, Shape input) {
 TEST_F(DeviceParity, Resnet18) { check_model("resnet18", {4, 3, 32, 32}); }
 TEST_F(DeviceParity, Densenet121) { check_model("densenet121", {2, 3, 32, 32}); }
 TEST_F(DeviceParity, Googlenet) { check_model("googlenet", {2, 3, 64, 64}); }
+
+TEST_F(DeviceParity, Bf16TrainingStepOfResnet18) {
+  manual_seed(0);
+  auto net = models::create("resnet18", {.num_classes = 10, .in_channels = 3, .small_input = true});
+  net->to(kCuda);
+  net->train();
+  optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
+  const Tensor x = r({8, 3, 32, 32}).to(kCuda);
+  const Tensor y = zeros({8}, {.dtype = DType::i64, .device = kCuda});
+  double first = 0, last = 0;
+  for (int i = 0; i < 5; ++i) {
+    Tensor loss;
+    {
+      AutocastGuard bf16(Precision::bf16);
+      loss = cross_entropy((*net)(x), y);
+    }
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    (i == 0 ? first : last) = loss.item();
+  }
+  for (auto& p : net->parameters()) EXPECT_EQ(p.dtype(), DType::f32);  // f32 master weights
+  EXPECT_TRUE(std::isfinite(last));
+  EXPECT_LT(last, first);  // five steps on one batch lower its loss
+}
+
+// Autocast changes nothing for CPU tensors (it applies to CUDA only).
+TEST(Autocast, CpuTensorsAreUnaffected) {
+  const Tensor x = r({2, 3, 8, 8}), w = r({4, 3, 3, 3}), b = r({4});
+  const Tensor ref = conv2d(x, w, b, {.padding = 1});
+  AutocastGuard bf16(Precision::bf16);
+  test::expect_close(conv2d(x, w, b, {.padding = 1}), ref, 0, "conv2d under autocast on the CPU");
+  EXPECT_EQ(autocast_precision(), Precision::bf16);
+}
 
 TEST(DeviceAvailability, ClearErrorWithoutCuda) {
   if (backend::cuda_available()) GTEST_SKIP() << "a CUDA device is present";

@@ -12,6 +12,7 @@
 #include "fovea/core/threads.h"
 #include "fovea/io/safetensors.h"
 #include "fovea/train/trainer.h"
+#include "tests/test_util.h"
 #include "tests/train/train_test_util.h"
 
 using namespace fovea;
@@ -120,6 +121,14 @@ TEST(Trainer, BadConfigurationIsAnError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/no/such/dir"), std::string::npos) << e.what();
   }
+  o.config.data = "mnist:" + (s.root / "data").string();
+  o.config.precision = "bf16";  // on the CPU
+  EXPECT_NE(test::error_of([&] { train::train(o); }).find("needs a CUDA device"), std::string::npos);
+  o.config.precision = "f16";
+  EXPECT_NE(test::error_of([&] { train::train(o); }).find("unknown precision 'f16'"), std::string::npos);
+  o.config.precision = "f32";
+  o.config.device = "tpu";
+  EXPECT_THROW(train::train(o), Error);
   EXPECT_FALSE(fs::exists(o.out_dir));
 }
 

@@ -36,15 +36,16 @@ struct Scale {
   const void* one;
   const void* zero;
 };
-Scale scale(DType t) {
+Scale scale(DType t) {  // float for f32 and bf16 data, double for f64
   static const float onef = 1, zerof = 0;
   static const double one = 1, zero = 0;
-  return t == DType::f32 ? Scale{&onef, &zerof} : Scale{&one, &zero};
+  return t == DType::f64 ? Scale{&one, &zero} : Scale{&onef, &zerof};
 }
 
+// f32, f64, and bf16 (autocast: tensor cores with f32 accumulation)
 cudnnDataType_t data_type(const Tensor& t, const char* op) {
-  cuda::require_dtype(t, {DType::f32, DType::f64}, op);
-  return t.dtype() == DType::f32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+  cuda::require_dtype(t, {DType::f32, DType::f64, DType::bf16}, op);
+  return t.dtype() == DType::f32 ? CUDNN_DATA_FLOAT : t.dtype() == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_BFLOAT16;
 }
 
 // RAII descriptors for one call
@@ -69,14 +70,16 @@ struct Descriptors {
     check(cudnnSetTensor4dDescriptor(this->x, CUDNN_TENSOR_NCHW, dt, xd[0], xd[1], xd[2], xd[3]), op);
     check(cudnnSetTensor4dDescriptor(this->y, CUDNN_TENSOR_NCHW, dt, yd[0], yd[1], yd[2], yd[3]), op);
     check(cudnnSetFilter4dDescriptor(this->w, dt, CUDNN_TENSOR_NCHW, wd[0], wd[1], wd[2], wd[3]), op);
+    const cudnnDataType_t compute = dt == CUDNN_DATA_BFLOAT16 ? CUDNN_DATA_FLOAT : dt;
     check(cudnnSetConvolution2dDescriptor(conv, static_cast<int>(p.padding[0]), static_cast<int>(p.padding[2]),
                                           static_cast<int>(p.stride[0]), static_cast<int>(p.stride[1]),
                                           static_cast<int>(p.dilation[0]), static_cast<int>(p.dilation[1]),
-                                          CUDNN_CROSS_CORRELATION, dt),
+                                          CUDNN_CROSS_CORRELATION, compute),
           op);
     check(cudnnSetConvolutionGroupCount(conv, static_cast<int>(p.groups)), op);
     const bool tf32 = dt == CUDNN_DATA_FLOAT && cuda_math().conv_tf32;
-    check(cudnnSetConvolutionMathType(conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), op);
+    const bool tensor_ops = tf32 || dt == CUDNN_DATA_BFLOAT16;
+    check(cudnnSetConvolutionMathType(conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), op);
     key = fmt::format("{}:{}x{}x{}x{}:{}x{}x{}x{}:{}:{},{},{},{},{},{}:{}:{}", x.device().index, xd[0], xd[1], xd[2],
                       xd[3], wd[0], wd[1], wd[2], wd[3], static_cast<int>(dt), p.padding[0], p.padding[2], p.stride[0],
                       p.stride[1], p.dilation[0], p.dilation[1], p.groups, tf32);

@@ -1,5 +1,5 @@
 // Batched matrix products on CUDA through cuBLAS (strided batched GEMM; TF32 when
-// cuda_math().matmul_tf32).
+// cuda_math().matmul_tf32; bf16 inputs under autocast, accumulated in f32).
 #include <cublas_v2.h>
 
 #include "fovea/backend/cuda/cuda_backend.h"
@@ -56,7 +56,7 @@ Operand operand(const Tensor& t0) {
 // a: (B|1, M, K), b: (B|1, K, N), bias: (N) or null -> out: (B, M, N) contiguous.
 // Row-major out = a b is column-major out^T = b^T a^T: cuBLAS computes (N x M) from b then a.
 void CudaBackend::matmul(const Tensor& a, const Tensor& b, const Tensor* bias, const Tensor& out) {
-  cuda::require_dtype(a, {DType::f32, DType::f64}, "matmul");
+  cuda::require_dtype(a, {DType::f32, DType::f64, DType::bf16}, "matmul");
   const std::int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a.size(2);
   if (out.numel() == 0) return;
   float beta = 0;
@@ -71,13 +71,16 @@ void CudaBackend::matmul(const Tensor& a, const Tensor& b, const Tensor* bias, c
   const Operand ob = operand(b), oa = operand(a);
   cublasHandle_t h = handle(out);
   const long long out_stride = M * N;
-  if (a.dtype() == DType::f32) {
+  if (a.dtype() != DType::f64) {  // f32 (TF32 when asked), or bf16 with f32 accumulation (autocast)
     const float alpha = 1;
-    const cublasComputeType_t compute = cuda_math().matmul_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    const bool bf16 = a.dtype() == DType::bf16;
+    const cudaDataType_t dt = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    const cublasComputeType_t compute =
+        !bf16 && cuda_math().matmul_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     check(cublasGemmStridedBatchedEx(h, ob.op, oa.op, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha,
-                                     ptr(ob.t), CUDA_R_32F, ob.ld, ob.batch_stride, ptr(oa.t), CUDA_R_32F, oa.ld,
-                                     oa.batch_stride, &beta, ptr(out), CUDA_R_32F, static_cast<int>(N), out_stride,
-                                     static_cast<int>(B), compute, CUBLAS_GEMM_DEFAULT),
+                                     ptr(ob.t), dt, ob.ld, ob.batch_stride, ptr(oa.t), dt, oa.ld, oa.batch_stride, &beta,
+                                     ptr(out), dt, static_cast<int>(N), out_stride, static_cast<int>(B), compute,
+                                     CUBLAS_GEMM_DEFAULT),
           "matmul");
     return;
   }
