@@ -107,11 +107,12 @@ Tensor workspace(const Tensor& like, std::size_t bytes) {
 
 constexpr std::size_t kSearchWorkspace = std::size_t{256} << 20;  // the most an algorithm may use while searching
 
-// The fastest algorithm for a key, measured on first use. `find` runs cudnnFind*Ex and returns
-// the results (sorted fastest first); the first that succeeded wins.
+// The fastest algorithm for a key, measured on first use. `find(perf, n, &got, workspace)` runs
+// cudnnFind*Ex with kSearchWorkspace bytes of scratch and returns the results (sorted fastest
+// first); the first that succeeded wins.
 template <typename Algo, typename Perf, typename Find>
 std::pair<Algo, std::size_t> cached_algo(std::map<std::string, std::pair<Algo, std::size_t>>& cache, const std::string& key,
-                                         Find find, const char* op) {
+                                         const Tensor& like, Find find, const char* op) {
   static std::mutex mu;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -119,7 +120,8 @@ std::pair<Algo, std::size_t> cached_algo(std::map<std::string, std::pair<Algo, s
   }
   Perf perf[16];
   int n = 0;
-  find(perf, 16, &n);
+  const Tensor ws = workspace(like, kSearchWorkspace);
+  find(perf, 16, &n, ptr(ws));
   for (int i = 0; i < n; ++i)
     if (perf[i].status == CUDNN_STATUS_SUCCESS) {
       std::lock_guard<std::mutex> lock(mu);
@@ -128,11 +130,18 @@ std::pair<Algo, std::size_t> cached_algo(std::map<std::string, std::pair<Algo, s
   fail(op, "cuDNN has no algorithm for this convolution ({})", key);
 }
 
-// Zero-padded copy of x (N,C,H+top+bottom,W+left+right) for asymmetric padding.
+// (N,C,H,W) -> (N,C,H+top+bottom,W+left+right), and the view of the original inside it
+Shape padded_shape(const Tensor& x, const Conv2dParams& p) {
+  return {x.size(0), x.size(1), x.size(2) + p.padding[0] + p.padding[1], x.size(3) + p.padding[2] + p.padding[3]};
+}
+Tensor interior(const Tensor& xp, const Tensor& x, const Conv2dParams& p) {
+  return xp.slice(2, p.padding[0], p.padding[0] + x.size(2)).slice(3, p.padding[2], p.padding[2] + x.size(3));
+}
+
+// Zero-padded copy of x for asymmetric padding.
 Tensor padded(const Tensor& x, const Conv2dParams& p) {
-  Tensor xp = zeros({x.size(0), x.size(1), x.size(2) + p.padding[0] + p.padding[1], x.size(3) + p.padding[2] + p.padding[3]},
-                    {.dtype = x.dtype(), .device = x.device()});
-  cuda::device_copy(x, xp.slice(2, p.padding[0], p.padding[0] + x.size(2)).slice(3, p.padding[2], p.padding[2] + x.size(3)));
+  Tensor xp = zeros(padded_shape(x, p), {.dtype = x.dtype(), .device = x.device()});
+  cuda::device_copy(x, interior(xp, x, p));
   return xp;
 }
 
@@ -154,11 +163,10 @@ void CudaBackend::conv2d_forward(const Tensor& x0, const Tensor& w0, const Tenso
   cudnnHandle_t h = handle(x);
   static std::map<std::string, std::pair<cudnnConvolutionFwdAlgo_t, std::size_t>> cache;
   const auto [algo, bytes] = cached_algo<cudnnConvolutionFwdAlgo_t, cudnnConvolutionFwdAlgoPerf_t>(
-      cache, d.key,
-      [&](cudnnConvolutionFwdAlgoPerf_t* perf, int want, int* got) {
-        Tensor ws = workspace(x, kSearchWorkspace);
+      cache, d.key, x,
+      [&](cudnnConvolutionFwdAlgoPerf_t* perf, int want, int* got, void* ws) {
         check(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, ptr(x), d.w, ptr(w), d.conv, d.y, ptr(y), want, got, perf,
-                                                     ptr(ws), kSearchWorkspace),
+                                                     ws, kSearchWorkspace),
               "conv2d");
       },
       "conv2d");
@@ -174,10 +182,9 @@ void CudaBackend::conv2d_forward(const Tensor& x0, const Tensor& w0, const Tenso
 
 void CudaBackend::conv2d_backward_data(const Tensor& gy0, const Tensor& w0, const Tensor& gx, const Conv2dParams& p) {
   if (asymmetric(p)) {
-    Tensor gxp = empty({gx.size(0), gx.size(1), gx.size(2) + p.padding[0] + p.padding[1], gx.size(3) + p.padding[2] + p.padding[3]},
-                       {.dtype = gx.dtype(), .device = gx.device()});
+    Tensor gxp = empty(padded_shape(gx, p), {.dtype = gx.dtype(), .device = gx.device()});
     conv2d_backward_data(gy0, w0, gxp, unpadded(p));
-    cuda::device_copy(gxp.slice(2, p.padding[0], p.padding[0] + gx.size(2)).slice(3, p.padding[2], p.padding[2] + gx.size(3)), gx);
+    cuda::device_copy(interior(gxp, gx, p), gx);
     return;
   }
   const Tensor gy = contiguous_on_device(gy0), w = contiguous_on_device(w0);
@@ -185,11 +192,10 @@ void CudaBackend::conv2d_backward_data(const Tensor& gy0, const Tensor& w0, cons
   cudnnHandle_t h = handle(gy);
   static std::map<std::string, std::pair<cudnnConvolutionBwdDataAlgo_t, std::size_t>> cache;
   const auto [algo, bytes] = cached_algo<cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdDataAlgoPerf_t>(
-      cache, d.key,
-      [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int want, int* got) {
-        Tensor ws = workspace(gy, kSearchWorkspace);
+      cache, d.key, gy,
+      [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int want, int* got, void* ws) {
         check(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, ptr(w), d.y, ptr(gy), d.conv, d.x, ptr(gx), want, got,
-                                                          perf, ptr(ws), kSearchWorkspace),
+                                                          perf, ws, kSearchWorkspace),
               "conv2d_backward");
       },
       "conv2d_backward");
@@ -208,11 +214,10 @@ void CudaBackend::conv2d_backward_weights(const Tensor& gy0, const Tensor& x0, c
   cudnnHandle_t h = handle(gy);
   static std::map<std::string, std::pair<cudnnConvolutionBwdFilterAlgo_t, std::size_t>> cache;
   const auto [algo, bytes] = cached_algo<cudnnConvolutionBwdFilterAlgo_t, cudnnConvolutionBwdFilterAlgoPerf_t>(
-      cache, d.key,
-      [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int want, int* got) {
-        Tensor ws = workspace(gy, kSearchWorkspace);
+      cache, d.key, gy,
+      [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int want, int* got, void* ws) {
         check(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x, ptr(x), d.y, ptr(gy), d.conv, d.w, ptr(gw), want, got,
-                                                            perf, ptr(ws), kSearchWorkspace),
+                                                            perf, ws, kSearchWorkspace),
               "conv2d_backward");
       },
       "conv2d_backward");
