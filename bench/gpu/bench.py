@@ -22,7 +22,9 @@ from common import median_seconds  # noqa: E402
 ROWS = [("resnet50 224 b128", "resnet50", 224, 128, 3), ("resnet50 224 b128 bf16", "resnet50", 224, 128, 3),
         ("resnet18 224 b128", "resnet18", 224, 128, 3),
         ("vgg16 224 b64", "vgg16", 224, 64, 3), ("densenet121 224 b64", "densenet121", 224, 64, 3),
-        ("lenet5 28 b256", "lenet5", 28, 256, 1)]
+        ("lenet5 28 b256", "lenet5", 28, 256, 1),
+        # fovea replays a CUDA graph of the step; PyTorch runs its ordinary eager step (the baseline)
+        ("lenet5 28 b256 graph", "lenet5", 28, 256, 1)]
 
 
 class LeNet5(torch.nn.Module):

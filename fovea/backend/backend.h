@@ -4,8 +4,12 @@
 // device code. oneDNN and cuDNN types never appear outside backend/.
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 
+#include "fovea/backend/optim_math.h"
 #include "fovea/backend/pool_window.h"
 #include "fovea/core/generator.h"
 #include "fovea/core/tensor.h"
@@ -126,6 +130,42 @@ class Backend {
   virtual void uniform(const Tensor& out, double lo, double hi, Generator& g) = 0;
   virtual void normal(const Tensor& out, double mean, double std, Generator& g) = 0;
   virtual void bernoulli(const Tensor& out, double p, Generator& g) = 0;
+
+  // Fused optimizer steps over many parameters (one call per group, device and dtype); entry i of
+  // every list belongs to parameter i. All tensors contiguous, f32 or f64 like params[0], on this
+  // backend's device, each of its parameter's shape; gradients are only read. Each operation rounds
+  // to the dtype as the separate tensor ops of torch.optim (PyTorch 1.13) would (optim_math.h).
+  //
+  // SGD (https://github.com/pytorch/pytorch/blob/v1.13.0/torch/optim/sgd.py#L213), per parameter p
+  // with gradient g and momentum buffer b:
+  //   d = g + weight_decay * p                                    (weight_decay != 0)
+  //   b = d if buffer_is_new[i], else momentum * b + (1 - dampening) * d   (momentum != 0)
+  //   d = nesterov ? d + momentum * b : b                         (momentum != 0)
+  //   p = p - lr * d
+  // momentum_buffers and buffer_is_new: empty when momentum == 0; a new buffer's content is ignored.
+  virtual void sgd_step(std::span<const Tensor> params, std::span<const Tensor> grads,
+                        std::span<const Tensor> momentum_buffers, std::span<const std::uint8_t> buffer_is_new,
+                        const SgdStepParams& p) = 0;
+  // Adam / AdamW (https://github.com/pytorch/pytorch/blob/v1.13.0/torch/optim/adam.py#L319, adamw.py#L237),
+  // per parameter p with gradient g, moments m, v (and v_max) at its own step t:
+  //   p = p * (1 - lr * weight_decay)                             (decoupled: AdamW)
+  //   g = g + weight_decay * p                                    (not decoupled, weight_decay != 0)
+  //   m = beta1 * m + (1 - beta1) * g
+  //   v = beta2 * v + (1 - beta2) * g * g
+  //   v_max = max(v_max, v), then used in place of v              (amsgrad)
+  //   p = p - step_size[i] * m / (sqrt(v) / bias_correction2_sqrt[i] + eps)
+  // with step_size[i] = lr / (1 - beta1^t) and bias_correction2_sqrt[i] = sqrt(1 - beta2^t).
+  // max_exp_avg_sq: empty unless amsgrad.
+  virtual void adam_step(std::span<const Tensor> params, std::span<const Tensor> grads, std::span<const Tensor> exp_avg,
+                         std::span<const Tensor> exp_avg_sq, std::span<const Tensor> max_exp_avg_sq,
+                         std::span<const double> step_size, std::span<const double> bias_correction2_sqrt,
+                         const AdamStepParams& p) = 0;
+
+  // CUDA graphs (fovea/backend/graph.h): runs f with this device's work recorded instead of
+  // executed and returns the recording; replay_graph runs a recording again. Backends without
+  // graphs (the CPU) throw "[graph] ...".
+  virtual std::shared_ptr<void> capture_graph(Device d, const std::function<void()>& f);
+  virtual void replay_graph(const std::shared_ptr<void>& graph, Device d);
 };
 
 // Whether this build has the CUDA backend and the machine a GPU it can use.

@@ -47,6 +47,11 @@ class MetaBackend final : public Backend {
   void uniform(const Tensor&, double, double, Generator&) override {}
   void normal(const Tensor&, double, double, Generator&) override {}
   void bernoulli(const Tensor&, double, Generator&) override {}
+  void sgd_step(std::span<const Tensor>, std::span<const Tensor>, std::span<const Tensor>,
+                std::span<const std::uint8_t>, const SgdStepParams&) override {}
+  void adam_step(std::span<const Tensor>, std::span<const Tensor>, std::span<const Tensor>, std::span<const Tensor>,
+                 std::span<const Tensor>, std::span<const double>, std::span<const double>,
+                 const AdamStepParams&) override {}
 };
 
 std::array<Backend*, 3>& table() {
@@ -54,7 +59,7 @@ std::array<Backend*, 3>& table() {
   static CpuBackend cpu;
   static MetaBackend meta;
 #ifdef FOVEA_HAS_CUDA
-  static std::array<Backend*, 3> t{&cpu, cuda_backend(), &meta};
+  static std::array<Backend*, 3> t{&cpu, cuda::cuda_backend(), &meta};
 #else
   static std::array<Backend*, 3> t{&cpu, nullptr, &meta};
 #endif
@@ -67,6 +72,13 @@ CudaMath& math() {
 }
 
 }  // namespace
+
+std::shared_ptr<void> Backend::capture_graph(Device d, const std::function<void()>&) {
+  fail("graph", "graphs record the work of a cuda device; {} has none", d.str());
+}
+void Backend::replay_graph(const std::shared_ptr<void>&, Device d) {
+  fail("graph", "graphs record the work of a cuda device; {} has none", d.str());
+}
 
 void register_backend(DeviceType type, Backend* b) { table()[static_cast<size_t>(type)] = b; }
 

@@ -1,4 +1,4 @@
-// torch.optim.Adam / AdamW single-tensor updates, PyTorch 1.13:
+// torch.optim.Adam / AdamW, PyTorch 1.13, as one fused backend step per group, device and dtype:
 // https://github.com/pytorch/pytorch/blob/v1.13.0/torch/optim/adam.py#L319
 // https://github.com/pytorch/pytorch/blob/v1.13.0/torch/optim/adamw.py#L237
 #include "fovea/optim/adam.h"
@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "fovea/autograd/grad_mode.h"
-#include "fovea/ops/ops.h"
+#include "fovea/backend/backend.h"
 
 namespace fovea::optim {
 
@@ -57,49 +57,50 @@ std::vector<std::string> Adam::buffer_slots(const ParamGroup&) const {
   return {"exp_avg", "exp_avg_sq"};
 }
 
+// One fused backend step per group, device and dtype (backend.h: Backend::adam_step has the math).
 void Adam::step() {
   NoGradGuard no_grad;
-  const double beta2 = options_.beta2, eps = options_.eps;
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     const auto& group = groups_[g];
-    const double lr = group.lr, beta1 = group.momentum, weight_decay = group.weight_decay;
-    for (std::size_t i = 0; i < group.params.size(); ++i) {
-      Tensor p = group.params[i];
-      Tensor grad = p.grad();
-      if (!grad.defined()) continue;
-      auto& st = state(g, i);
-      if (st.buffers.empty()) {
-        for (const auto& slot : buffer_slots(group)) st.buffers.emplace(slot, zeros_like(p));
+    const backend::AdamStepParams hyper{.lr = group.lr,
+                                        .beta1 = group.momentum,
+                                        .beta2 = options_.beta2,
+                                        .eps = options_.eps,
+                                        .weight_decay = group.weight_decay,
+                                        .decoupled = decoupled_,
+                                        .amsgrad = options_.amsgrad};
+    const auto slots = buffer_slots(group);
+    for (const auto& bucket : grad_buckets(g)) {
+      Staging staging;
+      std::vector<Tensor> params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq;
+      std::vector<double> step_size, bias_correction2_sqrt;
+      // the zeroed moments of parameters at their first step; they join the state after the step
+      std::vector<std::map<std::string, Tensor>> created(bucket.size());
+      for (std::size_t k = 0; k < bucket.size(); ++k) {
+        const Tensor& p = group.params[bucket[k]];
+        const auto& st = state(g, bucket[k]);
+        if (st.buffers.empty()) {
+          for (const auto& slot : slots) created[k].emplace(slot, zeros_like(p));
+        }
+        const auto& buffers = st.buffers.empty() ? created[k] : st.buffers;
+        params.push_back(staging.update(p));
+        grads.push_back(staging.read(p.grad(), p.dtype()));
+        exp_avg.push_back(staging.update(buffers.at("exp_avg")));
+        exp_avg_sq.push_back(staging.update(buffers.at("exp_avg_sq")));
+        if (hyper.amsgrad) max_exp_avg_sq.push_back(staging.update(buffers.at("max_exp_avg_sq")));
+        // the bias corrections at this parameter's step t
+        const auto t = static_cast<double>(st.step + 1);
+        step_size.push_back(hyper.lr / (1 - std::pow(hyper.beta1, t)));
+        bias_correction2_sqrt.push_back(std::sqrt(1 - std::pow(hyper.beta2, t)));
       }
-      Tensor& m = st.buffers.at("exp_avg");
-      Tensor& v = st.buffers.at("exp_avg_sq");
-      st.step += 1;
-
-      if (decoupled_) {
-        // AdamW: p <- p * (1 - lr * wd), decoupled from the moments
-        p.mul_(1 - lr * weight_decay);
-      } else if (weight_decay != 0) {
-        // Adam: g <- g + wd * p (L2 penalty)
-        grad = grad.clone().add_(p, weight_decay);
+      backend::backend_for(params.front())
+          .adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, step_size, bias_correction2_sqrt, hyper);
+      staging.write_back();
+      for (std::size_t k = 0; k < bucket.size(); ++k) {
+        auto& st = state(g, bucket[k]);
+        if (!created[k].empty()) st.buffers = std::move(created[k]);
+        st.step += 1;
       }
-      // m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
-      m.mul_(beta1).add_(grad, 1 - beta1);
-      v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-
-      // p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-      const auto t = static_cast<double>(st.step);
-      const double bias_correction1 = 1 - std::pow(beta1, t);
-      const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, t));
-      const double step_size = lr / bias_correction1;
-      Tensor second = v;
-      if (options_.amsgrad) {
-        // AMSGrad (https://openreview.net/forum?id=ryQu7f-RZ): normalise by the running maximum of v
-        Tensor& v_max = st.buffers.at("max_exp_avg_sq");
-        v_max.copy_(maximum(v_max, v));
-        second = v_max;
-      }
-      Tensor denom = sqrt(second) / bias_correction2_sqrt + eps;
-      p.addcdiv_(m, denom, -step_size);
     }
   }
 }

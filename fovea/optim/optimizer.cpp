@@ -87,6 +87,34 @@ Optimizer::ParamState& Optimizer::state(std::size_t group, std::size_t index) {
   return slots[index];
 }
 
+std::vector<std::vector<std::size_t>> Optimizer::grad_buckets(std::size_t group) const {
+  const auto& params = groups_[group].params;
+  std::vector<std::vector<std::size_t>> buckets;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Tensor& p = params[i];
+    if (!p.grad().defined()) continue;
+    auto it = std::find_if(buckets.begin(), buckets.end(), [&](const std::vector<std::size_t>& b) {
+      return params[b.front()].device() == p.device() && params[b.front()].dtype() == p.dtype();
+    });
+    if (it == buckets.end()) buckets.push_back({i});
+    else it->push_back(i);
+  }
+  return buckets;
+}
+
+Tensor Optimizer::Staging::read(const Tensor& t, DType dtype) { return t.to(dtype).contiguous(); }
+
+Tensor Optimizer::Staging::update(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  copies_.emplace_back(t.contiguous(), t);
+  return copies_.back().first;
+}
+
+void Optimizer::Staging::write_back() {
+  for (const auto& [copy, original] : copies_) original.copy_(copy);
+  copies_.clear();
+}
+
 NamedTensors Optimizer::state_dict() const {
   NamedTensors out;
   for (std::size_t g = 0; g < groups_.size(); ++g) {

@@ -66,6 +66,24 @@ class Optimizer {
   static std::vector<ParamGroup> single_group(std::vector<Tensor> params);
 
   ParamState& state(std::size_t group, std::size_t index);
+  // The indices of a group's parameters that have a gradient, split by device and dtype (in order
+  // of first appearance): each part is one fused backend step (backend.h: sgd_step, adam_step).
+  std::vector<std::vector<std::size_t>> grad_buckets(std::size_t group) const;
+
+  // Contiguous stand-ins for the tensors of a fused backend step, which takes contiguous tensors
+  // only. Parameters and their state are contiguous in practice; a non-contiguous one is updated
+  // through a contiguous copy that write_back() copies into it.
+  class Staging {
+   public:
+    // t as a contiguous tensor of dtype, only read (a gradient)
+    Tensor read(const Tensor& t, DType dtype);
+    // t itself when contiguous, else a contiguous copy to be written back
+    Tensor update(const Tensor& t);
+    void write_back();
+
+   private:
+    std::vector<std::pair<Tensor, Tensor>> copies_;  // (contiguous copy, original)
+  };
   // The buffers a parameter of this group holds once updated (load_state_dict requires exactly these).
   virtual std::vector<std::string> buffer_slots(const ParamGroup& group) const = 0;
   // Whether ParamState::step is part of the state (Adam's bias correction needs it).

@@ -1,14 +1,16 @@
-// torch.optim.SGD's single-tensor update, PyTorch 1.13:
-// https://github.com/pytorch/pytorch/blob/v1.13.0/torch/optim/sgd.py#L213
+// torch.optim.SGD, PyTorch 1.13 (https://github.com/pytorch/pytorch/blob/v1.13.0/torch/optim/sgd.py#L213),
+// as one fused backend step per group, device and dtype.
 #include "fovea/optim/sgd.h"
 
 #include "fovea/autograd/grad_mode.h"
+#include "fovea/backend/backend.h"
 
 namespace fovea::optim {
 
 namespace {
 
 constexpr const char* kOp = "sgd";
+constexpr const char* kBuffer = "momentum_buffer";
 
 }  // namespace
 
@@ -33,35 +35,42 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
 }
 
 std::vector<std::string> SGD::buffer_slots(const ParamGroup& group) const {
-  if (group.momentum != 0) return {"momentum_buffer"};
+  if (group.momentum != 0) return {kBuffer};
   return {};
 }
 
+// One fused backend step per group, device and dtype (backend.h: Backend::sgd_step has the math).
 void SGD::step() {
   NoGradGuard no_grad;
-  const double dampening = options_.dampening;
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     const auto& group = groups_[g];
-    const double lr = group.lr, momentum = group.momentum, weight_decay = group.weight_decay;
-    for (std::size_t i = 0; i < group.params.size(); ++i) {
-      Tensor p = group.params[i];
-      Tensor d_p = p.grad();
-      if (!d_p.defined()) continue;
-      // g <- g + wd * p (L2 penalty folded into the gradient)
-      if (weight_decay != 0) d_p = d_p.clone().add_(p, weight_decay);
-      if (momentum != 0) {
-        auto& buffers = state(g, i).buffers;
-        auto it = buffers.find("momentum_buffer");
-        // b_1 = g_1 (no dampening on the first step); b_t = mu * b_{t-1} + (1 - dampening) * g_t
-        if (it == buffers.end()) {
-          it = buffers.emplace("momentum_buffer", d_p.clone()).first;
-        } else {
-          it->second.mul_(momentum).add_(d_p, 1 - dampening);
-        }
-        // nesterov: g + mu * b_t; otherwise b_t
-        d_p = options_.nesterov ? d_p.clone().add_(it->second, momentum) : it->second;
+    const backend::SgdStepParams hyper{.lr = group.lr,
+                                       .momentum = group.momentum,
+                                       .dampening = options_.dampening,
+                                       .weight_decay = group.weight_decay,
+                                       .nesterov = options_.nesterov};
+    for (const auto& bucket : grad_buckets(g)) {
+      Staging staging;
+      std::vector<Tensor> params, grads, buffers;
+      std::vector<std::uint8_t> buffer_is_new;
+      for (std::size_t i : bucket) {
+        const Tensor& p = group.params[i];
+        params.push_back(staging.update(p));
+        grads.push_back(staging.read(p.grad(), p.dtype()));
+        if (hyper.momentum == 0) continue;
+        // a parameter's first step sets its buffer to the gradient (b_1 = g_1, no dampening)
+        const auto& state_buffers = state(g, i).buffers;
+        auto it = state_buffers.find(kBuffer);
+        const bool fresh = it == state_buffers.end();
+        buffers.push_back(fresh ? empty_like(params.back()) : staging.update(it->second));
+        buffer_is_new.push_back(fresh);
       }
-      p.add_(d_p, -lr);
+      backend::backend_for(params.front()).sgd_step(params, grads, buffers, buffer_is_new, hyper);
+      staging.write_back();
+      // new buffers join the state only once the step has filled them
+      for (std::size_t k = 0; k < buffer_is_new.size(); ++k) {
+        if (buffer_is_new[k]) state(g, bucket[k]).buffers.emplace(kBuffer, buffers[k]);
+      }
     }
   }
 }

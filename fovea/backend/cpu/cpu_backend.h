@@ -38,6 +38,12 @@ class CpuBackend final : public Backend {
   void uniform(const Tensor& out, double lo, double hi, Generator& g) override;
   void normal(const Tensor& out, double mean, double std, Generator& g) override;
   void bernoulli(const Tensor& out, double p, Generator& g) override;
+  void sgd_step(std::span<const Tensor> params, std::span<const Tensor> grads, std::span<const Tensor> momentum_buffers,
+                std::span<const std::uint8_t> buffer_is_new, const SgdStepParams& p) override;
+  void adam_step(std::span<const Tensor> params, std::span<const Tensor> grads, std::span<const Tensor> exp_avg,
+                 std::span<const Tensor> exp_avg_sq, std::span<const Tensor> max_exp_avg_sq,
+                 std::span<const double> step_size, std::span<const double> bias_correction2_sqrt,
+                 const AdamStepParams& p) override;
 };
 
 }  // namespace fovea::backend

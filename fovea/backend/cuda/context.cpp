@@ -1,17 +1,17 @@
-// The CUDA backend's context: error checks, one stream per device, the caching allocator,
-// copies between host and device, random fills, and the backend object itself.
+// The CUDA backend's context: error checks, one stream per device, each device's kernel error
+// word, copies between host and device, random fills, and the backend object itself.
 #include <fmt/format.h>
 
 #include <map>
 #include <mutex>
 #include <vector>
 
+#include "fovea/backend/cuda/allocator.h"
 #include "fovea/backend/cuda/cuda_backend.h"
 #include "fovea/backend/cuda/cuda_util.h"
 
-namespace fovea::backend {
-
-namespace cuda {
+namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 void check(cudaError_t e, const char* op) {
   if (e != cudaSuccess) fail(op, "CUDA error: {}: {}", cudaGetErrorName(e), cudaGetErrorString(e));
@@ -24,6 +24,9 @@ constexpr int kMaxDevices = 16;
 struct DeviceState {
   std::once_flag made;
   cudaStream_t stream = nullptr;
+  std::once_flag error_made;
+  KernelError* error = nullptr;       // on the device
+  KernelError* error_host = nullptr;  // pinned, where copies from the device read it
 };
 
 DeviceState& state(int device) {
@@ -32,80 +35,53 @@ DeviceState& state(int device) {
   return states[device];
 }
 
-// Blocks are kept by rounded size after their tensors die and reused for the next request of
-// that size: cudaMalloc / cudaFree synchronise the device and cost far more than a kernel.
-// Reuse is safe without events because all work of a device runs on its one stream, in order.
-class CachingAllocator {
- public:
-  std::shared_ptr<std::byte> allocate(int device, std::size_t nbytes) {
-    const std::size_t size = round(nbytes);
-    void* p = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto& free = free_[{device, size}];
-      if (!free.empty()) {
-        p = free.back();
-        free.pop_back();
-      }
-    }
-    if (!p) p = fresh(device, size);
-    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [this, device, size](std::byte* q) {
-      std::lock_guard<std::mutex> lock(mu_);
-      free_[{device, size}].push_back(q);
-    });
-  }
-
- private:
-  // 512-byte granules up to 1 MiB, then 2 MiB steps: little waste, few distinct sizes
-  static std::size_t round(std::size_t n) {
-    if (n == 0) return 512;
-    if (n <= (1u << 20)) return (n + 511) / 512 * 512;
-    return (n + (2u << 20) - 1) / (2u << 20) * (2u << 20);
-  }
-
-  void* fresh(int device, std::size_t size) {
-    FOVEA_CUDA_CHECK(cudaSetDevice(device), "cuda");
-    void* p = nullptr;
-    if (cudaMalloc(&p, size) == cudaSuccess) return p;
-    cudaGetLastError();  // clear the out-of-memory error, give the cache back and try once more
-    release(device);
-    if (cudaMalloc(&p, size) == cudaSuccess) return p;
-    cudaGetLastError();
-    std::size_t free_bytes = 0, total = 0;
-    cudaMemGetInfo(&free_bytes, &total);
-    fail("cuda", "out of memory on cuda:{}: asked for {:.1f} MiB, {:.1f} of {:.1f} MiB free", device,
-         static_cast<double>(size) / (1 << 20), static_cast<double>(free_bytes) / (1 << 20),
-         static_cast<double>(total) / (1 << 20));
-  }
-
-  void release(int device) {
-    cudaStreamSynchronize(state(device).stream);
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [key, blocks] : free_)
-      if (key.first == device) {
-        for (void* b : blocks) cudaFree(b);
-        blocks.clear();
-      }
-  }
-
-  std::mutex mu_;
-  std::map<std::pair<int, std::size_t>, std::vector<void*>> free_;
-};
-
-CachingAllocator& allocator() {
-  static auto* a = new CachingAllocator;  // never destroyed: blocks may be returned at exit
-  return *a;
-}
-
 }  // namespace
 
-cudaStream_t stream_for(const Tensor& t) {
-  const int device = t.device().index;
+cudaStream_t device_stream(int device) {
   FOVEA_CUDA_CHECK(cudaSetDevice(device), "cuda");
   DeviceState& s = state(device);
   std::call_once(s.made, [&] { FOVEA_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "cuda"); });
   return s.stream;
 }
+
+cudaStream_t stream_for(const Tensor& t) { return device_stream(t.device().index); }
+
+KernelError* kernel_error(const Tensor& t) {
+  const int device = t.device().index;
+  DeviceState& s = state(device);
+  cudaStream_t st = stream_for(t);
+  std::call_once(s.error_made, [&] {
+    FOVEA_CUDA_CHECK(cudaMalloc(&s.error, sizeof(KernelError)), "cuda");
+    FOVEA_CUDA_CHECK(cudaMallocHost(&s.error_host, sizeof(KernelError)), "cuda");
+    FOVEA_CUDA_CHECK(cudaMemsetAsync(s.error, 0, sizeof(KernelError), st), "cuda");
+    s.error_host->code = kNoKernelError;
+  });
+  return s.error;
+}
+
+namespace {
+
+// After a copy from `device` has been queued on st: queues the read of the device's error word,
+// waits for both, and throws what a kernel recorded (clearing the word for later work).
+void synchronize_and_raise(int device, cudaStream_t st) {
+  DeviceState& s = state(device);
+  if (s.error)
+    FOVEA_CUDA_CHECK(cudaMemcpyAsync(s.error_host, s.error, sizeof(KernelError), cudaMemcpyDeviceToHost, st), "copy");
+  FOVEA_CUDA_CHECK(cudaStreamSynchronize(st), "copy");
+  if (!s.error || s.error_host->code == kNoKernelError) return;
+  const KernelError e = *s.error_host;
+  s.error_host->code = kNoKernelError;
+  FOVEA_CUDA_CHECK(cudaMemsetAsync(s.error, 0, sizeof(KernelError), st), "copy");
+  const std::string when = fmt::format("found by a kernel on cuda:{} since the last copy from it", device);
+  switch (e.code) {
+    case kGatherIndex: fail("gather", "index {} out of range for size {} ({})", e.value, e.bound, when);
+    case kScatterIndex: fail("scatter_add", "index {} out of range for size {} ({})", e.value, e.bound, when);
+    case kDivisionByZero: fail("div", "integer division by zero ({})", when);
+    default: fail("cuda", "unknown kernel error code {} ({})", e.code, when);
+  }
+}
+
+}  // namespace
 
 Strided strided(const Tensor& t, const char* op) {
   if (t.dim() > kMaxDims) fail(op, "tensors of more than {} dimensions are not implemented on cuda, got {}", kMaxDims, t.dim());
@@ -124,12 +100,8 @@ void require_dtype(const Tensor& t, std::initializer_list<DType> allowed, const 
   fail(op, "{} is not implemented on cuda", dtype_name(t.dtype()));
 }
 
-}  // namespace cuda
-
-using cuda::stream_for;
-
 std::shared_ptr<std::byte> CudaBackend::allocate(std::size_t nbytes, Device d) {
-  return cuda::allocator().allocate(d.index, nbytes);
+  return allocator().allocate(d.index, nbytes);
 }
 
 // Host <-> device through a contiguous buffer of the destination's dtype on each side; device
@@ -168,7 +140,7 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
   const Tensor h = dst.is_contiguous() ? dst : empty(dst.shape(), {.dtype = dst.dtype(), .device = kCPU});
   cudaStream_t st = stream_for(d);
   FOVEA_CUDA_CHECK(cudaMemcpyAsync(h.raw_data(), cuda::ptr(d), bytes, cudaMemcpyDeviceToHost, st), "copy");
-  FOVEA_CUDA_CHECK(cudaStreamSynchronize(st), "copy");
+  synchronize_and_raise(d.device().index, st);
   if (!h.same(dst)) backend_for(kCPU).copy(h, dst);
 }
 
@@ -205,4 +177,5 @@ Backend* cuda_backend() {
   return b;
 }
 
-}  // namespace fovea::backend
+}  // namespace FOVEA_CUDA_ABI
+}  // namespace fovea::backend::cuda

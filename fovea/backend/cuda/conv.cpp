@@ -1,134 +1,15 @@
-// Convolution on CUDA through cuDNN: forward, backward data, backward filter and bias, with the
-// fastest algorithm measured once per shape (cudnnFind*AlgorithmEx) and cached. Asymmetric
-// padding (TensorFlow's "same" with stride > 1), which cuDNN lacks, runs on an explicitly
-// padded copy of the input.
-#include <cudnn.h>
-#include <fmt/format.h>
-
-#include <map>
-#include <mutex>
-
+// Convolution on CUDA: the layout work around cuDNN (library.h). Asymmetric padding
+// (TensorFlow's "same" with stride > 1), which cuDNN lacks, runs on an explicitly zero-padded
+// copy of the input; operands are made contiguous, and outputs written through a contiguous
+// buffer when they are views.
 #include "fovea/backend/cuda/cuda_backend.h"
 #include "fovea/backend/cuda/cuda_util.h"
+#include "fovea/backend/cuda/library.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
-
-using cuda::ptr;
-using cuda::stream_for;
-
-void check(cudnnStatus_t s, const char* op) {
-  if (s != CUDNN_STATUS_SUCCESS) fail(op, "cuDNN error: {}", cudnnGetErrorString(s));
-}
-
-cudnnHandle_t handle(const Tensor& t) {
-  return cuda::per_device<cudnnHandle_t>(t, [](cudaStream_t st) {
-    cudnnHandle_t h = nullptr;
-    check(cudnnCreate(&h), "conv2d");
-    check(cudnnSetStream(h, st), "conv2d");
-    return h;
-  });
-}
-
-// cuDNN's alpha = 1 and beta = 0 in the data's precision
-struct Scale {
-  const void* one;
-  const void* zero;
-};
-Scale scale(DType t) {  // float for f32 and bf16 data, double for f64
-  static const float onef = 1, zerof = 0;
-  static const double one = 1, zero = 0;
-  return t == DType::f64 ? Scale{&one, &zero} : Scale{&onef, &zerof};
-}
-
-// f32, f64, and bf16 (autocast: tensor cores with f32 accumulation)
-cudnnDataType_t data_type(const Tensor& t, const char* op) {
-  cuda::require_dtype(t, {DType::f32, DType::f64, DType::bf16}, op);
-  return t.dtype() == DType::f32 ? CUDNN_DATA_FLOAT : t.dtype() == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_BFLOAT16;
-}
-
-// RAII descriptors for one call
-struct Descriptors {
-  cudnnTensorDescriptor_t x = nullptr, y = nullptr, b = nullptr;
-  cudnnFilterDescriptor_t w = nullptr;
-  cudnnConvolutionDescriptor_t conv = nullptr;
-  std::string key;  // the shapes and options, for the algorithm cache
-
-  // x: (N,C,H,W) and y contiguous, w: (O,C/g,kH,kW); padding symmetric here
-  Descriptors(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p, const char* op) {
-    const cudnnDataType_t dt = data_type(x, op);
-    check(cudnnCreateTensorDescriptor(&this->x), op);
-    check(cudnnCreateTensorDescriptor(&this->y), op);
-    check(cudnnCreateFilterDescriptor(&this->w), op);
-    check(cudnnCreateConvolutionDescriptor(&conv), op);
-    auto dims = [](const Tensor& t) {
-      return std::array<int, 4>{static_cast<int>(t.size(0)), static_cast<int>(t.size(1)), static_cast<int>(t.size(2)),
-                                static_cast<int>(t.size(3))};
-    };
-    const auto xd = dims(x), yd = dims(y), wd = dims(w);
-    check(cudnnSetTensor4dDescriptor(this->x, CUDNN_TENSOR_NCHW, dt, xd[0], xd[1], xd[2], xd[3]), op);
-    check(cudnnSetTensor4dDescriptor(this->y, CUDNN_TENSOR_NCHW, dt, yd[0], yd[1], yd[2], yd[3]), op);
-    check(cudnnSetFilter4dDescriptor(this->w, dt, CUDNN_TENSOR_NCHW, wd[0], wd[1], wd[2], wd[3]), op);
-    const cudnnDataType_t compute = dt == CUDNN_DATA_BFLOAT16 ? CUDNN_DATA_FLOAT : dt;
-    check(cudnnSetConvolution2dDescriptor(conv, static_cast<int>(p.padding[0]), static_cast<int>(p.padding[2]),
-                                          static_cast<int>(p.stride[0]), static_cast<int>(p.stride[1]),
-                                          static_cast<int>(p.dilation[0]), static_cast<int>(p.dilation[1]),
-                                          CUDNN_CROSS_CORRELATION, compute),
-          op);
-    check(cudnnSetConvolutionGroupCount(conv, static_cast<int>(p.groups)), op);
-    const bool tf32 = dt == CUDNN_DATA_FLOAT && cuda_math().conv_tf32;
-    const bool tensor_ops = tf32 || dt == CUDNN_DATA_BFLOAT16;
-    check(cudnnSetConvolutionMathType(conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), op);
-    key = fmt::format("{}:{}x{}x{}x{}:{}x{}x{}x{}:{}:{},{},{},{},{},{}:{}:{}", x.device().index, xd[0], xd[1], xd[2],
-                      xd[3], wd[0], wd[1], wd[2], wd[3], static_cast<int>(dt), p.padding[0], p.padding[2], p.stride[0],
-                      p.stride[1], p.dilation[0], p.dilation[1], p.groups, tf32);
-  }
-  void bias(const Tensor& b, const char* op) {
-    check(cudnnCreateTensorDescriptor(&this->b), op);
-    check(cudnnSetTensor4dDescriptor(this->b, CUDNN_TENSOR_NCHW, data_type(b, op), 1, static_cast<int>(b.size(0)), 1, 1),
-          op);
-  }
-  ~Descriptors() {
-    if (x) cudnnDestroyTensorDescriptor(x);
-    if (y) cudnnDestroyTensorDescriptor(y);
-    if (b) cudnnDestroyTensorDescriptor(b);
-    if (w) cudnnDestroyFilterDescriptor(w);
-    if (conv) cudnnDestroyConvolutionDescriptor(conv);
-  }
-  Descriptors(const Descriptors&) = delete;
-  Descriptors& operator=(const Descriptors&) = delete;
-};
-
-// Scratch memory for cuDNN from the backend's caching allocator.
-Tensor workspace(const Tensor& like, std::size_t bytes) {
-  return empty({static_cast<std::int64_t>(bytes > 0 ? bytes : 1)}, {.dtype = DType::u8, .device = like.device()});
-}
-
-constexpr std::size_t kSearchWorkspace = std::size_t{256} << 20;  // the most an algorithm may use while searching
-
-// The fastest algorithm for a key, measured on first use. `find(perf, n, &got, workspace)` runs
-// cudnnFind*Ex with kSearchWorkspace bytes of scratch and returns the results (sorted fastest
-// first); the first that succeeded wins.
-template <typename Algo, typename Perf, typename Find>
-std::pair<Algo, std::size_t> cached_algo(std::map<std::string, std::pair<Algo, std::size_t>>& cache, const std::string& key,
-                                         const Tensor& like, Find find, const char* op) {
-  static std::mutex mu;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
-  }
-  Perf perf[16];
-  int n = 0;
-  const Tensor ws = workspace(like, kSearchWorkspace);
-  find(perf, 16, &n, ptr(ws));
-  for (int i = 0; i < n; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS) {
-      std::lock_guard<std::mutex> lock(mu);
-      return cache[key] = {perf[i].algo, perf[i].memory};
-    }
-  fail(op, "cuDNN has no algorithm for this convolution ({})", key);
-}
 
 // (N,C,H,W) -> (N,C,H+top+bottom,W+left+right), and the view of the original inside it
 Shape padded_shape(const Tensor& x, const Conv2dParams& p) {
@@ -141,7 +22,7 @@ Tensor interior(const Tensor& xp, const Tensor& x, const Conv2dParams& p) {
 // Zero-padded copy of x for asymmetric padding.
 Tensor padded(const Tensor& x, const Conv2dParams& p) {
   Tensor xp = zeros(padded_shape(x, p), {.dtype = x.dtype(), .device = x.device()});
-  cuda::device_copy(x, interior(xp, x, p));
+  device_copy(x, interior(xp, x, p));
   return xp;
 }
 
@@ -151,85 +32,49 @@ Conv2dParams unpadded(Conv2dParams p) {
   p.padding = {0, 0, 0, 0};
   return p;
 }
-
 Tensor contiguous_on_device(const Tensor& t) { return t.is_contiguous() ? t : t.contiguous(); }
+
+// Runs write(o) on out itself when contiguous, else on a contiguous buffer copied into out.
+template <typename F>
+void write_contiguous(const Tensor& out, F write) {
+  if (out.is_contiguous()) return write(out);
+  const Tensor o = empty(out.shape(), {.dtype = out.dtype(), .device = out.device()});
+  write(o);
+  device_copy(o, out);
+}
 
 }  // namespace
 
-void CudaBackend::conv2d_forward(const Tensor& x0, const Tensor& w0, const Tensor* b, const Tensor& y, const Conv2dParams& p) {
-  if (asymmetric(p)) return conv2d_forward(padded(x0, p), w0, b, y, unpadded(p));
-  const Tensor x = contiguous_on_device(x0), w = contiguous_on_device(w0);
-  Descriptors d(x, w, y, p, "conv2d");
-  cudnnHandle_t h = handle(x);
-  static std::map<std::string, std::pair<cudnnConvolutionFwdAlgo_t, std::size_t>> cache;
-  const auto [algo, bytes] = cached_algo<cudnnConvolutionFwdAlgo_t, cudnnConvolutionFwdAlgoPerf_t>(
-      cache, d.key, x,
-      [&](cudnnConvolutionFwdAlgoPerf_t* perf, int want, int* got, void* ws) {
-        check(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, ptr(x), d.w, ptr(w), d.conv, d.y, ptr(y), want, got, perf,
-                                                     ws, kSearchWorkspace),
-              "conv2d");
-      },
-      "conv2d");
-  Tensor ws = workspace(x, bytes);
-  const Scale k = scale(x.dtype());
-  check(cudnnConvolutionForward(h, k.one, d.x, ptr(x), d.w, ptr(w), d.conv, algo, ptr(ws), bytes, k.zero, d.y, ptr(y)),
-        "conv2d");
-  if (b) {
-    d.bias(*b, "conv2d");
-    check(cudnnAddTensor(h, k.one, d.b, ptr(*b), k.one, d.y, ptr(y)), "conv2d");
-  }
+void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y,
+                                 const Conv2dParams& p) {
+  if (asymmetric(p)) return conv2d_forward(padded(x, p), w, b, y, unpadded(p));
+  const Tensor bias = b ? contiguous_on_device(*b) : Tensor();
+  write_contiguous(y, [&](const Tensor& o) {
+    library_conv_forward(contiguous_on_device(x), contiguous_on_device(w), b ? &bias : nullptr, o, p);
+  });
 }
 
-void CudaBackend::conv2d_backward_data(const Tensor& gy0, const Tensor& w0, const Tensor& gx, const Conv2dParams& p) {
+void CudaBackend::conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dParams& p) {
   if (asymmetric(p)) {
-    Tensor gxp = empty(padded_shape(gx, p), {.dtype = gx.dtype(), .device = gx.device()});
-    conv2d_backward_data(gy0, w0, gxp, unpadded(p));
-    cuda::device_copy(interior(gxp, gx, p), gx);
+    const Tensor gxp = empty(padded_shape(gx, p), {.dtype = gx.dtype(), .device = gx.device()});
+    conv2d_backward_data(gy, w, gxp, unpadded(p));
+    device_copy(interior(gxp, gx, p), gx);
     return;
   }
-  const Tensor gy = contiguous_on_device(gy0), w = contiguous_on_device(w0);
-  Descriptors d(gx, w, gy, p, "conv2d_backward");
-  cudnnHandle_t h = handle(gy);
-  static std::map<std::string, std::pair<cudnnConvolutionBwdDataAlgo_t, std::size_t>> cache;
-  const auto [algo, bytes] = cached_algo<cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdDataAlgoPerf_t>(
-      cache, d.key, gy,
-      [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int want, int* got, void* ws) {
-        check(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, ptr(w), d.y, ptr(gy), d.conv, d.x, ptr(gx), want, got,
-                                                          perf, ws, kSearchWorkspace),
-              "conv2d_backward");
-      },
-      "conv2d_backward");
-  Tensor ws = workspace(gy, bytes);
-  const Scale k = scale(gy.dtype());
-  check(cudnnConvolutionBackwardData(h, k.one, d.w, ptr(w), d.y, ptr(gy), d.conv, algo, ptr(ws), bytes, k.zero, d.x,
-                                     ptr(gx)),
-        "conv2d_backward");
+  write_contiguous(gx, [&](const Tensor& o) {
+    library_conv_backward_data(contiguous_on_device(gy), contiguous_on_device(w), o, p);
+  });
 }
 
-void CudaBackend::conv2d_backward_weights(const Tensor& gy0, const Tensor& x0, const Tensor& gw, const Tensor* gb,
+void CudaBackend::conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor* gb,
                                           const Conv2dParams& p) {
-  if (asymmetric(p)) return conv2d_backward_weights(gy0, padded(x0, p), gw, gb, unpadded(p));
-  const Tensor gy = contiguous_on_device(gy0), x = contiguous_on_device(x0);
-  Descriptors d(x, gw, gy, p, "conv2d_backward");
-  cudnnHandle_t h = handle(gy);
-  static std::map<std::string, std::pair<cudnnConvolutionBwdFilterAlgo_t, std::size_t>> cache;
-  const auto [algo, bytes] = cached_algo<cudnnConvolutionBwdFilterAlgo_t, cudnnConvolutionBwdFilterAlgoPerf_t>(
-      cache, d.key, gy,
-      [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int want, int* got, void* ws) {
-        check(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x, ptr(x), d.y, ptr(gy), d.conv, d.w, ptr(gw), want, got,
-                                                            perf, ws, kSearchWorkspace),
-              "conv2d_backward");
-      },
-      "conv2d_backward");
-  Tensor ws = workspace(gy, bytes);
-  const Scale k = scale(gy.dtype());
-  check(cudnnConvolutionBackwardFilter(h, k.one, d.x, ptr(x), d.y, ptr(gy), d.conv, algo, ptr(ws), bytes, k.zero, d.w,
-                                       ptr(gw)),
-        "conv2d_backward");
-  if (gb) {
-    d.bias(*gb, "conv2d_backward");
-    check(cudnnConvolutionBackwardBias(h, k.one, d.y, ptr(gy), k.zero, d.b, ptr(*gb)), "conv2d_backward");
-  }
+  if (asymmetric(p)) return conv2d_backward_weights(gy, padded(x, p), gw, gb, unpadded(p));
+  const Tensor gyc = contiguous_on_device(gy), xc = contiguous_on_device(x);
+  if (!gb) return write_contiguous(gw, [&](const Tensor& o) { library_conv_backward_weights(gyc, xc, o, nullptr, p); });
+  write_contiguous(gw, [&](const Tensor& o) {
+    write_contiguous(*gb, [&](const Tensor& ob) { library_conv_backward_weights(gyc, xc, o, &ob, p); });
+  });
 }
 
-}  // namespace fovea::backend
+}  // namespace FOVEA_CUDA_ABI
+}  // namespace fovea::backend::cuda

@@ -4,8 +4,10 @@
 // nullptr when no usable GPU is present, so the CPU build and machines without a GPU never need
 // one. All work runs on one stream per device; results are ready when a host copy returns.
 #include "fovea/backend/backend.h"
+#include "fovea/backend/cuda/abi.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 class CudaBackend final : public Backend {
  public:
@@ -40,9 +42,18 @@ class CudaBackend final : public Backend {
   void uniform(const Tensor& out, double lo, double hi, Generator& g) override;
   void normal(const Tensor& out, double mean, double std, Generator& g) override;
   void bernoulli(const Tensor& out, double p, Generator& g) override;
+  void sgd_step(std::span<const Tensor> params, std::span<const Tensor> grads, std::span<const Tensor> momentum_buffers,
+                std::span<const std::uint8_t> buffer_is_new, const SgdStepParams& p) override;
+  void adam_step(std::span<const Tensor> params, std::span<const Tensor> grads, std::span<const Tensor> exp_avg,
+                 std::span<const Tensor> exp_avg_sq, std::span<const Tensor> max_exp_avg_sq,
+                 std::span<const double> step_size, std::span<const double> bias_correction2_sqrt,
+                 const AdamStepParams& p) override;
+  std::shared_ptr<void> capture_graph(Device d, const std::function<void()>& f) override;
+  void replay_graph(const std::shared_ptr<void>& graph, Device d) override;
 };
 
 // The process's CUDA backend, or nullptr when the CUDA runtime finds no device (registry.cpp).
 Backend* cuda_backend();
 
-}  // namespace fovea::backend
+}  // namespace FOVEA_CUDA_ABI
+}  // namespace fovea::backend::cuda

@@ -10,6 +10,7 @@
 #include "fovea/core/tensor.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 // Throws "[op] CUDA error: <name>: <description>" when a runtime call failed.
 void check(cudaError_t e, const char* op);
@@ -19,6 +20,11 @@ void check(cudaError_t e, const char* op);
 
 // Makes t's device (cuda:N) current and returns the stream all of the backend's work on it runs on.
 cudaStream_t stream_for(const Tensor& t);
+cudaStream_t device_stream(int device);
+
+// The error word of t's device (kernels.h: KernelError), made zeroed on first use. Copies from
+// the device read it and throw what a kernel recorded there.
+KernelError* kernel_error(const Tensor& t);
 
 // Pointer to t's first element (on its device).
 inline void* ptr(const Tensor& t) {
@@ -48,4 +54,5 @@ Handle per_device(const Tensor& t, Make make) {
 // src and dst on the same CUDA device, the same shape, any strides and dtypes (elementwise.cpp).
 void device_copy(const Tensor& src, const Tensor& dst);
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

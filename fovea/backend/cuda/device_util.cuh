@@ -7,6 +7,18 @@
 #include "fovea/backend/cuda/kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
+
+// kernel<<<grid, block, 0, stream>>>(args...), written as a call so that the CPU emulator
+// (tests/cuda/emulator) can run the same launch; the launch error is left for cudaGetLastError.
+template <class... P, class... A>
+void launch(void (*kernel)(P...), unsigned grid, unsigned block, cudaStream_t stream, A&&... args) {
+#ifdef FOVEA_CUDA_EMULATOR
+  emulator::launch(kernel, grid, block, stream, static_cast<P>(args)...);
+#else
+  kernel<<<grid, block, 0, stream>>>(static_cast<P>(args)...);
+#endif
+}
 
 // A grid-stride loop over [0, n).
 #define FOVEA_GRID_LOOP(i, n) \
@@ -32,4 +44,5 @@ void dispatch_float(int code, F&& f) {
   }
 }
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

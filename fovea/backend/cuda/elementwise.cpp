@@ -6,9 +6,8 @@
 #include "fovea/backend/cuda/cuda_util.h"
 #include "fovea/backend/cuda/elementwise_kernels.h"
 
-namespace fovea::backend {
-
-namespace cuda {
+namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -89,9 +88,6 @@ void device_copy(const Tensor& src, const Tensor& dst) {
   FOVEA_CUDA_LAUNCHED("copy");
 }
 
-}  // namespace cuda
-
-using namespace cuda;
 
 void CudaBackend::fill(const Tensor& dst, double v) {
   require_dtype(dst, kAll, "fill");
@@ -124,9 +120,8 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
   collapse({&os, &as, &bs});
   cudaStream_t stream = stream_for(out);
   if (op == BinaryOp::div && (a.dtype() == DType::i64 || a.dtype() == DType::u8)) {
-    bool zero = false;
-    FOVEA_CUDA_CHECK(launch_any_zero(code(b.dtype()), ptr(b), bs, out.numel(), &zero, stream), "div");
-    if (zero) fail("div", "integer division by zero");
+    launch_check_nonzero(code(b.dtype()), ptr(b), bs, out.numel(), kernel_error(out), stream);
+    FOVEA_CUDA_LAUNCHED("div");
   }
   launch_binary(static_cast<int>(op), code(a.dtype()), ptr(a), as, ptr(b), bs, ptr(out), os, out.numel(), stream);
   FOVEA_CUDA_LAUNCHED("binary");
@@ -182,11 +177,9 @@ void CudaBackend::gather_rows(const Tensor& x, const Tensor& index, const Tensor
     fail("gather", "input {}, index {} and output {} do not match", shape_str(x.shape()), shape_str(index.shape()),
          shape_str(out.shape()));
   if (M * J == 0) return;
-  IndexReport r;
-  FOVEA_CUDA_CHECK(launch_gather_rows(code(x.dtype()), xm, im, ptr(out), out.strides()[0], out.strides()[1], M, K, J,
-                                      &r, stream_for(out)),
-                   "gather");
-  if (r.bad) fail("gather", "index {} out of range for size {}", r.index, K);
+  launch_gather_rows(code(x.dtype()), xm, im, ptr(out), out.strides()[0], out.strides()[1], M, K, J, kernel_error(out),
+                     stream_for(out));
+  FOVEA_CUDA_LAUNCHED("gather");
 }
 
 // out (M, K) += src (M, J) at columns index (M, J) i64
@@ -200,11 +193,10 @@ void CudaBackend::scatter_add_rows(const Tensor& src, const Tensor& index, const
          shape_str(index.shape()), shape_str(out.shape()));
   const std::int64_t M = out.size(0), K = out.size(1), J = index.size(1);
   if (M * J == 0) return;
-  IndexReport r;
-  FOVEA_CUDA_CHECK(launch_scatter_add_rows(code(out.dtype()), sm, im, ptr(out), out.strides()[0], out.strides()[1], M,
-                                           K, J, &r, stream_for(out)),
-                   "scatter_add");
-  if (r.bad) fail("scatter_add", "index {} out of range for size {}", r.index, K);
+  launch_scatter_add_rows(code(out.dtype()), sm, im, ptr(out), out.strides()[0], out.strides()[1], M, K, J,
+                          kernel_error(out), stream_for(out));
+  FOVEA_CUDA_LAUNCHED("scatter_add");
 }
 
-}  // namespace fovea::backend
+}  // namespace FOVEA_CUDA_ABI
+}  // namespace fovea::backend::cuda

@@ -11,6 +11,7 @@
 #include "fovea/backend/cuda/elementwise_kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -75,6 +76,9 @@ __device__ O convert(I v) {
   else return static_cast<O>(v);
 }
 
+template <class T>
+inline constexpr bool kFloating = kSame<T, float> || kSame<T, double>;
+
 // The type transcendental functions run in: the float type itself, double for integers.
 template <class T>
 struct MathOf {
@@ -111,16 +115,16 @@ __global__ void map3_kernel(F f, std::int64_t n, O* out, Strided so, const A* a,
 
 template <class O, class F>
 void map0(F f, std::int64_t n, void* out, Strided so, cudaStream_t st) {
-  map0_kernel<<<blocks_for(n), kThreads, 0, st>>>(f, n, static_cast<O*>(out), so);
+  launch(map0_kernel<O, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so);
 }
 template <class O, class A, class F>
 void map1(F f, std::int64_t n, void* out, Strided so, const void* a, Strided sa, cudaStream_t st) {
-  map1_kernel<<<blocks_for(n), kThreads, 0, st>>>(f, n, static_cast<O*>(out), so, static_cast<const A*>(a), sa);
+  launch(map1_kernel<O, A, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so, static_cast<const A*>(a), sa);
 }
 template <class O, class A, class B, class F>
 void map2(F f, std::int64_t n, void* out, Strided so, const void* a, Strided sa, const void* b, Strided sb,
           cudaStream_t st) {
-  map2_kernel<<<blocks_for(n), kThreads, 0, st>>>(f, n, static_cast<O*>(out), so, static_cast<const A*>(a), sa,
+  launch(map2_kernel<O, A, B, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so, static_cast<const A*>(a), sa,
                                                   static_cast<const B*>(b), sb);
 }
 
@@ -179,6 +183,7 @@ struct Binary {
     if constexpr (Op == kAdd) return static_cast<T>(x + y);
     else if constexpr (Op == kSub) return static_cast<T>(x - y);
     else if constexpr (Op == kMul) return static_cast<T>(x * y);
+    else if constexpr (Op == kDiv && !kFloating<T>) return static_cast<T>(y == 0 ? 0 : x / y);  // reported apart
     else if constexpr (Op == kDiv) return static_cast<T>(x / y);
     else if constexpr (Op == kPow) return static_cast<T>(pow(static_cast<M>(x), static_cast<M>(y)));
     else if constexpr (Op == kMaximum) return (x != x || x > y) ? x : y;  // NaN in either propagates
@@ -241,44 +246,27 @@ struct ActBackward {
 };
 
 template <class T>
-__global__ void any_zero_kernel(std::int64_t n, const T* b, Strided sb, std::int64_t* found) {
-  FOVEA_GRID_LOOP(i, n) if (b[at(sb, i)] == 0) *found = 1;
+__global__ void check_nonzero_kernel(std::int64_t n, const T* b, Strided sb, KernelError* error) {
+  FOVEA_GRID_LOOP(i, n) if (b[at(sb, i)] == 0) error->code = kDivisionByZero;
 }
 
-// Runs launch(flags) on two zeroed device int64s, then copies them to `host` and waits.
-template <class L>
-cudaError_t with_flags(cudaStream_t st, std::int64_t host[2], L launch) {
-  std::int64_t* flags = nullptr;
-  cudaError_t e = cudaMallocAsync(&flags, 2 * sizeof(std::int64_t), st);
-  if (e != cudaSuccess) return e;
-  e = cudaMemsetAsync(flags, 0, 2 * sizeof(std::int64_t), st);
-  if (e == cudaSuccess) {
-    launch(flags);
-    e = cudaGetLastError();
-  }
-  if (e == cudaSuccess) e = cudaMemcpyAsync(host, flags, 2 * sizeof(std::int64_t), cudaMemcpyDeviceToHost, st);
-  const cudaError_t freed = cudaFreeAsync(flags, st);
-  if (e == cudaSuccess) e = freed;
-  if (e == cudaSuccess) e = cudaStreamSynchronize(st);
-  return e;
-}
-
-// A bad index k sets flags to {1, k}; among several bad ones, any is reported.
-__device__ inline bool index_ok(std::int64_t k, std::int64_t K, std::int64_t* flags) {
+// Whether k is in [0, K); a bad k is recorded in *error under `code`.
+__device__ inline bool index_ok(std::int64_t k, std::int64_t K, KernelError* error, std::int64_t code) {
   if (k >= 0 && k < K) return true;
-  flags[1] = k;
-  flags[0] = 1;
+  error->value = k;
+  error->bound = K;
+  error->code = code;
   return false;
 }
 
 template <class T>
 __global__ void gather_kernel(const T* x, Matrix xm, const std::int64_t* index, Matrix im, T* out, std::int64_t os0,
                               std::int64_t os1, std::int64_t K, std::int64_t J, std::int64_t n,
-                              std::int64_t* flags) {
+                              KernelError* error) {
   FOVEA_GRID_LOOP(t, n) {
     const std::int64_t i = t / J, j = t % J;
     const std::int64_t k = index[i * im.rows_stride + j * im.cols_stride];
-    if (index_ok(k, K, flags)) out[i * os0 + j * os1] = x[i * xm.rows_stride + k * xm.cols_stride];
+    if (index_ok(k, K, error, kGatherIndex)) out[i * os0 + j * os1] = x[i * xm.rows_stride + k * xm.cols_stride];
   }
 }
 
@@ -291,11 +279,11 @@ __device__ inline void atomic_add(std::int64_t* p, std::int64_t v) {  // two's c
 template <class T>
 __global__ void scatter_add_kernel(const T* src, Matrix sm, const std::int64_t* index, Matrix im, T* out,
                                    std::int64_t os0, std::int64_t os1, std::int64_t K, std::int64_t J,
-                                   std::int64_t n, std::int64_t* flags) {
+                                   std::int64_t n, KernelError* error) {
   FOVEA_GRID_LOOP(t, n) {
     const std::int64_t i = t / J, j = t % J;
     const std::int64_t k = index[i * im.rows_stride + j * im.cols_stride];
-    if (index_ok(k, K, flags)) atomic_add(out + i * os0 + k * os1, src[i * sm.rows_stride + j * sm.cols_stride]);
+    if (index_ok(k, K, error, kScatterIndex)) atomic_add(out + i * os0 + k * os1, src[i * sm.rows_stride + j * sm.cols_stride]);
   }
 }
 
@@ -339,23 +327,21 @@ void launch_binary(int op, int code, const void* a, Strided as, const void* b, S
   });
 }
 
-cudaError_t launch_any_zero(int code, const void* b, Strided bs, std::int64_t n, bool* found, cudaStream_t stream) {
-  std::int64_t flags[2] = {0, 0};
-  const cudaError_t e = with_flags(stream, flags, [&](std::int64_t* f) {
-    if (code == kI64)
-      any_zero_kernel<<<blocks_for(n), kThreads, 0, stream>>>(n, static_cast<const std::int64_t*>(b), bs, f);
-    else if (code == kU8)
-      any_zero_kernel<<<blocks_for(n), kThreads, 0, stream>>>(n, static_cast<const std::uint8_t*>(b), bs, f);
-  });
-  *found = flags[0] != 0;
-  return e;
+void launch_check_nonzero(int code, const void* b, Strided bs, std::int64_t n, KernelError* error,
+                          cudaStream_t stream) {
+  if (code == kI64)
+    launch(check_nonzero_kernel<std::int64_t>, blocks_for(n), kThreads, stream, n, static_cast<const std::int64_t*>(b),
+           bs, error);
+  else if (code == kU8)
+    launch(check_nonzero_kernel<std::uint8_t>, blocks_for(n), kThreads, stream, n, static_cast<const std::uint8_t*>(b),
+           bs, error);
 }
 
 void launch_where(int code, const void* cond, Strided cs, const void* a, Strided as, const void* b, Strided bs,
                   void* out, Strided os, std::int64_t n, cudaStream_t stream) {
   dispatch_arith(code, [&](auto t) {
     using T = decltype(t);
-    map3_kernel<<<blocks_for(n), kThreads, 0, stream>>>(Where{}, n, static_cast<T*>(out), os,
+    launch(map3_kernel<T, std::uint8_t, T, T, Where>, blocks_for(n), kThreads, stream, Where{}, n, static_cast<T*>(out), os,
                                                         static_cast<const std::uint8_t*>(cond), cs,
                                                         static_cast<const T*>(a), as, static_cast<const T*>(b), bs);
   });
@@ -384,42 +370,32 @@ void launch_activation_backward(int act, double alpha, double beta, int code, co
   });
 }
 
-cudaError_t launch_gather_rows(int code, Matrix x, Matrix index, void* out, std::int64_t out_rows_stride,
-                               std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,
-                               IndexReport* report, cudaStream_t stream) {
+void launch_gather_rows(int code, Matrix x, Matrix index, void* out, std::int64_t out_rows_stride,
+                        std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J, KernelError* error,
+                        cudaStream_t stream) {
   const std::int64_t n = M * J;
-  std::int64_t flags[2] = {0, 0};
-  const cudaError_t e = with_flags(stream, flags, [&](std::int64_t* f) {
-    dispatch_arith(code, [&](auto t) {
-      using T = decltype(t);
-      gather_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const T*>(x.data), x,
-                                                            static_cast<const std::int64_t*>(index.data), index,
-                                                            static_cast<T*>(out), out_rows_stride, out_cols_stride,
-                                                            K, J, n, f);
-    });
+  dispatch_arith(code, [&](auto t) {
+    using T = decltype(t);
+    launch(gather_kernel<T>, blocks_for(n), kThreads, stream, static_cast<const T*>(x.data), x,
+           static_cast<const std::int64_t*>(index.data), index, static_cast<T*>(out), out_rows_stride, out_cols_stride,
+           K, J, n, error);
   });
-  *report = {flags[0] != 0, flags[1]};
-  return e;
 }
 
-cudaError_t launch_scatter_add_rows(int code, Matrix src, Matrix index, void* out, std::int64_t out_rows_stride,
-                                    std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,
-                                    IndexReport* report, cudaStream_t stream) {
+void launch_scatter_add_rows(int code, Matrix src, Matrix index, void* out, std::int64_t out_rows_stride,
+                             std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,
+                             KernelError* error, cudaStream_t stream) {
   const std::int64_t n = M * J;
-  std::int64_t flags[2] = {0, 0};
-  const cudaError_t e = with_flags(stream, flags, [&](std::int64_t* f) {
-    auto launch = [&](auto t) {
-      using T = decltype(t);
-      scatter_add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(
-          static_cast<const T*>(src.data), src, static_cast<const std::int64_t*>(index.data), index,
-          static_cast<T*>(out), out_rows_stride, out_cols_stride, K, J, n, f);
-    };
-    if (code == kF32) launch(float{});
-    else if (code == kF64) launch(double{});
-    else if (code == kI64) launch(std::int64_t{});
-  });
-  *report = {flags[0] != 0, flags[1]};
-  return e;
+  auto run = [&](auto t) {
+    using T = decltype(t);
+    launch(scatter_add_kernel<T>, blocks_for(n), kThreads, stream, static_cast<const T*>(src.data), src,
+           static_cast<const std::int64_t*>(index.data), index, static_cast<T*>(out), out_rows_stride,
+           out_cols_stride, K, J, n, error);
+  };
+  if (code == kF32) run(float{});
+  else if (code == kF64) run(double{});
+  else if (code == kI64) run(std::int64_t{});
 }
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

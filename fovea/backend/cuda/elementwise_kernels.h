@@ -5,6 +5,7 @@
 #include "fovea/backend/cuda/kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 // Mirrors of backend.h's enums, value for value (static_asserts in elementwise.cpp).
 enum UnaryCode : int {
@@ -25,8 +26,8 @@ void launch_unary(int op, int code, const void* x, Strided xs, void* out, Stride
 // out = op(a, b); a, b of dtype `code` (f32 f64 i64 u8); out of that dtype, or u8 for comparisons
 void launch_binary(int op, int code, const void* a, Strided as, const void* b, Strided bs, void* out, Strided os,
                    std::int64_t n, cudaStream_t stream);
-// *found = whether any element of b is zero (i64, u8); synchronises the stream
-cudaError_t launch_any_zero(int code, const void* b, Strided bs, std::int64_t n, bool* found, cudaStream_t stream);
+// Records kDivisionByZero in *error when an element of b (i64, u8) is zero.
+void launch_check_nonzero(int code, const void* b, Strided bs, std::int64_t n, KernelError* error, cudaStream_t stream);
 // out = cond ? a : b; cond u8, a, b, out of dtype `code` (f32 f64 i64 u8)
 void launch_where(int code, const void* cond, Strided cs, const void* a, Strided as, const void* b, Strided bs,
                   void* out, Strided os, std::int64_t n, cudaStream_t stream);
@@ -43,19 +44,15 @@ struct Matrix {
   std::int64_t rows_stride = 0;
   std::int64_t cols_stride = 0;
 };
-// Index checks: kernels skip an index outside [0, K) and report one of them. Both launchers
-// synchronise the stream to read the report; *bad is true when some index was out of range.
-struct IndexReport {
-  bool bad = false;
-  std::int64_t index = 0;
-};
+// Indices outside [0, K) are skipped and recorded in *error (kGatherIndex, kScatterIndex).
 // out[i, j] = x[i, index[i, j]]; x (M, K), index (M, J) i64, out (M, J); f32 f64 i64 u8
-cudaError_t launch_gather_rows(int code, Matrix x, Matrix index, void* out, std::int64_t out_rows_stride,
-                               std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,
-                               IndexReport* report, cudaStream_t stream);
+void launch_gather_rows(int code, Matrix x, Matrix index, void* out, std::int64_t out_rows_stride,
+                        std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J, KernelError* error,
+                        cudaStream_t stream);
 // out[i, index[i, j]] += src[i, j] (atomically); src (M, J), index (M, J) i64, out (M, K); f32 f64 i64
-cudaError_t launch_scatter_add_rows(int code, Matrix src, Matrix index, void* out, std::int64_t out_rows_stride,
-                                    std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,
-                                    IndexReport* report, cudaStream_t stream);
+void launch_scatter_add_rows(int code, Matrix src, Matrix index, void* out, std::int64_t out_rows_stride,
+                             std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,
+                             KernelError* error, cudaStream_t stream);
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

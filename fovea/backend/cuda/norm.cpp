@@ -6,7 +6,8 @@
 #include "fovea/backend/cuda/cuda_util.h"
 #include "fovea/backend/cuda/norm_kernels.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -83,4 +84,5 @@ void CudaBackend::batch_norm_backward(const Tensor& gy, const Tensor& x, const T
   FOVEA_CUDA_LAUNCHED(kOp);
 }
 
-}  // namespace fovea::backend
+}  // namespace FOVEA_CUDA_ABI
+}  // namespace fovea::backend::cuda

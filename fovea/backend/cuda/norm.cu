@@ -6,10 +6,11 @@
 #include <cmath>
 #include <cstdint>
 
-#include "fovea/backend/cuda/kernels.h"
+#include "fovea/backend/cuda/device_util.cuh"
 #include "fovea/backend/cuda/norm_kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -119,10 +120,10 @@ void forward(const void* x, const void* w, const void* b, void* mean, void* var,
              bool training, cudaStream_t s) {
   const auto* px = static_cast<const T*>(x);
   if (training)
-    stats_kernel<T><<<static_cast<unsigned>(p.C), kThreads, 0, s>>>(px, static_cast<T*>(mean), static_cast<T*>(var), p);
+    launch(stats_kernel<T>, static_cast<unsigned>(p.C), kThreads, s, px, static_cast<T*>(mean), static_cast<T*>(var), p);
   const std::int64_t n = p.N * p.C * p.S;
   if (n == 0) return;
-  apply_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(px, static_cast<const T*>(w), static_cast<const T*>(b),
+  launch(apply_kernel<T>, blocks_for(n), kThreads, s, px, static_cast<const T*>(w), static_cast<const T*>(b),
                                                      static_cast<const T*>(mean), static_cast<const T*>(var),
                                                      static_cast<T*>(y), p);
 }
@@ -132,11 +133,11 @@ void backward(const void* gy, const void* x, const void* w, const void* mean, co
               void* gw, void* gb, const NormPlan& p, cudaStream_t s) {
   const auto *pg = static_cast<const T*>(gy), *px = static_cast<const T*>(x);
   const auto *pm = static_cast<const T*>(mean), *pv = static_cast<const T*>(var);
-  backward_reduce_kernel<T><<<static_cast<unsigned>(p.C), kThreads, 0, s>>>(pg, px, pm, pv, sums, static_cast<T*>(gw),
+  launch(backward_reduce_kernel<T>, static_cast<unsigned>(p.C), kThreads, s, pg, px, pm, pv, sums, static_cast<T*>(gw),
                                                                             static_cast<T*>(gb), p);
   const std::int64_t n = p.N * p.C * p.S;
   if (!gx || n == 0) return;
-  backward_data_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(pg, px, static_cast<const T*>(w), pm, pv, sums,
+  launch(backward_data_kernel<T>, blocks_for(n), kThreads, s, pg, px, static_cast<const T*>(w), pm, pv, sums,
                                                              static_cast<T*>(gx), p);
 }
 
@@ -157,4 +158,5 @@ void batch_norm_backward(DTypeCode dt, const void* gy, const void* x, const void
   else backward<float>(gy, x, w, mean, var, sums, gx, gw, gb, p, s);
 }
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

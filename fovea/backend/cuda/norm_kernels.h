@@ -5,6 +5,7 @@
 #include "fovea/backend/cuda/kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 // x: (N,C,S) contiguous (S: the product of the dims after C, 1 for (N,C))
 struct NormPlan {
@@ -21,4 +22,5 @@ void batch_norm_backward(DTypeCode dt, const void* gy, const void* x, const void
                          const void* var, double* sums, void* gx, void* gw, void* gb, const NormPlan& p,
                          cudaStream_t s);
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

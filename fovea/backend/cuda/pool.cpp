@@ -5,7 +5,8 @@
 #include "fovea/backend/cuda/cuda_util.h"
 #include "fovea/backend/cuda/pool_kernels.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -57,4 +58,5 @@ void CudaBackend::pool2d_backward(const Tensor& gy, const Tensor& x, const Tenso
   FOVEA_CUDA_LAUNCHED(op);
 }
 
-}  // namespace fovea::backend
+}  // namespace FOVEA_CUDA_ABI
+}  // namespace fovea::backend::cuda

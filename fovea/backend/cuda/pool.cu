@@ -5,10 +5,11 @@
 #include <cmath>
 #include <cstdint>
 
-#include "fovea/backend/cuda/kernels.h"
+#include "fovea/backend/cuda/device_util.cuh"
 #include "fovea/backend/cuda/pool_kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -70,10 +71,10 @@ void pool2d_forward(DTypeCode dt, const void* x, void* y, std::int64_t* ind, con
   const std::int64_t n = p.planes * p.OH * p.OW;
   if (n == 0) return;
   if (dt == kF64)
-    pool_forward_kernel<double><<<blocks_for(n), kThreads, 0, s>>>(static_cast<const double*>(x),
+    launch(pool_forward_kernel<double>, blocks_for(n), kThreads, s, static_cast<const double*>(x),
                                                                     static_cast<double*>(y), ind, p);
   else
-    pool_forward_kernel<float><<<blocks_for(n), kThreads, 0, s>>>(static_cast<const float*>(x),
+    launch(pool_forward_kernel<float>, blocks_for(n), kThreads, s, static_cast<const float*>(x),
                                                                    static_cast<float*>(y), ind, p);
 }
 
@@ -82,11 +83,12 @@ void pool2d_backward(DTypeCode dt, const void* gy, const std::int64_t* ind, void
   const std::int64_t n = p.planes * p.OH * p.OW;
   if (n == 0) return;
   if (dt == kF64)
-    pool_backward_kernel<double><<<blocks_for(n), kThreads, 0, s>>>(static_cast<const double*>(gy), ind,
+    launch(pool_backward_kernel<double>, blocks_for(n), kThreads, s, static_cast<const double*>(gy), ind,
                                                                      static_cast<double*>(gx), p);
   else
-    pool_backward_kernel<float><<<blocks_for(n), kThreads, 0, s>>>(static_cast<const float*>(gy), ind,
+    launch(pool_backward_kernel<float>, blocks_for(n), kThreads, s, static_cast<const float*>(gy), ind,
                                                                     static_cast<float*>(gx), p);
 }
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

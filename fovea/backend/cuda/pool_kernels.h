@@ -7,6 +7,7 @@
 #include "fovea/backend/pool_window.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 using backend::pool_window;
 using backend::PoolPlan;
@@ -18,4 +19,5 @@ void pool2d_forward(DTypeCode dt, const void* x, void* y, std::int64_t* ind, con
 void pool2d_backward(DTypeCode dt, const void* gy, const std::int64_t* ind, void* gx, const PoolPlan& p,
                      cudaStream_t s);
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

@@ -3,9 +3,8 @@
 #include "fovea/backend/cuda/cuda_util.h"
 #include "fovea/backend/cuda/reduce_kernels.h"
 
-namespace fovea::backend {
-
-using namespace cuda;
+namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -78,4 +77,5 @@ void CudaBackend::softmax_backward(const Tensor& y, const Tensor& gy, const Tens
   FOVEA_CUDA_LAUNCHED("softmax");
 }
 
-}  // namespace fovea::backend
+}  // namespace FOVEA_CUDA_ABI
+}  // namespace fovea::backend::cuda

@@ -11,6 +11,7 @@
 #include "fovea/backend/cuda/reduce_kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -194,7 +195,7 @@ __global__ void softmax_lines_backward_kernel(const T* y, const T* gy, T* gx, st
 template <int Op, class T>
 void reduce_typed(const T* x, std::int64_t M, std::int64_t R, std::int64_t rs, std::int64_t cs, void* out,
                   std::int64_t os, cudaStream_t st) {
-  reduce_kernel<Op><<<row_blocks(M), threads_for(R), 0, st>>>(x, M, R, rs, cs, out, os);
+  launch(reduce_kernel<Op, T>, row_blocks(M), threads_for(R), st, x, M, R, rs, cs, out, os);
 }
 
 }  // namespace
@@ -222,8 +223,8 @@ void launch_softmax_forward(int code, const void* x, void* y, std::int64_t outer
     using T = decltype(t);
     const T* px = static_cast<const T*>(x);
     T* py = static_cast<T*>(y);
-    if (inner == 1) softmax_rows_kernel<<<row_blocks(outer), threads_for(n), 0, stream>>>(px, py, outer, n, log);
-    else softmax_lines_kernel<<<blocks_for(outer * inner), kThreads, 0, stream>>>(px, py, outer, n, inner, log);
+    if (inner == 1) launch(softmax_rows_kernel<T>, row_blocks(outer), threads_for(n), stream, px, py, outer, n, log);
+    else launch(softmax_lines_kernel<T>, blocks_for(outer * inner), kThreads, stream, px, py, outer, n, inner, log);
   });
 }
 
@@ -235,11 +236,12 @@ void launch_softmax_backward(int code, const void* y, const void* gy, void* gx, 
     const T* pg = static_cast<const T*>(gy);
     T* px = static_cast<T*>(gx);
     if (inner == 1)
-      softmax_rows_backward_kernel<<<row_blocks(outer), threads_for(n), 0, stream>>>(py, pg, px, outer, n, log);
+      launch(softmax_rows_backward_kernel<T>, row_blocks(outer), threads_for(n), stream, py, pg, px, outer, n, log);
     else
-      softmax_lines_backward_kernel<<<blocks_for(outer * inner), kThreads, 0, stream>>>(py, pg, px, outer, n, inner,
+      launch(softmax_lines_backward_kernel<T>, blocks_for(outer * inner), kThreads, stream, py, pg, px, outer, n, inner,
                                                                                         log);
   });
 }
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

@@ -4,6 +4,7 @@
 #include "fovea/backend/cuda/kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 // Mirror of backend.h's ReduceOp, value for value (static_asserts in reduce.cpp).
 enum ReduceCode : int { kSum, kProd, kMax, kMin, kArgmax, kArgmin, kReduceCount };
@@ -19,4 +20,5 @@ void launch_softmax_forward(int code, const void* x, void* y, std::int64_t outer
 void launch_softmax_backward(int code, const void* y, const void* gy, void* gx, std::int64_t outer, std::int64_t n,
                              std::int64_t inner, bool log, cudaStream_t stream);
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

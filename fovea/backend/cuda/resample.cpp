@@ -1,6 +1,9 @@
 // Nearest and bilinear resampling on CUDA (own kernels, resample.cu). The source taps are
-// computed on the host by fovea/ops/interpolation.h, as on the CPU, and uploaded per call: the
-// indices and weights are then the CPU backend's, bit for bit.
+// computed on the host by fovea/ops/interpolation.h, as on the CPU, so the indices and weights
+// are the CPU backend's bit for bit; they are uploaded once per shape and kept on the device.
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <vector>
 
 #include "fovea/backend/cuda/cuda_backend.h"
@@ -8,7 +11,8 @@
 #include "fovea/backend/cuda/resample_kernels.h"
 #include "fovea/ops/interpolation.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -56,8 +60,24 @@ DeviceTaps upload_taps(const Resample2dParams& p, const cuda::ResamplePlan& plan
   return {from_vector(idx, s, {.device = d}), from_vector(wts, s, {.device = d})};
 }
 
+// The taps for x's device, dtype, sizes and options: uploaded on first use (a synchronising host
+// copy), then reused; beyond kCached sets, one is dropped for each new one.
 DeviceTaps taps_for(const Tensor& x, const Resample2dParams& p, const cuda::ResamplePlan& plan) {
-  return x.dtype() == DType::f64 ? upload_taps<double>(p, plan, x.device()) : upload_taps<float>(p, plan, x.device());
+  using Key = std::tuple<int, int, int, bool, double, double, std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+  constexpr std::size_t kCached = 256;
+  static std::mutex mu;
+  static std::map<Key, DeviceTaps> cache;
+  const Key key{x.device().index, static_cast<int>(x.dtype()), static_cast<int>(p.mode), p.align_corners,
+                p.scale[0], p.scale[1], plan.H, plan.W, plan.OH, plan.OW};
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  DeviceTaps taps =
+      x.dtype() == DType::f64 ? upload_taps<double>(p, plan, x.device()) : upload_taps<float>(p, plan, x.device());
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= kCached) cache.erase(cache.begin());
+  return cache.emplace(key, std::move(taps)).first->second;
 }
 
 }  // namespace
@@ -83,4 +103,5 @@ void CudaBackend::resample2d_backward(const Tensor& gy, const Tensor& gx, const 
   FOVEA_CUDA_LAUNCHED(kOp);
 }
 
-}  // namespace fovea::backend
+}  // namespace FOVEA_CUDA_ABI
+}  // namespace fovea::backend::cuda

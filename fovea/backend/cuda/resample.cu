@@ -4,10 +4,11 @@
 
 #include <cstdint>
 
-#include "fovea/backend/cuda/kernels.h"
+#include "fovea/backend/cuda/device_util.cuh"
 #include "fovea/backend/cuda/resample_kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 namespace {
 
@@ -72,10 +73,10 @@ void resample2d_forward(DTypeCode dt, const void* x, void* y, const std::int64_t
   const std::int64_t n = p.planes * p.OH * p.OW;
   if (n == 0) return;
   if (dt == kF64)
-    resample_forward_kernel<double><<<blocks_for(n), kThreads, 0, s>>>(
+    launch(resample_forward_kernel<double>, blocks_for(n), kThreads, s,
         static_cast<const double*>(x), static_cast<double*>(y), idx, static_cast<const double*>(wts), p);
   else
-    resample_forward_kernel<float><<<blocks_for(n), kThreads, 0, s>>>(
+    launch(resample_forward_kernel<float>, blocks_for(n), kThreads, s,
         static_cast<const float*>(x), static_cast<float*>(y), idx, static_cast<const float*>(wts), p);
 }
 
@@ -84,11 +85,12 @@ void resample2d_backward(DTypeCode dt, const void* gy, void* gx, const std::int6
   const std::int64_t n = p.planes * p.OH * p.OW;
   if (n == 0) return;
   if (dt == kF64)
-    resample_backward_kernel<double><<<blocks_for(n), kThreads, 0, s>>>(
+    launch(resample_backward_kernel<double>, blocks_for(n), kThreads, s,
         static_cast<const double*>(gy), static_cast<double*>(gx), idx, static_cast<const double*>(wts), p);
   else
-    resample_backward_kernel<float><<<blocks_for(n), kThreads, 0, s>>>(
+    launch(resample_backward_kernel<float>, blocks_for(n), kThreads, s,
         static_cast<const float*>(gy), static_cast<float*>(gx), idx, static_cast<const float*>(wts), p);
 }
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

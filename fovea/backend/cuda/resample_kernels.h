@@ -7,6 +7,7 @@
 #include "fovea/backend/cuda/kernels.h"
 
 namespace fovea::backend::cuda {
+inline namespace FOVEA_CUDA_ABI {
 
 // x: (planes,H,W) <-> y: (planes,OH,OW)
 struct ResamplePlan {
@@ -21,4 +22,5 @@ void resample2d_forward(DTypeCode dt, const void* x, void* y, const std::int64_t
 void resample2d_backward(DTypeCode dt, const void* gy, void* gx, const std::int64_t* idx, const void* wts,
                          const ResamplePlan& p, cudaStream_t s);
 
+}  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda
