@@ -2,6 +2,8 @@
 // word, copies between host and device, random fills, and the backend object itself.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -100,6 +102,67 @@ void require_dtype(const Tensor& t, std::initializer_list<DType> allowed, const 
   fail(op, "{} is not implemented on cuda", dtype_name(t.dtype()));
 }
 
+namespace {
+
+// Host -> device copies go through page-locked staging buffers, so the host need not wait for the
+// device: the data is copied into a buffer at once and from there in stream order, and a buffer
+// is reused once the copy that read it has run (an event per buffer). Copies larger than
+// kStagedMax wait for the device instead.
+class Staging {
+ public:
+  void upload(int device, void* dst, const void* src, std::size_t bytes, cudaStream_t st) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    FOVEA_CUDA_CHECK(cudaStreamIsCapturing(st, &capture), "copy");
+    if (capture != cudaStreamCaptureStatusNone)  // a graph would replay the first data forever
+      fail("copy", "a copy from the host cannot be part of a CUDA graph: copy into the graph's input tensors "
+                   "before replay() instead");
+    if (bytes > kStagedMax) {
+      FOVEA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st), "copy");
+      FOVEA_CUDA_CHECK(cudaStreamSynchronize(st), "copy");  // src may be freed on return
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& ring = rings_[device];
+    Slot& s = ring.slots[ring.next];
+    ring.next = (ring.next + 1) % kSlots;
+    if (s.used) FOVEA_CUDA_CHECK(cudaEventSynchronize(s.done), "copy");  // its last copy has run
+    if (s.bytes < bytes) {
+      if (s.host) FOVEA_CUDA_CHECK(cudaFreeHost(s.host), "copy");
+      s.host = nullptr;
+      s.bytes = std::max(bytes, std::size_t{1} << 20);
+      FOVEA_CUDA_CHECK(cudaMallocHost(&s.host, s.bytes), "copy");
+    }
+    if (!s.done) FOVEA_CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming), "copy");
+    std::memcpy(s.host, src, bytes);
+    FOVEA_CUDA_CHECK(cudaMemcpyAsync(dst, s.host, bytes, cudaMemcpyHostToDevice, st), "copy");
+    FOVEA_CUDA_CHECK(cudaEventRecord(s.done, st), "copy");
+    s.used = true;
+  }
+
+ private:
+  static constexpr std::size_t kStagedMax = std::size_t{64} << 20;
+  static constexpr int kSlots = 4;
+  struct Slot {
+    void* host = nullptr;
+    std::size_t bytes = 0;
+    cudaEvent_t done = nullptr;
+    bool used = false;
+  };
+  struct Ring {
+    Slot slots[kSlots];
+    int next = 0;
+  };
+  std::mutex mu_;
+  std::map<int, Ring> rings_;
+};
+
+void upload(int device, void* dst, const void* src, std::size_t bytes, cudaStream_t st) {
+  static auto* staging = new Staging;  // never destroyed: copies may run at exit
+  staging->upload(device, dst, src, bytes, st);
+}
+
+}  // namespace
+
 std::shared_ptr<std::byte> CudaBackend::allocate(std::size_t nbytes, Device d) {
   return allocator().allocate(d.index, nbytes);
 }
@@ -125,9 +188,7 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
   if (dst_dev) {  // host -> device
     const Tensor h = src.to(dst.dtype()).contiguous();
     const Tensor d = dst.is_contiguous() ? dst : empty(dst.shape(), {.dtype = dst.dtype(), .device = dst.device()});
-    cudaStream_t st = stream_for(d);
-    FOVEA_CUDA_CHECK(cudaMemcpyAsync(cuda::ptr(d), h.raw_data(), bytes, cudaMemcpyHostToDevice, st), "copy");
-    FOVEA_CUDA_CHECK(cudaStreamSynchronize(st), "copy");  // h may be freed on return
+    upload(d.device().index, cuda::ptr(d), h.raw_data(), bytes, stream_for(d));
     if (!d.same(dst)) cuda::device_copy(d, dst);
     return;
   }

@@ -16,15 +16,20 @@ namespace {
 
 bool half_like(DType t) { return t == DType::f16 || t == DType::bf16; }
 
-// t on the host, in f32 when it is half precision.
+// The library runs "on the device": it reads and writes the emulated device memory (host memory)
+// directly, never through the backend's copies, which would wait for the stream it runs on.
+// Operands are contiguous (conv.cpp makes them so).
 Tensor on_host(const Tensor& t) {
-  const Tensor h = t.detach().to(kCPU);
-  return half_like(h.dtype()) ? h.to(DType::f32) : h;
+  const Tensor view = from_blob(ptr(t), t.shape(), t.dtype());
+  return half_like(t.dtype()) ? view.to(DType::f32) : view.clone();
 }
 Tensor host_result(const Tensor& out) {
   return empty(out.shape(), {.dtype = half_like(out.dtype()) ? DType::f32 : out.dtype()});
 }
-void store(const Tensor& host, const Tensor& out) { backend_for(out).copy(host, out); }
+void store(const Tensor& host, const Tensor& out) {
+  const Tensor h = host.to(out.dtype()).contiguous();
+  std::memcpy(ptr(out), h.raw_data(), static_cast<std::size_t>(h.numel()) * dtype_size(h.dtype()));
+}
 Backend& cpu() { return backend_for(kCPU); }
 
 // Element (i, j) of a column-major matrix with leading dimension ld, op applied.

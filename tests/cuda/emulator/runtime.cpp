@@ -1,7 +1,11 @@
 // The CUDA emulator's runtime: device memory, streams and copies on the host, with the checks
 // the CUDA runtime makes (bad devices, frees of unknown pointers, copies outside an
-// allocation, launch configurations), and kernel launches run on fibers.
+// allocation, launch configurations). Each stream is a queue: kernels, memsets and copies within
+// device memory or from page-locked memory run when the host synchronises with the stream, as
+// they would on a GPU, so a missing synchronisation reads stale data here too. Kernels run on
+// fibers.
 #include <cstdlib>
+#include <deque>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -18,11 +22,6 @@
 #include <sanitizer/common_interface_defs.h>
 #define FOVEA_EMULATOR_ASAN 1
 #endif
-
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
 
 namespace fovea::backend::cuda::emulator {
 
@@ -47,12 +46,25 @@ struct Allocation {
 };
 struct Memory {
   std::mutex mu;
-  std::map<std::uintptr_t, Allocation> live;  // by start address
+  std::map<std::uintptr_t, Allocation> live;  // device allocations by start address
+  std::map<std::uintptr_t, std::size_t> pinned;  // cudaMallocHost's, by start address
   std::size_t used[kDevices] = {};
 };
+
 Memory& memory() {
   static Memory m;
   return m;
+}
+
+// Whether [p, p + bytes) lies inside one page-locked host allocation.
+bool is_pinned(const void* p, std::size_t bytes) {
+  Memory& m = memory();
+  std::lock_guard<std::mutex> lock(m.mu);
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  auto it = m.pinned.upper_bound(a);
+  if (it == m.pinned.begin()) return false;
+  --it;
+  return a + bytes <= it->first + it->second;
 }
 
 cudaError_t allocate(void** p, std::size_t size) {
@@ -113,6 +125,45 @@ cudaError_t refuse_while_capturing() {
 struct Graph {
   std::vector<std::function<void()>> work;
 };
+
+// ---- stream queues ---------------------------------------------------------------------
+
+std::mutex queues_mu;
+std::map<cudaStream_t, std::deque<std::function<void()>>> queues;
+thread_local bool executing = false;  // running queued work: what it issues runs at once
+
+// Runs the queued work of `stream` (every stream when null) in order. Work that throws stops the
+// flush and the exception reaches the synchronising call, as a sticky CUDA error would.
+void flush(cudaStream_t stream) {
+  if (executing) return;
+  executing = true;
+  try {
+    for (;;) {
+      std::function<void()> work;
+      {
+        std::lock_guard<std::mutex> lock(queues_mu);
+        auto it = stream ? queues.find(stream) : queues.begin();
+        while (!stream && it != queues.end() && it->second.empty()) ++it;
+        if (it == queues.end() || it->second.empty()) break;
+        work = std::move(it->second.front());
+        it->second.pop_front();
+      }
+      work();
+    }
+  } catch (...) {
+    executing = false;
+    throw;
+  }
+  executing = false;
+}
+
+// Records work into the capture of `stream`, or queues it (runs it at once inside a flush).
+void submit(cudaStream_t stream, std::function<void()> work) {
+  if (record_work(stream, work)) return;
+  if (executing || stream == nullptr) return work();
+  std::lock_guard<std::mutex> lock(queues_mu);
+  queues[stream].push_back(std::move(work));
+}
 
 // ---- fibers ----------------------------------------------------------------------------
 
@@ -252,13 +303,10 @@ std::unordered_map<const void*, Mode>& modes() {
 
 }  // namespace
 
-void run_grid(const void* kernel, unsigned grid, unsigned block, cudaStream_t stream, std::function<void()> body) {
-  if (grid == 0 || block == 0 || block > 1024 || stream == nullptr) {
-    record(cudaErrorInvalidConfiguration);
-    return;
-  }
-  std::function<void()> later = [=] { run_grid(kernel, grid, block, stream, body); };
-  if (record_work(stream, later)) return;
+namespace {
+
+// Runs every thread of a grid x block launch of `kernel` (body: one thread's call).
+void execute_grid(const void* kernel, unsigned grid, unsigned block, const std::function<void()>& body) {
   Mode mode;
   {
     std::lock_guard<std::mutex> lock(modes_mu);
@@ -288,9 +336,17 @@ void run_grid(const void* kernel, unsigned grid, unsigned block, cudaStream_t st
   }
 }
 
-void enqueue(cudaStream_t stream, std::function<void()> work) {
-  if (!record_work(stream, work)) work();
+}  // namespace
+
+void run_grid(const void* kernel, unsigned grid, unsigned block, cudaStream_t stream, std::function<void()> body) {
+  if (grid == 0 || block == 0 || block > 1024 || stream == nullptr) {
+    record(cudaErrorInvalidConfiguration);
+    return;
+  }
+  submit(stream, [=] { execute_grid(kernel, grid, block, body); });
 }
+
+void enqueue(cudaStream_t stream, std::function<void()> work) { submit(stream, std::move(work)); }
 
 bool is_device_range(const void* p, std::size_t bytes, int device) {
   Memory& m = memory();
@@ -364,15 +420,34 @@ cudaError_t cudaGetDevice(int* device) {
 }
 
 cudaError_t cudaMalloc(void** p, std::size_t size) { return em::allocate(p, size); }
-cudaError_t cudaFree(void* p) { return em::release(p); }
+cudaError_t cudaFree(void* p) {  // synchronises the device, as CUDA's
+  em::flush(nullptr);
+  return em::release(p);
+}
 cudaError_t cudaMallocAsync(void** p, std::size_t size, cudaStream_t) { return em::allocate(p, size); }
-cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return em::release(p); }
+cudaError_t cudaFreeAsync(void* p, cudaStream_t stream) {
+  if (!p) return cudaSuccess;
+  if (!is_device_range(p, 1)) return em::record(cudaErrorInvalidValue);
+  em::submit(stream, [p] { em::release(p); });
+  return cudaSuccess;
+}
 cudaError_t cudaMallocHost(void** p, std::size_t size) {
   if (!p) return em::record(cudaErrorInvalidValue);
   *p = std::malloc(size > 0 ? size : 1);
-  return *p ? cudaSuccess : em::record(cudaErrorMemoryAllocation);
+  if (!*p) return em::record(cudaErrorMemoryAllocation);
+  em::Memory& m = em::memory();
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.pinned.emplace(reinterpret_cast<std::uintptr_t>(*p), size > 0 ? size : 1);
+  return cudaSuccess;
 }
 cudaError_t cudaFreeHost(void* p) {
+  if (!p) return cudaSuccess;
+  em::flush(nullptr);
+  em::Memory& m = em::memory();
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    if (m.pinned.erase(reinterpret_cast<std::uintptr_t>(p)) == 0) return em::record(cudaErrorInvalidValue);
+  }
   std::free(p);
   return cudaSuccess;
 }
@@ -391,9 +466,19 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  return em::capturing(stream) ? em::refuse_while_capturing() : cudaSuccess;
+  if (em::capturing(stream)) return em::refuse_while_capturing();
+  em::flush(stream);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  if (!status) return em::record(cudaErrorInvalidValue);
+  *status = em::capturing(stream) ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
+  return cudaSuccess;
 }
 
+// Copies as CUDA's cudaMemcpyAsync: within device memory, or from / to page-locked memory, they
+// run in stream order; from pageable memory the source is read at the call; to pageable memory
+// the call waits for the stream first. Refused while capturing when host memory is involved.
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t count, cudaMemcpyKind kind, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   const bool src_dev = is_device_range(src, count), dst_dev = is_device_range(dst, count);
@@ -406,13 +491,19 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t count, cudaM
     case cudaMemcpyDefault: break;
   }
   if (!ok) return em::record(cudaErrorInvalidValue);
-  if (em::capturing(stream)) {
-    if (!src_dev || !dst_dev) return em::refuse_while_capturing();  // pageable host memory
-    std::function<void()> copy = [=] { std::memmove(dst, src, count); };
-    em::record_work(stream, copy);
+  if (em::capturing(stream) && (!src_dev || !dst_dev)) return em::refuse_while_capturing();
+  if (!src_dev && !em::is_pinned(src, count)) {  // pageable source: taken now
+    auto bytes = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + count);
+    if (!dst_dev) return std::memmove(dst, bytes->data(), count), cudaSuccess;
+    em::submit(stream, [dst, bytes] { std::memcpy(dst, bytes->data(), bytes->size()); });
     return cudaSuccess;
   }
-  std::memmove(dst, src, count);
+  if (!dst_dev && !em::is_pinned(dst, count)) {  // pageable destination: after the stream's work
+    em::flush(stream);
+    std::memmove(dst, src, count);
+    return cudaSuccess;
+  }
+  em::submit(stream, [=] { std::memmove(dst, src, count); });
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_device, const void* src, int src_device, std::size_t count,
@@ -420,13 +511,37 @@ cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_device, const void* src, int 
   if (count == 0) return cudaSuccess;
   if (!is_device_range(dst, count, dst_device) || !is_device_range(src, count, src_device))
     return em::record(cudaErrorInvalidValue);
-  em::enqueue(stream, [=] { std::memmove(dst, src, count); });
+  em::submit(stream, [=] { std::memmove(dst, src, count); });
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* p, int value, std::size_t count, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   if (!is_device_range(p, count)) return em::record(cudaErrorInvalidValue);
-  em::enqueue(stream, [=] { std::memset(p, value, count); });
+  em::submit(stream, [=] { std::memset(p, value, count); });
+  return cudaSuccess;
+}
+
+// Events: a mark in a stream's queue; waiting for one runs the stream up to it (here: all of it).
+struct CUevent_st {
+  cudaStream_t stream = nullptr;
+};
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
+  if (!event) return em::record(cudaErrorInvalidValue);
+  *event = new CUevent_st;
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  if (!event) return em::record(cudaErrorInvalidValue);
+  event->stream = stream;
+  return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  if (!event) return em::record(cudaErrorInvalidValue);
+  if (event->stream) em::flush(event->stream);
+  return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
   return cudaSuccess;
 }
 
@@ -434,7 +549,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
   if (!stream) return em::record(cudaErrorInvalidValue);
   std::lock_guard<std::mutex> lock(em::capture_mu);
   if (em::capture.stream) return em::record(cudaErrorInvalidValue);
-  em::capture = {.stream = stream};
+  em::capture = {.stream = stream, .invalid = false, .work = {}};
   return cudaSuccess;
 }
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
@@ -454,7 +569,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsig
 }
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (!exec || !stream) return em::record(cudaErrorInvalidValue);
-  for (const auto& w : reinterpret_cast<em::Graph*>(exec)->work) em::enqueue(stream, w);
+  for (const auto& w : reinterpret_cast<em::Graph*>(exec)->work) em::submit(stream, w);
   return cudaSuccess;
 }
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {

@@ -1,6 +1,7 @@
 // The CUDA emulator's own checks: a kernel with __syncthreads runs its threads in lock step, a
-// later launch of a kernel first run without barriers runs as plain calls, bad launch
-// configurations and copies outside allocations are refused as the CUDA runtime refuses them.
+// later launch of a kernel first run without barriers runs as plain calls, work runs when the
+// host synchronises with its stream, bad launch configurations and copies outside allocations
+// are refused as the CUDA runtime refuses them.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -39,6 +40,7 @@ TEST(CudaEmulator, BarrierKernelsRunInLockStep) {
   for (int round = 0; round < 2; ++round) {  // the second launch reuses the recorded mode
     cuda::launch(reverse_kernel, blocks, threads, stream(), x, y);
     ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(stream()), cudaSuccess);
     for (int i = 0; i < n; ++i) ASSERT_EQ(y[i], (i / threads) * threads + threads - 1 - i % threads) << i;
   }
   EXPECT_EQ(cudaFree(x), cudaSuccess);
@@ -50,8 +52,11 @@ TEST(CudaEmulator, GridStrideLoopsCoverEveryElement) {
   int* y = nullptr;
   ASSERT_EQ(cudaMalloc(&y, n * sizeof(int)), cudaSuccess);
   for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < n; ++i) y[i] = -1;
     cuda::launch(iota_kernel, 2, 64, stream(), n, y);  // fewer threads than elements
     ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+    EXPECT_EQ(y[n - 1], -1) << "the kernel ran before the host synchronised with its stream";
+    ASSERT_EQ(cudaStreamSynchronize(stream()), cudaSuccess);
     for (int i = 0; i < n; ++i) ASSERT_EQ(y[i], i);
   }
   EXPECT_EQ(cudaFree(y), cudaSuccess);

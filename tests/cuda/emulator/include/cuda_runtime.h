@@ -2,8 +2,9 @@
 // The CUDA emulator's stand-in for <cuda_runtime.h>: the part of the CUDA runtime that fovea's
 // CUDA backend uses, on the CPU, so that its kernels and host code compile with the host
 // compiler and run in tests on machines without a GPU (tests/cuda/emulator/README.md).
-// Device memory is host memory; kernels run block after block, the threads of a block as fibers
-// that switch at __syncthreads; every call returns with its work done.
+// Device memory is host memory; each stream is a queue of work that runs when the host
+// synchronises with it; kernels run block after block, the threads of a block as fibers that
+// switch at __syncthreads.
 #include <math.h>  // the float overloads of exp, log, ... in the global namespace, as CUDA's device math
 
 #include <bit>
@@ -21,10 +22,10 @@
 #define __shared__ static
 
 struct uint3 {
-  unsigned x = 0, y = 0, z = 0;
+  unsigned x, y, z;
 };
 struct dim3 {
-  unsigned x = 1, y = 1, z = 1;
+  unsigned x, y, z;
 };
 
 enum cudaError_t {
@@ -53,6 +54,14 @@ enum cudaStreamCaptureMode {
   cudaStreamCaptureModeThreadLocal = 1,
   cudaStreamCaptureModeRelaxed = 2,
 };
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
+struct CUevent_st;
+using cudaEvent_t = CUevent_st*;
+inline constexpr unsigned cudaEventDisableTiming = 2;
 struct CUgraph_st;
 using cudaGraph_t = CUgraph_st*;
 struct CUgraphExec_st;
@@ -86,6 +95,11 @@ cudaError_t cudaFreeHost(void* p);
 cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes);
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t count, cudaMemcpyKind kind, cudaStream_t stream);
 cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_device, const void* src, int src_device, std::size_t count,
                                 cudaStream_t stream);
@@ -101,11 +115,13 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
-// The built-in variables of the running emulated thread.
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+// The built-in variables of the running emulated thread: inline, constant-initialised
+// definitions, so that every use is a plain thread-local access (an extern one goes through an
+// access wrapper that UBSan mistakes for a null pointer under GCC 12).
+inline thread_local uint3 threadIdx{};
+inline thread_local uint3 blockIdx{};
+inline thread_local dim3 blockDim{};
+inline thread_local dim3 gridDim{};
 
 void __syncthreads();
 
@@ -134,7 +150,7 @@ void launch(void (*kernel)(P...), unsigned grid, unsigned block, cudaStream_t st
   run_grid(reinterpret_cast<const void*>(kernel), grid, block, stream, [kernel, args...] { kernel(args...); });
 }
 
-// Runs work now, or records it while `stream` is captured (the emulated library calls).
+// Queues work on `stream`, or records it while the stream is captured (the emulated library calls).
 void enqueue(cudaStream_t stream, std::function<void()> work);
 
 // Whether p .. p+bytes lies inside one live device allocation (of device `device`, or any when < 0).
