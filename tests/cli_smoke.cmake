@@ -25,7 +25,8 @@ endif()
 # bad input: a clear message and a non-zero exit
 expect_refused("train;--batch-size;0;--out;${WORK}/x" "train;--lr;-1;--out;${WORK}/x" "train;--model;nope;--out;${WORK}/x"
         "train;--data;mnist:/nonexistent;--out;${WORK}/x" "eval;--checkpoint;/nonexistent.safetensors"
-        "predict;--checkpoint;/nonexistent.safetensors;--test-index;0")
+        "predict;--checkpoint;/nonexistent.safetensors;--test-index;0" "train;--cuda-graph;--out;${WORK}/x"
+        "train;--cuda-graph;--device;cuda;--optimizer;adam;--out;${WORK}/x")
 if(EXISTS ${WORK}/x)
   message(FATAL_ERROR "a refused run must not create its directory")
 endif()

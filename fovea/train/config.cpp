@@ -20,7 +20,8 @@ std::string RunConfig::to_json() const {
          {"seed", seed},             {"workers", workers},         {"select_classes", select_classes},
          {"per_class", per_class},   {"init_from", init_from},     {"head", head},
          {"head_from_pretrained", head_from_pretrained},
-         {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update},     {"device", device},           {"precision", precision}};
+         {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update},     {"device", device},           {"precision", precision},
+         {"cuda_graph", cuda_graph}};
   return j.dump();
 }
 
@@ -64,9 +65,9 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("augment", c.augment);
   get("seed", c.seed);
   get("workers", c.workers);
-  // added with transfer learning: absent from older checkpoints
+  // added later (transfer learning, devices, graphs): absent from older checkpoints
   const json defaults = json::parse(RunConfig{}.to_json());
-  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update", "device", "precision"})
+  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update", "device", "precision", "cuda_graph"})
     if (!j.contains(key)) j[key] = defaults[key];
   get("select_classes", c.select_classes);
   get("per_class", c.per_class);
@@ -78,6 +79,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("bn_update", c.bn_update);
   get("device", c.device);
   get("precision", c.precision);
+  get("cuda_graph", c.cuda_graph);
   return c;
 }
 
@@ -101,6 +103,11 @@ void RunConfig::validate() const {
   if (precision != "f32" && precision != "bf16") fail("train", "unknown precision '{}' (expected f32 or bf16)", precision);
   if (precision == "bf16" && d.type != DeviceType::cuda)
     fail("train", "precision bf16 needs a CUDA device (--device cuda): it runs conv and linear layers on tensor cores");
+  if (cuda_graph && d.type != DeviceType::cuda)
+    fail("train", "CUDA graphs need a CUDA device (--device cuda), got {}", device);
+  if (cuda_graph && optimizer != "sgd")
+    fail("train", "CUDA graphs need --optimizer sgd: {}'s step sizes change every step, and a graph replays them as "
+                  "recorded", optimizer);
 }
 
 }  // namespace fovea::train

@@ -19,6 +19,7 @@
 #include "fovea/optim/optim.h"
 #include "fovea/train/pretrained.h"
 #include "fovea/train/progress.h"
+#include "fovea/train/step_graph.h"
 
 namespace fovea::train {
 
@@ -71,6 +72,18 @@ std::vector<double> parse_numbers(const std::string& s, const char* what) {
   }
   return v;
 }
+
+// The loss a training step minimises: cross-entropy, plus 0.3 of each of GoogLeNet's auxiliary
+// classifiers' (Szegedy et al. 2014).
+Tensor training_loss(nn::Module& model, const Tensor& logits, const Tensor& labels) {
+  Tensor loss = cross_entropy(logits, labels);
+  if (auto* g = dynamic_cast<models::GoogLeNet*>(&model))
+    for (const Tensor& aux : g->last_aux()) loss = loss + cross_entropy(aux, labels) * 0.3;
+  return loss;
+}
+
+// () i64: how many rows of logits have their largest value at the label
+Tensor correct_count(const Tensor& logits, const Tensor& labels) { return sum(eq(argmax(logits, 1), labels)); }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, const std::vector<Tensor>& params) {
   if (c.optimizer == "sgd")
@@ -286,6 +299,17 @@ TrainResult train(const TrainOptions& opts) {
   TrainResult res;
   res.best_top1 = std::max(0.0, st.best_top1);
   std::optional<Metrics> last_metrics;
+  std::optional<StepGraph> graphed;
+  if (c.cuda_graph)
+    graphed.emplace(dev, *opt, [&](const Tensor& x, const Tensor& y) {
+      Tensor logits = (*model)(x);
+      Tensor loss = training_loss(*model, logits, y);
+      opt->zero_grad();
+      loss.backward();
+      opt->step();
+      NoGradGuard ng;
+      return StepGraph::Out{loss.detach(), correct_count(logits, y)};
+    });
   for (std::int64_t epoch = st.epoch; epoch < c.epochs; ++epoch) {
     const std::int64_t skip = epoch == st.epoch ? st.step_in_epoch : 0;
     train_loader.start_epoch(epoch, skip);
@@ -298,33 +322,38 @@ TrainResult train(const TrainOptions& opts) {
     // bf16 autocast for the forward pass; backward follows the recorded casts
     std::optional<AutocastGuard> autocast;
     if (c.precision == "bf16") autocast.emplace(Precision::bf16);
+    auto check_loss = [&](double lv) {
+      if (std::isfinite(lv)) return;
+      std::string where = fs::exists(last_path) ? fmt::format("the last good checkpoint is {}", last_path)
+                                                : std::string("no checkpoint was written yet");
+      fail("train", "the loss became {} at epoch {} step {} (global step {}); training stopped, {}", lv, epoch + 1,
+           step + 1, st.global_step + 1, where);
+    };
     while (auto b = train_loader.next()) {
-      b->images = b->images.to(dev);
-      b->labels = b->labels.to(dev);
-      Tensor logits = (*model)(b->images);
-      Tensor loss = cross_entropy(logits, b->labels);
-      // GoogLeNet's auxiliary classifiers: 0.3 of each one's loss (Szegedy et al. 2014)
-      if (auto* g = dynamic_cast<models::GoogLeNet*>(model.get()))
-        for (const Tensor& aux : g->last_aux()) loss = loss + cross_entropy(aux, b->labels) * 0.3;
-      const double lv = loss.item();
-      if (!std::isfinite(lv)) {
-        std::string where = fs::exists(last_path) ? fmt::format("the last good checkpoint is {}", last_path)
-                                                  : std::string("no checkpoint was written yet");
-        fail("train", "the loss became {} at epoch {} step {} (global step {}); training stopped, {}", lv, epoch + 1,
-             step + 1, st.global_step + 1, where);
+      double lv;
+      std::int64_t ok;
+      if (graphed) {  // the whole step, then its loss (the checkpoints on disk are untouched by a bad one)
+        const StepGraph::Out out = graphed->run(b->images, b->labels);
+        lv = out.loss.item();
+        check_loss(lv);
+        ok = static_cast<std::int64_t>(out.correct.item());
+      } else {
+        b->images = b->images.to(dev);
+        b->labels = b->labels.to(dev);
+        Tensor logits = (*model)(b->images);
+        Tensor loss = training_loss(*model, logits, b->labels);
+        lv = loss.item();
+        check_loss(lv);
+        opt->zero_grad();
+        loss.backward();
+        opt->step();
+        NoGradGuard ng;
+        ok = static_cast<std::int64_t>(correct_count(logits, b->labels).item());
       }
-      opt->zero_grad();
-      loss.backward();
-      opt->step();
       sched->step();
       ++step;
       ++st.global_step;
       const std::int64_t n = b->labels.numel();
-      std::int64_t ok;
-      {
-        NoGradGuard ng;
-        ok = static_cast<std::int64_t>(sum(eq(argmax(logits, 1), b->labels)).item());
-      }
       loss_sum += lv * static_cast<double>(n);
       seen += n;
       correct += ok;
@@ -365,8 +394,13 @@ TrainResult train(const TrainOptions& opts) {
                        {"seconds", secs}});
     nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())}, {"epochs", records}};
     write_text_atomic(metrics_path, doc.dump(2) + "\n");
-    progress.end_epoch(fmt::format("test loss {:.4f}  top-1 {}  top-5 {}{}", m.loss(), pct(m.top1()), pct(m.top5()),
-                                   best ? "  (best)" : ""));
+    std::string graph_note;  // the run's totals so far
+    if (graphed)
+      graph_note = graphed->note().empty()
+                       ? fmt::format("  (CUDA graph: {} replays, {} recordings)", graphed->replays(), graphed->recordings())
+                       : fmt::format("  (CUDA graph off, steps run eagerly: {})", graphed->note());
+    progress.end_epoch(fmt::format("test loss {:.4f}  top-1 {}  top-5 {}{}{}", m.loss(), pct(m.top1()), pct(m.top5()),
+                                   best ? "  (best)" : "", graph_note));
     res.epochs_done = epoch + 1;
     res.last_top1 = m.top1();
     last_metrics = std::move(m);

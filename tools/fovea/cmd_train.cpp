@@ -32,6 +32,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--precision", c.precision, "f32 | bf16 (CUDA: conv and linear layers in bf16, f32 master weights)")
       ->capture_default_str();
+  cmd->add_flag("--cuda-graph", c.cuda_graph,
+                 "replay each training step as a CUDA graph (SGD on CUDA; pays off with --schedule none or step)");
   cmd->add_option("--limit-train", c.limit_train, "use only the first N training images (smoke tests)");
   cmd->add_option("--limit-test", c.limit_test, "use only the first N test images (smoke tests)");
   cmd->add_option("--classes", c.select_classes, "only these classes (indices, comma-separated), relabelled 0..K-1")
