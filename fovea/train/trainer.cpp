@@ -342,13 +342,17 @@ TrainResult train(const TrainOptions& opts) {
         b->labels = b->labels.to(dev);
         Tensor logits = (*model)(b->images);
         Tensor loss = training_loss(*model, logits, b->labels);
-        lv = loss.item();
+        {  // the loss and the count in one read: one wait for the device per step
+          NoGradGuard ng;
+          const Tensor both =
+              stack({loss.detach().to(DType::f64), correct_count(logits, b->labels).to(DType::f64)}, 0).to(kCPU);
+          lv = both.data<double>()[0];
+          ok = static_cast<std::int64_t>(both.data<double>()[1]);
+        }
         check_loss(lv);
         opt->zero_grad();
         loss.backward();
         opt->step();
-        NoGradGuard ng;
-        ok = static_cast<std::int64_t>(correct_count(logits, b->labels).item());
       }
       sched->step();
       ++step;

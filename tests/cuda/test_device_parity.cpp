@@ -190,6 +190,14 @@ TEST_F(DeviceParity, ResamplingAndNormalisation) {
     return batch_norm(v[0], zeros({3}, {.device = v[0].device()}), ones({3}, {.device = v[0].device()}), v[1], v[2],
                       {.training = true});
   });
+  // channels of more than 8192 elements are reduced in parts (norm_parts), with planes larger and
+  // smaller than a block
+  for (const Shape& big : {Shape{8, 4, 48, 48}, Shape{2048, 3, 5}})
+    check("batch_norm train in parts " + shape_str(big), {r(big) * 3.0 + 1.0, r({big[1]}), r({big[1]})}, [](auto& v) {
+      const std::int64_t C = v[0].size(1);
+      return batch_norm(v[0], zeros({C}, {.device = v[0].device()}), ones({C}, {.device = v[0].device()}), v[1], v[2],
+                        {.training = true});
+    });
   check("local_response_norm", {r({2, 8, 4, 4})}, [](auto& v) { return local_response_norm(v[0], {.size = 5}); });
   check("pad cat", {r({2, 3, 4}), r({2, 3, 4})}, [](auto& v) { return cat({pad(v[0], {1, 2}), pad(v[1], {2, 1})}, 1); });
 }

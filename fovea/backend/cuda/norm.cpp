@@ -58,8 +58,10 @@ void CudaBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, cons
   check_channel(bias, x, "bias", true);
   check_channel(mean, x, "mean", false);
   check_channel(var, x, "var", false);
+  const Tensor scratch = empty({training ? cuda::norm_forward_scratch(plan) : 1}, {.dtype = DType::f64, .device = x.device()});
   cuda::batch_norm_forward(cuda::code(x.dtype()), cuda::ptr(x), ptr_or_null(weight), ptr_or_null(bias),
-                           cuda::ptr(mean), cuda::ptr(var), cuda::ptr(y), plan, training, cuda::stream_for(x));
+                           cuda::ptr(mean), cuda::ptr(var), cuda::ptr(y), plan, training,
+                           static_cast<double*>(cuda::ptr(scratch)), cuda::stream_for(x));
   FOVEA_CUDA_LAUNCHED(kOp);
 }
 
@@ -76,10 +78,11 @@ void CudaBackend::batch_norm_backward(const Tensor& gy, const Tensor& x, const T
   check_channel(gweight, x, "weight gradient", true);
   check_channel(gbias, x, "bias gradient", true);
   if (!gx.defined() && !gweight.defined() && !gbias.defined()) return;
-  // per-channel sums of gy and gy * xhat, which the input gradient needs whether or not gweight / gbias are wanted
-  Tensor sums = empty({plan.C, 2}, {.dtype = DType::f64, .device = x.device()});
+  // partial and per-channel sums of gy and gy * xhat, which the input gradient needs whether or not
+  // gweight / gbias are wanted
+  const Tensor scratch = empty({cuda::norm_backward_scratch(plan)}, {.dtype = DType::f64, .device = x.device()});
   cuda::batch_norm_backward(cuda::code(x.dtype()), cuda::ptr(gy), cuda::ptr(x), ptr_or_null(weight), cuda::ptr(mean),
-                            cuda::ptr(var), static_cast<double*>(cuda::ptr(sums)), ptr_or_null(gx),
+                            cuda::ptr(var), static_cast<double*>(cuda::ptr(scratch)), ptr_or_null(gx),
                             ptr_or_null(gweight), ptr_or_null(gbias), plan, cuda::stream_for(x));
   FOVEA_CUDA_LAUNCHED(kOp);
 }
