@@ -2,6 +2,10 @@
 // bf16 with f32 accumulation (autocast).
 #include <cublas_v2.h>
 
+#include <memory>
+#include <vector>
+
+#include "fovea/backend/cuda/allocator.h"
 #include "fovea/backend/cuda/cuda_util.h"
 #include "fovea/backend/cuda/library.h"
 
@@ -14,11 +18,18 @@ void check(cublasStatus_t s, const char* op) {
   if (s != CUBLAS_STATUS_SUCCESS) fail(op, "cuBLAS error: {}", cublasGetStatusString(s));
 }
 
+// A workspace of the backend's own per handle (PyTorch's size on Hopper): cuBLAS then allocates
+// nothing by itself, which keeps its calls capturable into CUDA graphs (graph.h).
+constexpr std::size_t kWorkspace = std::size_t{32} << 20;
+
 cublasHandle_t handle(const Tensor& t) {
-  return cuda::per_device<cublasHandle_t>(t, [](cudaStream_t st) {
+  return cuda::per_device<cublasHandle_t>(t, [&](cudaStream_t st) {
+    static std::vector<std::shared_ptr<std::byte>> workspaces;  // live as long as the handles: the process
     cublasHandle_t h = nullptr;
     check(cublasCreate(&h), "matmul");
     check(cublasSetStream(h, st), "matmul");
+    workspaces.push_back(allocator().allocate(t.device().index, kWorkspace));
+    check(cublasSetWorkspace(h, workspaces.back().get(), kWorkspace), "matmul");
     return h;
   });
 }
