@@ -14,6 +14,7 @@
 #include "fovea/models/registry.h"
 #include "fovea/nn/nn.h"
 #include "fovea/optim/sgd.h"
+#include "tests/cuda/cuda_test.h"
 #include "tests/test_util.h"
 
 using namespace fovea;
@@ -25,8 +26,7 @@ const Device kCuda{DeviceType::cuda, 0};
 class DeviceParity : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!backend::cuda_available())
-      GTEST_SKIP() << "no CUDA device (or fovea built without FOVEA_CUDA): device parity NOT checked";
+    FOVEA_SKIP_WITHOUT_CUDA("device parity");
     backend::set_cuda_math({.conv_tf32 = false, .matmul_tf32 = false});
   }
   void TearDown() override { backend::set_cuda_math({}); }

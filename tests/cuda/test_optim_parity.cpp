@@ -14,6 +14,7 @@
 #include "fovea/backend/backend.h"
 #include "fovea/ops/ops.h"
 #include "fovea/optim/optim.h"
+#include "tests/cuda/cuda_test.h"
 #include "tests/test_util.h"
 
 using namespace fovea;
@@ -26,8 +27,7 @@ const Device kCuda{DeviceType::cuda, 0};
 class OptimParity : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!backend::cuda_available())
-      GTEST_SKIP() << "no CUDA device (or fovea built without FOVEA_CUDA): fused optimizer parity NOT checked";
+    FOVEA_SKIP_WITHOUT_CUDA("fused optimizer parity");
   }
 };
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "fovea/backend/backend.h"
+#include "tests/cuda/cuda_test.h"
 #include "tests/test_util.h"
 #include "tests/train/train_test_util.h"
 
@@ -17,8 +18,7 @@ namespace {
 class TrainGraph : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!backend::cuda_available())
-      GTEST_SKIP() << "no CUDA device (or fovea built without FOVEA_CUDA): graph training NOT checked";
+    FOVEA_SKIP_WITHOUT_CUDA("graph training");
   }
 };
 
