@@ -23,19 +23,24 @@ def median_seconds(f, budget, warmup=2, min_runs=3):
     return t[len(t) // 2]
 
 
-def parse_args(description=None):
+def parse_args(description=None, budget=3.0, epochs=None):
+    """--threads, --build and --budget (seconds per case), or --epochs where `epochs` is given."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=3.0)
+    if epochs is None:
+        ap.add_argument("--budget", type=float, default=budget)
+    else:
+        ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--build", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build"))
     return ap.parse_args()
 
 
-def run_fovea(a, name):
-    """Runs build/bench_NAME THREADS BUDGET on the same threads; its JSON lines as a list."""
+def run_fovea(a, name, *args):
+    """Runs build/bench_NAME THREADS ARGS (default: BUDGET) on the same threads; its JSON lines as a list."""
     exe = os.path.join(a.build, "bench_" + name)
     if not os.path.exists(exe):
         sys.exit(f"bench: {exe} not found; run 'make build' first")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    res = subprocess.run([exe, str(a.threads), str(a.budget)], capture_output=True, text=True, env=env, check=True)
+    argv = [exe, str(a.threads)] + [str(x) for x in (args or (a.budget,))]
+    res = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
     return [json.loads(line) for line in res.stdout.splitlines()]

@@ -6,11 +6,8 @@ inference images/s, test accuracy and the ratios.
 
 Usage: /usr/bin/python3 bench/lenet5_fashion.py [--threads 2] [--epochs 1] [--build build]
 """
-import argparse
 import gzip
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -18,6 +15,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import parse_args, run_fovea  # noqa: E402
 
 DATA = "/usr/share/datasets/fashion-mnist"
 
@@ -81,17 +81,8 @@ def pytorch(threads, epochs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
-    a = ap.parse_args()
-    exe = os.path.join(a.build, "bench_lenet5_fashion")
-    if not os.path.exists(exe):
-        sys.exit(f"bench/lenet5_fashion.py: {exe} not found; run 'make build' first")
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    out = subprocess.run([exe, str(a.threads), str(a.epochs)], capture_output=True, text=True, env=env, check=True)
-    fv = json.loads(out.stdout.strip().splitlines()[-1])
+    a = parse_args(epochs=1)
+    fv = run_fovea(a, "lenet5_fashion", a.epochs)[-1]
     pt = pytorch(a.threads, a.epochs)
     print(f"LeNet-5 on Fashion-MNIST, batch 64, {a.epochs} epoch(s), {a.threads} threads (PyTorch {torch.__version__})")
     print(f"{'':24} {'fovea':>10} {'pytorch':>10} {'ratio':>7}")

@@ -4,17 +4,14 @@ other in one command, and prints both median times per conv2d forward+backward a
 
 Usage: /usr/bin/python3 bench/ops.py [--threads 2] [--budget 1.0] [--build build]
 """
-import argparse
-import json
 import os
-import subprocess
 import sys
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import median_seconds  # noqa: E402
+from common import median_seconds, parse_args, run_fovea  # noqa: E402
 
 CASES = [
     ("resnet18.conv1", 32, 3, 224, 64, 7, 2, 3), ("resnet18.layer1", 32, 64, 56, 64, 3, 1, 1),
@@ -45,17 +42,8 @@ def torch_times(threads, budget):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=1.0)
-    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
-    a = ap.parse_args()
-    exe = os.path.join(a.build, "bench_ops")
-    if not os.path.exists(exe):
-        sys.exit(f"bench/ops.py: {exe} not found; run 'make build' first")
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    res = subprocess.run([exe, str(a.threads), str(a.budget)], capture_output=True, text=True, env=env, check=True)
-    fovea = {r["name"]: r["ms"] for r in map(json.loads, res.stdout.splitlines())}
+    a = parse_args(budget=1.0)
+    fovea = {r["name"]: r["ms"] for r in run_fovea(a, "ops")}
     pt = torch_times(a.threads, a.budget)
     print(f"conv2d forward+backward, median ms per call, {a.threads} threads (PyTorch {torch.__version__})")
     print(f"{'shape':22} {'fovea':>10} {'pytorch':>10} {'speed-up':>9}")

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 
+#include "fovea/backend/activation_math.h"
 #include "fovea/backend/optim_math.h"
 #include "fovea/backend/pool_window.h"
 #include "fovea/core/generator.h"
@@ -19,9 +20,6 @@ namespace fovea::backend {
 enum class UnaryOp { neg, exp, log, log1p, sqrt, rsqrt, abs, sign, square, reciprocal, sin, cos, erf, floor, ceil, round, not_ };
 enum class BinaryOp { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge };
 enum class ReduceOp { sum, prod, max, min, argmax, argmin };
-// Activations with oneDNN-style forward and backward; alpha is the slope / limit where used.
-enum class Act { relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, clamp };
-
 struct ActParams {
   double alpha = 0;  // leaky_relu slope, elu alpha, clamp low
   double beta = 0;   // clamp high
@@ -67,6 +65,21 @@ inline PoolPlan pool_plan(const Pool2dParams& p, std::int64_t planes, std::int64
   plan.OH = OH;
   plan.OW = OW;
   return plan;
+}
+
+// A contiguous tensor of shape s seen as (outer, n, inner) around `axis`, the lines of n elements
+// `inner` apart that Backend::softmax_* normalise.
+struct SoftmaxLines {
+  std::int64_t outer = 1, n = 1, inner = 1;
+};
+inline SoftmaxLines softmax_lines(const Shape& s, int axis) {
+  if (axis < 0 || axis >= static_cast<int>(s.size()))
+    fail("softmax", "axis {} out of range for shape {}", axis, shape_str(s));
+  SoftmaxLines l;
+  l.n = s[axis];
+  for (int i = 0; i < axis; ++i) l.outer *= s[i];
+  for (size_t i = axis + 1; i < s.size(); ++i) l.inner *= s[i];
+  return l;
 }
 
 enum class ResampleMode { nearest, bilinear };

@@ -5,11 +5,7 @@
 // tensor ops of torch.optim's single-tensor code, so the fused step gives the same bits.
 #include <cmath>
 
-#ifdef __CUDACC__
-#define FOVEA_HOST_DEVICE __host__ __device__
-#else
-#define FOVEA_HOST_DEVICE
-#endif
+#include "fovea/backend/host_device.h"
 
 namespace fovea::backend {
 
@@ -125,5 +121,3 @@ FOVEA_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, T* v_max, T neg
 
 }  // namespace optim_math
 }  // namespace fovea::backend
-
-#undef FOVEA_HOST_DEVICE

@@ -1,14 +1,10 @@
 #pragma once
 // The pooling window of one output, shared by the CPU backend and the CUDA kernels (plain data,
-// no other fovea header: it compiles under nvcc): PyTorch's windows, ceil_mode and avg_pool2d
-// divisor, and adaptive windows.
+// no fovea header but host_device.h: it compiles under nvcc): PyTorch's windows, ceil_mode and
+// avg_pool2d divisor, and adaptive windows.
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define FOVEA_POOL_HD __host__ __device__
-#else
-#define FOVEA_POOL_HD
-#endif
+#include "fovea/backend/host_device.h"
 
 namespace fovea::backend {
 
@@ -32,7 +28,7 @@ struct PoolWindow {
 // Window of output (oh, ow) with PyTorch's avg_pool2d divisor (the padded window clipped at
 // H + pad_begin_limit, or only the real pixels without count_include_pad), and adaptive [floor(i H / OH), ceil((i + 1) H / OH))
 // (https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/AdaptivePooling.h).
-FOVEA_POOL_HD inline PoolWindow pool_window(const PoolPlan& p, std::int64_t oh, std::int64_t ow) {
+FOVEA_HOST_DEVICE inline PoolWindow pool_window(const PoolPlan& p, std::int64_t oh, std::int64_t ow) {
   const std::int64_t H = p.H, W = p.W, OH = p.OH, OW = p.OW;
   if (p.adaptive) {
     PoolWindow w{oh * H / OH, ((oh + 1) * H + OH - 1) / OH, ow * W / OW, ((ow + 1) * W + OW - 1) / OW, 0};

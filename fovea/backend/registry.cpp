@@ -56,12 +56,11 @@ class MetaBackend final : public Backend {
 
 std::array<Backend*, 3>& table() {
   init_threads_from_env();
-  static CpuBackend cpu;
   static MetaBackend meta;
 #ifdef FOVEA_HAS_CUDA
-  static std::array<Backend*, 3> t{&cpu, cuda::cuda_backend(), &meta};
+  static std::array<Backend*, 3> t{cpu::cpu_backend(), cuda::cuda_backend(), &meta};
 #else
-  static std::array<Backend*, 3> t{&cpu, nullptr, &meta};
+  static std::array<Backend*, 3> t{cpu::cpu_backend(), nullptr, &meta};
 #endif
   return t;
 }

@@ -1,7 +1,7 @@
 // Per-image transforms as plain loops over contiguous CPU data: they run in the DataLoader's
 // worker threads, so they record no autograd history and start no OpenMP teams.
 #include "fovea/data/transforms.h"
-#include "fovea/ops/interpolation.h"
+#include "fovea/backend/interpolation.h"
 
 #include <algorithm>
 #include <cctype>
@@ -146,7 +146,7 @@ Transform resize(std::int64_t h, std::int64_t w) {
     const std::int64_t C = x.size(0), H = x.size(1), W = x.size(2);
     if (H < 1 || W < 1) fail("resize", "cannot resize an empty image {}", shape_str(x.shape()));
     if (H == h && W == w) return x;  // bilinear at the same size is the identity
-    const auto ty = interp::linear_taps<float>(H, h, false, 0), tx = interp::linear_taps<float>(W, w, false, 0);
+    const auto ty = backend::interp::linear_taps<float>(H, h, false, 0), tx = backend::interp::linear_taps<float>(W, w, false, 0);
     Tensor out = empty({C, h, w});
     for (std::int64_t c = 0; c < C; ++c) {
       const float* src = x.data<float>() + c * H * W;

@@ -41,7 +41,7 @@ Tensor display_image(const Tensor& x, std::int64_t i) {
   NoGradGuard ng;
   Tensor img = x.detach().select(0, i);
   if (img.size(0) != 1 && img.size(0) != 3) img = mean(img, {0}, true);
-  return to_u8(io::normalize01(img));
+  return to_u8(normalize01(img));
 }
 
 Tensor render_map(const Explanation& e, Method m, std::int64_t i, const Tensor& image, const RenderOptions& o) {
@@ -50,15 +50,15 @@ Tensor render_map(const Explanation& e, Method m, std::int64_t i, const Tensor& 
   NoGradGuard ng;
   const Tensor map = it->second.select(0, i);  // (C,H,W)
   if (m == Method::gradcam || m == Method::occlusion) {
-    const Tensor v = m == Method::occlusion ? io::normalize01(map) : map;
-    return io::overlay(image, v, o.colormap, o.alpha);
+    const Tensor v = m == Method::occlusion ? normalize01(map) : map;
+    return overlay(image, v, o.colormap, o.alpha);
   }
   if (o.reduce == Reduce::none) {
-    const Tensor signed01 = io::normalize_signed(map);
+    const Tensor signed01 = normalize_signed(map);
     return to_u8(map.size(0) == 3 ? signed01 : signed01.select(0, 0).unsqueeze(0).expand({3, map.size(1), map.size(2)}));
   }
   const Tensor r = reduce_channels(map.unsqueeze(0), o.reduce).select(0, 0);  // (1,H,W)
-  return io::apply_colormap(io::normalize01(r), o.colormap);
+  return apply_colormap(normalize01(r), o.colormap);
 }
 
 Tensor figure(const std::vector<FigureRow>& rows, const std::vector<Method>& methods, const RenderOptions& o) {
@@ -71,18 +71,18 @@ Tensor figure(const std::vector<FigureRow>& rows, const std::vector<Method>& met
   }
   const int scale = std::max<int>(1, static_cast<int>((o.min_cell + std::min(h, w) - 1) / std::min(h, w)));
   const int cw = static_cast<int>(w) * scale, ch = static_cast<int>(h) * scale;
-  const int pad = 8, ts = 1, line = io::kGlyphRows * ts + 4;
+  const int pad = 8, ts = 1, line = kGlyphRows * ts + 4;
   std::vector<std::string> titles{"input"};
   for (auto m : methods) titles.push_back(title(m));
   int col = cw;
-  for (auto& t : titles) col = std::max(col, io::text_px(t, ts));
+  for (auto& t : titles) col = std::max(col, text_px(t, ts));
   const int ncol = static_cast<int>(titles.size());
   const int width = pad + ncol * (col + pad);
   const int height = pad + line + static_cast<int>(rows.size()) * (line + ch + pad);
-  io::Canvas c(width, height);
-  const io::Rgb ink{30, 30, 30};
+  Canvas c(width, height);
+  const Rgb ink{30, 30, 30};
   for (int j = 0; j < ncol; ++j)
-    c.text(pad + j * (col + pad) + (col - io::text_px(titles[j], ts)) / 2, pad, titles[j], ts, ink);
+    c.text(pad + j * (col + pad) + (col - text_px(titles[j], ts)) / 2, pad, titles[j], ts, ink);
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const int y = pad + line + static_cast<int>(r) * (line + ch + pad);
     c.text(pad, y, rows[r].label, ts, ink);

@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "fovea/explain/explain.h"
-#include "fovea/io/draw.h"
+#include "fovea/explain/draw.h"
 
 namespace fovea::explain {
 
 struct RenderOptions {
-  io::Colormap colormap = io::Colormap::jet;
+  Colormap colormap = Colormap::jet;
   double alpha = 0.5;          // Grad-CAM and occlusion overlays on the input
   Reduce reduce = Reduce::max;  // gradient maps' channels; none: signed, RGB for colour inputs
   int min_cell = 112;           // images smaller than this are enlarged by a whole factor

@@ -6,7 +6,7 @@
 
 #include "fovea/nn/blocks.h"
 #include "fovea/nn/init.h"
-#include "fovea/nn/pool_extra.h"
+#include "fovea/nn/pool.h"
 
 namespace fovea::models {
 

@@ -6,7 +6,7 @@
 #include <array>
 
 #include "fovea/models/registry.h"
-#include "fovea/nn/layers.h"
+#include "fovea/nn/nn.h"
 
 namespace fovea::models {
 

@@ -2,8 +2,8 @@
 // conv 6@5x5 pad 2 -> pool -> conv 16@5x5 -> pool -> 120 -> 84 -> classes.
 // Input (C,28,28); 61,706 parameters for one channel and 10 classes.
 #include "fovea/models/registry.h"
-#include "fovea/nn/layers.h"
 #include "fovea/nn/init.h"
+#include "fovea/nn/nn.h"
 #include "fovea/ops/ops.h"
 
 namespace fovea::models {

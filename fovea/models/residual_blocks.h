@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "fovea/nn/layers.h"
+#include "fovea/nn/nn.h"
 
 namespace fovea::models {
 

@@ -3,7 +3,7 @@
 #include "fovea/models/residual_blocks.h"
 #include "fovea/nn/blocks.h"
 #include "fovea/nn/init.h"
-#include "fovea/nn/pool_extra.h"
+#include "fovea/nn/pool.h"
 
 namespace fovea::models {
 

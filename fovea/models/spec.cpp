@@ -5,7 +5,6 @@
 #include <set>
 #include <sstream>
 
-#include "fovea/analysis/formulas.h"
 #include "fovea/nn/nn.h"
 
 namespace fovea::models {
@@ -134,8 +133,8 @@ Spec parse_spec(const std::string& text, const std::string& source) {
                           .dilation = f.pair("dilation", Pair(1), 1), .groups = f.integer("groups", 1, 1), .bias = f.boolean("bias", true)};
       auto pad = resolve_padding(o.padding, {cur[1], cur[2]}, o.kernel, o.stride, o.dilation, "spec");
       try {
-        cur = {o.out, analysis::conv_output_size(cur[1], o.kernel.h, o.stride.h, pad[0], pad[1], o.dilation.h),
-               analysis::conv_output_size(cur[2], o.kernel.w, o.stride.w, pad[2], pad[3], o.dilation.w)};
+        cur = {o.out, conv_output_size(cur[1], o.kernel.h, o.stride.h, pad[0], pad[1], o.dilation.h),
+               conv_output_size(cur[2], o.kernel.w, o.stride.w, pad[2], pad[3], o.dilation.w)};
         m = nn::make<nn::Conv2d>(o);
       } catch (const Error& e) {
         fail("spec", "{}: {}", where, e.what());
@@ -148,8 +147,8 @@ Spec parse_spec(const std::string& text, const std::string& source) {
                       .count_include_pad = f.boolean("count_include_pad", true)};
       const Pair st = (o.stride.h == 0 && o.stride.w == 0) ? o.kernel : o.stride;
       try {
-        cur = {cur[0], analysis::pool_output_size(cur[1], o.kernel.h, st.h, o.padding.h, o.ceil_mode),
-               analysis::pool_output_size(cur[2], o.kernel.w, st.w, o.padding.w, o.ceil_mode)};
+        cur = {cur[0], pool_output_size(cur[1], o.kernel.h, st.h, o.padding.h, o.ceil_mode),
+               pool_output_size(cur[2], o.kernel.w, st.w, o.padding.w, o.ceil_mode)};
       } catch (const Error& e) {
         fail("spec", "{}: {}", where, e.what());
       }
@@ -169,8 +168,8 @@ Spec parse_spec(const std::string& text, const std::string& source) {
                                    .dilation = f.pair("dilation", Pair(1), 1), .groups = f.integer("groups", 1, 1),
                                    .bias = f.boolean("bias", true)};
       try {
-        cur = {o.out, analysis::conv_transpose_output_size(cur[1], o.kernel.h, o.stride.h, o.padding.h, o.dilation.h, o.output_padding.h),
-               analysis::conv_transpose_output_size(cur[2], o.kernel.w, o.stride.w, o.padding.w, o.dilation.w, o.output_padding.w)};
+        cur = {o.out, conv_transpose_output_size(cur[1], o.kernel.h, o.stride.h, o.padding.h, o.dilation.h, o.output_padding.h),
+               conv_transpose_output_size(cur[2], o.kernel.w, o.stride.w, o.padding.w, o.dilation.w, o.output_padding.w)};
         m = nn::make<nn::ConvTranspose2d>(o);
       } catch (const Error& e) {
         fail("spec", "{}: {}", where, e.what());

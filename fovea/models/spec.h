@@ -5,7 +5,7 @@
 // Input channels and features are inferred from the shapes; errors name the layer and field.
 #include <string>
 
-#include "fovea/nn/layers.h"
+#include "fovea/nn/nn.h"
 
 namespace fovea::models {
 

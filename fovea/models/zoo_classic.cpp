@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include "fovea/models/classic_nets.h"
-#include "fovea/nn/norm_extra.h"
-#include "fovea/nn/pool_extra.h"
+#include "fovea/nn/norm.h"
+#include "fovea/nn/pool.h"
 
 namespace fovea::models {
 

@@ -2,6 +2,23 @@
 
 namespace fovea::nn {
 
+Sequential::Sequential(std::initializer_list<ModulePtr> ms) : Module("Sequential") {
+  for (auto& m : ms) add(m);
+}
+
+Sequential& Sequential::add(ModulePtr m) { return add(std::to_string(size()), std::move(m)); }
+
+Sequential& Sequential::add(const std::string& name, ModulePtr m) {
+  add_child(name, std::move(m));
+  return *this;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (auto& [n, c] : named_children()) h = (*c)(h);
+  return h;
+}
+
 DepthwiseSeparableConv2d::DepthwiseSeparableConv2d(Options o) : Module("DepthwiseSeparableConv2d"), o_(o) {
   if (o.in <= 0 || o.out <= 0)
     fail("DepthwiseSeparableConv2d", "in and out channels must be positive, got in={} out={}", o.in, o.out);

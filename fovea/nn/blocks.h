@@ -1,12 +1,31 @@
 #pragma once
-// Building blocks that compose other modules: the depthwise-separable convolution (Xception,
+// Modules that compose other modules: Sequential, the depthwise-separable convolution (Xception,
 // MobileNet), the residual connection (ResNet) and parallel branches concatenated along the
 // channels (Inception).
+#include <initializer_list>
 #include <vector>
 
-#include "fovea/nn/layers.h"
+#include "fovea/nn/activation.h"
+#include "fovea/nn/conv.h"
+#include "fovea/nn/module.h"
+#include "fovea/nn/norm.h"
 
 namespace fovea::nn {
+
+// Runs its children in order; children are named "0", "1", ... as in PyTorch.
+class Sequential : public Module {
+ public:
+  Sequential() : Module("Sequential") {}
+  Sequential(std::initializer_list<ModulePtr> ms);
+  Sequential& add(ModulePtr m);
+  Sequential& add(const std::string& name, ModulePtr m);
+  Tensor forward(const Tensor& x) override;
+  std::size_t size() const { return named_children().size(); }
+  ModulePtr operator[](std::size_t i) const { return named_children().at(i).second; }
+
+ protected:
+  bool adopt_child(const std::string&, const ModulePtr&) override { return true; }  // runs its children
+};
 
 struct DepthwiseSeparableConv2dOptions {
   std::int64_t in = 0, out = 0;

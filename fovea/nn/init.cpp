@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "fovea/autograd/grad_mode.h"
-#include "fovea/backend/backend.h"
+#include "fovea/ops/ops.h"
 
 namespace fovea::nn::init {
 
@@ -23,20 +23,15 @@ double gain(const std::string& nl, double param) {
   fail("init", "unknown nonlinearity '{}'", nl);
 }
 
-// Initialisers write in place on parameters; their values live on the CPU generator.
-static void fill_with(const Tensor& t, const std::function<void(const Tensor&)>& f) {
-  if (t.is_meta()) return;  // shapes only
-  NoGradGuard ng;
-  Tensor host = empty(t.shape(), {.dtype = t.dtype(), .device = kCPU});
-  f(host);
-  t.copy_(host);
-}
-
+// Initialisers write in place on parameters, drawing on the host (ops' random fills), so a
+// seed gives the same weights on every device.
 void uniform_(const Tensor& t, double lo, double hi, Generator& g) {
-  fill_with(t, [&](const Tensor& h) { backend::backend_for(h).uniform(h, lo, hi, g); });
+  NoGradGuard ng;
+  fovea::fill_uniform_(t, lo, hi, g);
 }
 void normal_(const Tensor& t, double mean, double std, Generator& g) {
-  fill_with(t, [&](const Tensor& h) { backend::backend_for(h).normal(h, mean, std, g); });
+  NoGradGuard ng;
+  fovea::fill_normal_(t, mean, std, g);
 }
 void constant_(const Tensor& t, double v) {
   NoGradGuard ng;

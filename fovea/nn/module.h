@@ -163,4 +163,14 @@ class EvalGuard {
   bool was_training_;
 };
 
+// Constructs a module from its option struct: nn::make<nn::Conv2d>({.in = 3, .out = 64, .kernel = 7}).
+template <typename M>
+std::shared_ptr<M> make(typename M::Options o) {
+  return std::make_shared<M>(std::move(o));
+}
+template <typename M>
+std::shared_ptr<M> make() {
+  return std::make_shared<M>();
+}
+
 }  // namespace fovea::nn

@@ -1,7 +1,8 @@
 #pragma once
 // Upsampling layer, torch.nn.Upsample (fovea::UpsampleOptions: size or scale, mode, align_corners):
 //   auto up = nn::make<nn::Upsample>({.scale = 2, .mode = UpsampleMode::bilinear});
-#include "fovea/nn/layers.h"
+#include "fovea/nn/module.h"
+#include "fovea/ops/ops.h"
 
 namespace fovea::nn {
 

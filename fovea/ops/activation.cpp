@@ -1,4 +1,5 @@
-// Activations: the backend's forward and backward primitives (oneDNN eltwise on CPU f32).
+// Activations and softmax: the backend's forward and backward primitives (oneDNN on CPU f32),
+// with the ReLU backward rules of guided backprop and deconvnet.
 #include "fovea/ops/detail.h"
 #include "fovea/ops/trace.h"
 

@@ -1,13 +1,31 @@
-// 2-D convolution; output size: analysis::conv_output_size.
+// 2-D convolution and transposed convolution, with their output-size formulas.
 #include <cstring>
 
-#include "fovea/analysis/formulas.h"
 #include "fovea/ops/detail.h"
 #include "fovea/ops/trace.h"
 
 namespace fovea {
 
 using detail::be;
+
+std::int64_t conv_output_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pb, std::int64_t pe,
+                              std::int64_t d) {
+  if (in < 1 || k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0)
+    fail("conv_output_size", "sizes must be positive and padding non-negative (in {}, kernel {}, stride {}, dilation {})",
+         in, k, s, d);
+  const std::int64_t span = in + pb + pe - d * (k - 1) - 1;
+  if (span < 0) fail("conv_output_size", "input {} with padding {}+{} is smaller than the dilated kernel {}", in, pb, pe, d * (k - 1) + 1);
+  return span / s + 1;
+}
+
+std::int64_t conv_transpose_output_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d,
+                                        std::int64_t op) {
+  if (in < 1 || k < 1 || s < 1 || d < 1 || p < 0 || op < 0)
+    fail("conv_transpose_output_size", "sizes must be positive and padding non-negative");
+  const std::int64_t out = (in - 1) * s - 2 * p + d * (k - 1) + op + 1;
+  if (out < 1) fail("conv_transpose_output_size", "padding {} leaves no output for input {}", p, in);
+  return out;
+}
 
 Padding Padding::parse(const char* name) {
   if (!std::strcmp(name, "valid")) return PadMode::valid;
@@ -58,8 +76,8 @@ static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b,
   if (H + pad[0] + pad[1] < o.dilation.h * (kh - 1) + 1 || W + pad[2] + pad[3] < o.dilation.w * (kw - 1) + 1)
     fail(op, "input {} with padding ({},{},{},{}) is smaller than the dilated kernel {}x{}", shape_str(x.shape()), pad[0],
          pad[1], pad[2], pad[3], o.dilation.h * (kh - 1) + 1, o.dilation.w * (kw - 1) + 1);
-  const std::int64_t OH = analysis::conv_output_size(H, kh, o.stride.h, pad[0], pad[1], o.dilation.h);
-  const std::int64_t OW = analysis::conv_output_size(W, kw, o.stride.w, pad[2], pad[3], o.dilation.w);
+  const std::int64_t OH = conv_output_size(H, kh, o.stride.h, pad[0], pad[1], o.dilation.h);
+  const std::int64_t OW = conv_output_size(W, kw, o.stride.w, pad[2], pad[3], o.dilation.w);
   backend::Conv2dParams p{.stride = {o.stride.h, o.stride.w}, .padding = pad, .dilation = {o.dilation.h, o.dilation.w}, .groups = g};
   Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
@@ -100,7 +118,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
 // https://arxiv.org/abs/1603.07285). It runs as the backward-data pass of the conv that maps a
 // y-shaped (N,Cout,H',W') input to an x-shaped (N,Cin,H,W) output with weight w (O = Cin,
 // C/g = Cout/g, kH, kW), so it needs no primitive of its own; output size:
-// analysis::conv_transpose_output_size.
+// conv_transpose_output_size.
 static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const ConvTranspose2dOptions& o) {
   const char* op = "conv_transpose2d";
   detail::check_defined(x, op, "input");
@@ -134,8 +152,8 @@ static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const 
   if ((H - 1) * s.h + d.h * (kh - 1) + opad.h + 1 <= 2 * p.h ||
       (W - 1) * s.w + d.w * (kw - 1) + opad.w + 1 <= 2 * p.w)
     fail(op, "padding {}x{} leaves no output for input {} and kernel {}x{}", p.h, p.w, shape_str(x.shape()), kh, kw);
-  const std::int64_t OH = analysis::conv_transpose_output_size(H, kh, s.h, p.h, d.h, opad.h);
-  const std::int64_t OW = analysis::conv_transpose_output_size(W, kw, s.w, p.w, d.w, opad.w);
+  const std::int64_t OH = conv_transpose_output_size(H, kh, s.h, p.h, d.h, opad.h);
+  const std::int64_t OW = conv_transpose_output_size(W, kw, s.w, p.w, d.w, opad.w);
   // The conv's bottom/right padding is p - output_padding, which maps OH rows back to H. Where it
   // is negative, the last output_padding - p rows lie beyond every window: the primitive computes
   // the rows that windows reach, with that padding at 0 (oneDNN's dilated kernels and cuDNN refuse

@@ -121,6 +121,20 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {});
 
 // convolution and pooling (conv.cpp, pool.cpp)
+// Output sizes along one spatial axis, the formulas PyTorch documents
+// (https://pytorch.org/docs/1.13/nn.html); docs/analysis.md derives them.
+// Convolution: floor((in + pad_begin + pad_end - dilation (kernel - 1) - 1) / stride) + 1
+std::int64_t conv_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride = 1, std::int64_t pad_begin = 0,
+                              std::int64_t pad_end = 0, std::int64_t dilation = 1);
+// Transposed convolution: (in - 1) stride - 2 pad + dilation (kernel - 1) + output_padding + 1
+std::int64_t conv_transpose_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride = 1,
+                                        std::int64_t pad = 0, std::int64_t dilation = 1,
+                                        std::int64_t output_padding = 0);
+// Pooling: the convolution formula with symmetric padding, rounded up with ceil_mode, where the
+// last window must start inside the input or its left padding.
+std::int64_t pool_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride, std::int64_t pad = 0,
+                              bool ceil_mode = false, std::int64_t dilation = 1);
+
 // x: (N,C,H,W), w: (O,C/g,kH,kW), b: (O) or undefined -> (N,O,H',W')
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, const Conv2dOptions& o = {});
 // Resolves a padding (by name or explicit) for input (H, W), kernel, stride, dilation.
@@ -170,8 +184,14 @@ Tensor mse_loss(const Tensor& x, const Tensor& target, Reduction r = Reduction::
 Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& target, Reduction r = Reduction::mean,
                                         const Tensor& pos_weight = {});
 
-// random (tensor factories with a generator)
+// random (random.cpp): draws from g in the row-major order of the elements, on the host for
+// every device, so a seed gives the same numbers on every device and thread count; f32, f64
+// U[0, 1) and N(0, 1) factories
 Tensor rand(const Shape& s, TensorOptions o = {}, Generator& g = default_generator());
 Tensor randn(const Shape& s, TensorOptions o = {}, Generator& g = default_generator());
+// In-place fills with U[lo, hi) and N(mean, std^2); refused, as every in-place update, on a
+// tensor that requires grad while grad mode is on (nn::init fills parameters under NoGradGuard)
+const Tensor& fill_uniform_(const Tensor& t, double lo, double hi, Generator& g = default_generator());
+const Tensor& fill_normal_(const Tensor& t, double mean, double std, Generator& g = default_generator());
 
 }  // namespace fovea

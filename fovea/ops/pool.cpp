@@ -1,12 +1,21 @@
 // 2-D max, average and adaptive pooling, and max unpooling. Output size of max and average
-// pooling: analysis::pool_output_size.
-#include "fovea/analysis/formulas.h"
+// pooling: pool_output_size.
 #include "fovea/ops/detail.h"
 #include "fovea/ops/trace.h"
 
 namespace fovea {
 
 using detail::be;
+
+std::int64_t pool_output_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, bool ceil_mode,
+                              std::int64_t d) {
+  if (in < 1 || k < 1 || s < 1 || d < 1 || p < 0) fail("pool_output_size", "sizes must be positive and padding non-negative");
+  const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
+  if (span < 0) fail("pool_output_size", "input {} with padding {} is smaller than the kernel {}", in, p, k);
+  std::int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
 
 namespace {
 
@@ -42,8 +51,8 @@ PoolWithIndices pool2d(const Tensor& x, const Pool2dOptions& o, backend::PoolKin
   const std::int64_t H = x.size(2), W = x.size(3);
   if (H + 2 * p.h < k.h || W + 2 * p.w < k.w)
     fail(op, "input {} is smaller than the kernel {}x{}", shape_str(x.shape()), k.h, k.w);
-  const std::int64_t OH = analysis::pool_output_size(H, k.h, s.h, p.h, o.ceil_mode);
-  const std::int64_t OW = analysis::pool_output_size(W, k.w, s.w, p.w, o.ceil_mode);
+  const std::int64_t OH = pool_output_size(H, k.h, s.h, p.h, o.ceil_mode);
+  const std::int64_t OW = pool_output_size(W, k.w, s.w, p.w, o.ceil_mode);
   backend::Pool2dParams bp{.kind = kind,
                            .kernel = {k.h, k.w},
                            .stride = {s.h, s.w},

@@ -311,25 +311,4 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value)
   return trace::traced(pad_untraced(x, pads, value), "Pad", {x}, {{"pads", pads}, {"value", value}});
 }
 
-namespace {
-// Fills a new tensor before it may require grad (in-place fills are refused after).
-template <typename Fill>
-Tensor random_tensor(const Shape& s, TensorOptions o, Fill fill) {
-  const bool rg = o.requires_grad;
-  o.requires_grad = false;
-  Tensor t = empty(s, o);
-  fill(t);
-  if (rg) t.requires_grad_();
-  return t;
-}
-}  // namespace
-
-Tensor rand(const Shape& s, TensorOptions o, Generator& g) {
-  return random_tensor(s, o, [&g](const Tensor& t) { be(t).uniform(t, 0.0, 1.0, g); });
-}
-
-Tensor randn(const Shape& s, TensorOptions o, Generator& g) {
-  return random_tensor(s, o, [&g](const Tensor& t) { be(t).normal(t, 0.0, 1.0, g); });
-}
-
 }  // namespace fovea

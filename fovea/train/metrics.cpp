@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string_view>
 
-#include "fovea/io/draw.h"
+#include "fovea/explain/draw.h"
 #include "fovea/io/image.h"
 
 namespace fovea::train {
@@ -28,14 +28,14 @@ std::vector<std::string> class_labels(const Metrics& m, const std::vector<std::s
   return names;
 }
 
-using io::Canvas;
-using io::is_utf8_continuation;
-using io::kAdvance;
-using io::kCapH;
-using io::kGlyphRows;
-using io::Rgb;
-using io::text_px;
-using io::text_width;
+using explain::Canvas;
+using explain::is_utf8_continuation;
+using explain::kAdvance;
+using explain::kCapH;
+using explain::kGlyphRows;
+using explain::Rgb;
+using explain::text_px;
+using explain::text_width;
 
 // At most n characters, the cut marked with '~' and never inside a UTF-8 sequence.
 std::string shorten(const std::string& s, std::size_t n) {

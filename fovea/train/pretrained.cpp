@@ -5,7 +5,7 @@
 
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/io/safetensors.h"
-#include "fovea/nn/layers.h"
+#include "fovea/nn/nn.h"
 #include "fovea/onnx/import.h"
 
 namespace fovea::train {

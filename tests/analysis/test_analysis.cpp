@@ -8,6 +8,7 @@
 #include "fovea/io/safetensors.h"
 #include "fovea/models/registry.h"
 #include "fovea/models/spec.h"
+#include "fovea/ops/ops.h"
 #include "fovea/nn/nn.h"
 
 using namespace fovea;
@@ -35,12 +36,12 @@ static void check_rows(const char* fixture, std::int64_t cols, const std::functi
 
 TEST(Formulas, OutputSizesMatchPyTorch) {
   // in, kernel, stride, padding, dilation, out
-  check_rows("sizes_conv", 6, [](auto x) { return analysis::conv_output_size(x[0], x[1], x[2], x[3], x[3], x[4]); });
+  check_rows("sizes_conv", 6, [](auto x) { return conv_output_size(x[0], x[1], x[2], x[3], x[3], x[4]); });
   // in, kernel, stride, padding, dilation, ceil_mode, out
-  check_rows("sizes_pool", 7, [](auto x) { return analysis::pool_output_size(x[0], x[1], x[2], x[3], x[5] != 0, x[4]); });
+  check_rows("sizes_pool", 7, [](auto x) { return pool_output_size(x[0], x[1], x[2], x[3], x[5] != 0, x[4]); });
   // in, kernel, stride, padding, dilation, output_padding, out
   check_rows("sizes_conv_transpose", 7,
-             [](auto x) { return analysis::conv_transpose_output_size(x[0], x[1], x[2], x[3], x[4], x[5]); });
+             [](auto x) { return conv_transpose_output_size(x[0], x[1], x[2], x[3], x[4], x[5]); });
 }
 
 TEST(Formulas, ParameterCountsMatchTheModules) {
@@ -48,7 +49,7 @@ TEST(Formulas, ParameterCountsMatchTheModules) {
   EXPECT_EQ(analysis::conv2d_params(32, 32, 3, 3, 32), nn::make<nn::Conv2d>({.in = 32, .out = 32, .kernel = 3, .groups = 32})->num_parameters());
   EXPECT_EQ(analysis::linear_params(1690, 200), 338200);
   EXPECT_EQ(analysis::batch_norm_params(64), nn::make<nn::BatchNorm2d>({.features = 64})->num_parameters());
-  EXPECT_THROW(analysis::conv_output_size(2, 5), Error);
+  EXPECT_THROW(conv_output_size(2, 5), Error);
 }
 
 // The article's worked example: 10 filters of 5x5 on one channel, max-pool to 13x13x10 = 1,690

@@ -96,6 +96,40 @@ TEST(Generator, Deterministic) {
   for (int i = 0; i < 1000; ++i) EXPECT_LT(a.below(10), 10u);
 }
 
+TEST(Random, FillsInPlaceInRowMajorOrder) {
+  Generator a(3), b(3);
+  Tensor r = rand({4, 5}, {}, a);
+  Tensor u = empty({4, 5});
+  fill_uniform_(u, 0.0, 1.0, b);
+  EXPECT_EQ(u.to_vector<float>(), r.to_vector<float>());  // the same draws as the factory
+  // a strided view gets the numbers in its own row-major order; the rest is untouched
+  Generator c(3), d(3);
+  Tensor t = zeros({5, 4});
+  fill_uniform_(t.t(), 0.0, 1.0, c);
+  EXPECT_EQ(t.t().contiguous().to_vector<float>(), rand({4, 5}, {}, d).to_vector<float>());
+  Tensor half = zeros({2, 6}, {.dtype = DType::f64});
+  fill_normal_(half.slice(1, 0, 6, 2), 5.0, 0.0);
+  EXPECT_EQ(half.to_vector<double>(), (std::vector<double>{5, 0, 5, 0, 5, 0, 5, 0, 5, 0, 5, 0}));
+  for (float v : fill_uniform_(empty({1000}), -2.0, -1.0).to_vector<float>()) {
+    EXPECT_GE(v, -2.0f);
+    EXPECT_LT(v, -1.0f);
+  }
+  // in-place rules and dtypes, with the op in the message
+  Tensor w = zeros({3}, {.requires_grad = true});
+  EXPECT_THROW(fill_uniform_(w, 0, 1), Error);
+  {
+    NoGradGuard ng;
+    EXPECT_NO_THROW(fill_normal_(w, 0, 1));
+  }
+  try {
+    fill_uniform_(zeros({2}, {.dtype = DType::i64}), 0, 1);
+    FAIL() << "an integer tensor was filled";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[fill_uniform_]"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(fill_normal_(empty({2, 3}, {.device = kMeta}), 0, 1));  // shapes only: nothing drawn
+}
+
 #include "fovea/core/threads.h"
 
 TEST(Threads, SetAndGet) {

@@ -1,6 +1,6 @@
 """Output sizes of conv2d, max_pool2d / avg_pool2d and conv_transpose2d measured with PyTorch over a
-grid of sizes, kernels, strides, paddings, dilations and output paddings, for the formulas in
-fovea/analysis/formulas.h. Imported by make_golden.py; make(save) writes three fixtures, each
+grid of sizes, kernels, strides, paddings, dilations and output paddings, for the output-size
+formulas of fovea/ops/ops.h (conv_output_size, pool_output_size, conv_transpose_output_size). Imported by make_golden.py; make(save) writes three fixtures, each
 one i64 tensor "rows" whose last column is PyTorch's output size."""
 import itertools
 

@@ -84,7 +84,7 @@ void add_explain(CLI::App& app) {
     o.occlusion_window = a->window;
     o.occlusion_stride = a->stride;
     explain::RenderOptions ro;
-    ro.colormap = io::parse_colormap(a->colormap);
+    ro.colormap = explain::parse_colormap(a->colormap);
     ro.alpha = a->alpha;
     ro.reduce = explain::parse_reduce(a->reduce);
     if (!(a->alpha >= 0 && a->alpha <= 1)) fail(kOp, "--alpha must be in [0, 1], got {}", a->alpha);

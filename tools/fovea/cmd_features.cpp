@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "fovea/explain/explain.h"
-#include "fovea/io/draw.h"
+#include "fovea/explain/draw.h"
 #include "fovea/io/image.h"
 #include "fovea/io/safetensors.h"
 #include "tools/fovea/cli_inputs.h"
@@ -64,7 +64,7 @@ void add_features(CLI::App& app) {
       const int factor = std::max<int>(1, static_cast<int>((a->tile + f.size(2) - 1) / f.size(2)));
       for (std::int64_t i = 0; i < f.size(0); ++i) {
         const auto path = std::filesystem::path(a->out) / fmt::format("{}_{}.png", in.names[i], layer);
-        io::write_png(path.string(), io::enlarge(io::tile_grid(f.select(0, i)), factor));
+        io::write_png(path.string(), explain::enlarge(explain::tile_grid(f.select(0, i)), factor));
         if (i == 0) fmt::print("{:<24} {:<20} {}\n", layer, shape_str(f.shape()), path.string());
       }
     }

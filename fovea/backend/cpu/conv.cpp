@@ -7,9 +7,8 @@
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/backend/cpu/dnnl_util.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cpu {
 
-using namespace cpu;
 using tag = dnnl::memory::format_tag;
 using dims = dnnl::memory::dims;
 
@@ -160,4 +159,4 @@ void CpuBackend::conv2d_backward_weights(const Tensor& gy, const Tensor& x, cons
   stream().wait();
 }
 
-}  // namespace fovea::backend
+}  // namespace fovea::backend::cpu

@@ -1,9 +1,12 @@
 #pragma once
-// CPU backend: oneDNN for conv, pool, batch norm, matmul, eltwise activations and softmax
-// (f32); vectorised OpenMP loops for elementwise math, reductions and the f64 paths.
+// CPU backend (docs/backend.md): oneDNN for convolution, batch norm, matmul, activations and
+// softmax in f32; fovea's own OpenMP loops for pooling, resampling, elementwise math,
+// reductions, optimizer steps and the f64 paths. One file per primitive family, with the same
+// stems as cuda/ (context, elementwise, activation, softmax, reduce, linalg, conv, pool, resample,
+// norm, optim).
 #include "fovea/backend/backend.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cpu {
 
 class CpuBackend final : public Backend {
  public:
@@ -46,4 +49,7 @@ class CpuBackend final : public Backend {
                  const AdamStepParams& p) override;
 };
 
-}  // namespace fovea::backend
+// The process's CPU backend (registry.cpp).
+Backend* cpu_backend();
+
+}  // namespace fovea::backend::cpu

@@ -2,9 +2,7 @@
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/backend/cpu/dnnl_util.h"
 
-namespace fovea::backend {
-
-using namespace cpu;
+namespace fovea::backend::cpu {
 
 namespace {
 
@@ -69,4 +67,4 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor* bias, co
   FOVEA_DISPATCH(a.dtype(), "matmul", [&] { matmul_loops<scalar_t>(a, b, bias, out, B, M, N, K); });
 }
 
-}  // namespace fovea::backend
+}  // namespace fovea::backend::cpu

@@ -2,9 +2,8 @@
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/backend/cpu/dnnl_util.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cpu {
 
-using namespace cpu;
 using flags = dnnl::normalization_flags;
 
 namespace {
@@ -77,4 +76,4 @@ void CpuBackend::batch_norm_backward(const Tensor& gy, const Tensor& x, const Te
   stream().wait();
 }
 
-}  // namespace fovea::backend
+}  // namespace fovea::backend::cpu

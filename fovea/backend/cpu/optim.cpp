@@ -11,7 +11,7 @@
 #include "fovea/backend/optim_check.h"
 #include "fovea/backend/optim_math.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cpu {
 
 namespace {
 
@@ -28,7 +28,7 @@ std::vector<T*> pointers(std::span<const Tensor> list) {
 }
 
 // Calls f(i, begin, end) on chunks of [0, numel of params[i]) for every i; in parallel when the
-// call has at least cpu::kParallelGrain elements in all. f must not throw.
+// call has at least kParallelGrain elements in all. f must not throw.
 template <typename F>
 void for_chunks(std::span<const Tensor> params, F f) {
   struct Chunk {
@@ -43,7 +43,7 @@ void for_chunks(std::span<const Tensor> params, F f) {
     for (std::int64_t b = 0; b < n; b += kChunk) chunks.push_back({i, b, std::min(n, b + kChunk)});
   }
   const auto count = static_cast<std::int64_t>(chunks.size());
-#pragma omp parallel for schedule(static) if (total >= cpu::kParallelGrain && count > 1)
+#pragma omp parallel for schedule(static) if (total >= kParallelGrain && count > 1)
   for (std::int64_t c = 0; c < count; ++c) f(chunks[c].tensor, chunks[c].begin, chunks[c].end);
 }
 
@@ -123,4 +123,4 @@ void CpuBackend::adam_step(std::span<const Tensor> params, std::span<const Tenso
   });
 }
 
-}  // namespace fovea::backend
+}  // namespace fovea::backend::cpu

@@ -8,7 +8,7 @@
 
 #include "fovea/backend/cpu/cpu_backend.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cpu {
 
 namespace {
 
@@ -162,4 +162,4 @@ void CpuBackend::pool2d_backward(const Tensor& gy, const Tensor& x, const Tensor
   FOVEA_DISPATCH_FLOAT(gx.dtype(), "pool2d", [&] { pool_backward<scalar_t>(gy, pi, gx, p); });
 }
 
-}  // namespace fovea::backend
+}  // namespace fovea::backend::cpu

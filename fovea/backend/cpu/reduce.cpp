@@ -5,7 +5,7 @@
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/backend/cpu/loops.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cpu {
 
 namespace {
 
@@ -15,14 +15,14 @@ using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t
 template <typename T>
 void reduce_typed(ReduceOp op, const T* x, std::int64_t M, std::int64_t R, const Tensor& out) {
   auto rows = [&](auto f) {
-#pragma omp parallel for schedule(static) if (M * R >= cpu::kParallelGrain && M > 1)
+#pragma omp parallel for schedule(static) if (M * R >= kParallelGrain && M > 1)
     for (std::int64_t i = 0; i < M; ++i) f(i, x + i * R);
   };
   switch (op) {
     case ReduceOp::sum:
     case ReduceOp::prod: {
       T* o = out.data<T>();
-      if (M == 1 && R >= cpu::kParallelGrain) {  // one long row: split across threads
+      if (M == 1 && R >= kParallelGrain) {  // one long row: split across threads
         Acc<T> total = op == ReduceOp::sum ? 0 : 1;
         if (op == ReduceOp::sum) {
 #pragma omp parallel for reduction(+ : total)
@@ -88,4 +88,4 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   FOVEA_DISPATCH(x.dtype(), "reduce", [&] { reduce_typed<scalar_t>(op, x.data<scalar_t>(), M, R, out); });
 }
 
-}  // namespace fovea::backend
+}  // namespace fovea::backend::cpu

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "fovea/backend/cpu/cpu_backend.h"
-#include "fovea/ops/interpolation.h"
+#include "fovea/backend/interpolation.h"
 
-namespace fovea::backend {
+namespace fovea::backend::cpu {
 
 namespace {
 
@@ -94,4 +94,4 @@ void CpuBackend::resample2d_backward(const Tensor& gy, const Tensor& gx, const R
   FOVEA_DISPATCH_FLOAT(gx.dtype(), "upsample", [&] { resample_backward<scalar_t>(gy, gx, p); });
 }
 
-}  // namespace fovea::backend
+}  // namespace fovea::backend::cpu

@@ -54,5 +54,13 @@ Handle per_device(const Tensor& t, Make make) {
 // src and dst on the same CUDA device, the same shape, any strides and dtypes (elementwise.cpp).
 void device_copy(const Tensor& src, const Tensor& dst);
 
+// t must have dtype d and live on out's device (the kernels read it as such); errors name `op`
+// and `what` (elementwise.cpp).
+void expect(const Tensor& t, DType d, const Tensor& out, const char* op, const char* what);
+// Views of one shape: merges dimensions that are contiguous in every operand and drops size-1
+// ones, in place, so contiguous operands reach the kernels as one dimension of stride 1
+// (elementwise.cpp).
+void collapse(std::initializer_list<Strided*> ops);
+
 }  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

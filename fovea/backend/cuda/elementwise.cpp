@@ -1,5 +1,5 @@
-// CUDA elementwise primitives, copies between tensors of one device, activations and row
-// gathers / scatters: argument checks here, kernels in elementwise.cu.
+// CUDA elementwise primitives, fills, copies between tensors of one device and row gathers /
+// scatters: argument checks here, kernels in elementwise.cu.
 #include <initializer_list>
 
 #include "fovea/backend/cuda/cuda_backend.h"
@@ -22,22 +22,23 @@ static_assert(int(BinaryOp::add) == kAdd && int(BinaryOp::sub) == kSub && int(Bi
               int(BinaryOp::minimum) == kMinimum && int(BinaryOp::eq) == kEq && int(BinaryOp::ne) == kNe &&
               int(BinaryOp::lt) == kLt && int(BinaryOp::le) == kLe && int(BinaryOp::gt) == kGt &&
               int(BinaryOp::ge) == kGe && kGe + 1 == kBinaryCount);
-static_assert(int(Act::relu) == kRelu && int(Act::leaky_relu) == kLeakyRelu && int(Act::elu) == kElu &&
-              int(Act::sigmoid) == kSigmoid && int(Act::tanh) == kTanh && int(Act::gelu) == kGelu &&
-              int(Act::hardswish) == kHardswish && int(Act::clamp) == kClamp && kClamp + 1 == kActCount);
 
 constexpr std::initializer_list<DType> kAll = {DType::f32, DType::f64, DType::i64, DType::u8, DType::f16, DType::bf16};
 constexpr std::initializer_list<DType> kArith = {DType::f32, DType::f64, DType::i64, DType::u8};
-constexpr std::initializer_list<DType> kFloat = {DType::f32, DType::f64};
 
-// t must have dtype d and live on out's device (the kernels read it as such).
+// A 2-D tensor's data pointer and strides (gather_rows, scatter_add_rows).
+Matrix matrix(const Tensor& t, const char* op, const char* what) {
+  if (t.dim() != 2) fail(op, "expected a 2-D {}, got {}", what, shape_str(t.shape()));
+  return {ptr(t), t.strides()[0], t.strides()[1]};
+}
+
+}  // namespace
+
 void expect(const Tensor& t, DType d, const Tensor& out, const char* op, const char* what) {
   if (t.dtype() != d) fail(op, "expected {} {}, got {}", dtype_name(d), what, dtype_name(t.dtype()));
   if (t.device() != out.device()) fail(op, "{} is on {}, the output on {}", what, t.device().str(), out.device().str());
 }
 
-// Views of one shape: merges dimensions that are contiguous in every operand and drops size-1
-// ones, in place, so contiguous operands reach the kernels as one dimension of stride 1.
 void collapse(std::initializer_list<Strided*> ops) {
   const int dims = (*ops.begin())->dims;
   int kept = 0;
@@ -59,14 +60,6 @@ void collapse(std::initializer_list<Strided*> ops) {
   }
   for (Strided* s : ops) s->dims = kept;
 }
-
-// A 2-D tensor's data pointer and strides (gather_rows, scatter_add_rows).
-Matrix matrix(const Tensor& t, const char* op, const char* what) {
-  if (t.dim() != 2) fail(op, "expected a 2-D {}, got {}", what, shape_str(t.shape()));
-  return {ptr(t), t.strides()[0], t.strides()[1]};
-}
-
-}  // namespace
 
 void device_copy(const Tensor& src, const Tensor& dst) {
   if (src.shape() != dst.shape())
@@ -138,31 +131,6 @@ void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, co
   collapse({&os, &cs, &as, &bs});
   launch_where(code(a.dtype()), ptr(cond), cs, ptr(a), as, ptr(b), bs, ptr(out), os, out.numel(), stream_for(out));
   FOVEA_CUDA_LAUNCHED("where");
-}
-
-void CudaBackend::activation_forward(Act a, const ActParams& p, const Tensor& x, const Tensor& y) {
-  require_dtype(x, kFloat, "activation");
-  expect(y, x.dtype(), y, "activation", "output");
-  expect(x, x.dtype(), y, "activation", "input");
-  if (x.numel() == 0) return;
-  Strided xs = strided(x, "activation"), ys = strided(y, "activation");
-  collapse({&ys, &xs});
-  launch_activation_forward(static_cast<int>(a), p.alpha, p.beta, code(x.dtype()), ptr(x), xs, ptr(y), ys, x.numel(),
-                            stream_for(y));
-  FOVEA_CUDA_LAUNCHED("activation");
-}
-
-void CudaBackend::activation_backward(Act a, const ActParams& p, const Tensor& x, const Tensor& gy, const Tensor& gx) {
-  require_dtype(x, kFloat, "activation");
-  expect(gx, x.dtype(), gx, "activation", "input gradient");
-  expect(x, x.dtype(), gx, "activation", "input");
-  expect(gy, x.dtype(), gx, "activation", "output gradient");
-  if (x.numel() == 0) return;
-  Strided xs = strided(x, "activation"), gs = strided(gy, "activation"), gxs = strided(gx, "activation");
-  collapse({&gxs, &xs, &gs});
-  launch_activation_backward(static_cast<int>(a), p.alpha, p.beta, code(x.dtype()), ptr(x), xs, ptr(gy), gs, ptr(gx),
-                             gxs, x.numel(), stream_for(gx));
-  FOVEA_CUDA_LAUNCHED("activation");
 }
 
 // x (M, K), index (M, J) i64 -> out (M, J)

@@ -1,6 +1,6 @@
-// Elementwise kernels: conversions, fills, unary and binary math, where, activations, and row
-// gathers / scatters. Each mirrors the CPU backend's formula (cpu/elementwise.cpp,
-// cpu/activation.cpp); integer inputs of transcendental functions go through double as there.
+// Elementwise kernels: conversions, fills, unary and binary math, where, and row gathers /
+// scatters. Each mirrors the CPU backend's formula (cpu/elementwise.cpp); integer inputs of
+// transcendental functions go through double as there.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -19,20 +19,6 @@ template <class A, class B>
 inline constexpr bool kSame = false;
 template <class A>
 inline constexpr bool kSame<A, A> = true;
-
-template <int V>
-struct Code {
-  static constexpr int value = V;
-};
-
-// Calls f(Code<v>{}) for a run-time v in [I, N).
-template <int I, int N, class F>
-void dispatch_code(int v, F&& f) {
-  if constexpr (I < N) {
-    if (v == I) f(Code<I>{});
-    else dispatch_code<I + 1, N>(v, f);
-  }
-}
 
 // Storage-only element types: f16 and bf16 bits.
 struct Half {
@@ -88,45 +74,6 @@ template <>
 struct MathOf<float> {
   using type = float;
 };
-
-// Offset of the i-th element; contiguous operands arrive collapsed to one dimension.
-__device__ inline std::int64_t at(const Strided& s, std::int64_t i) {
-  return s.dims == 1 ? i * s.strides[0] : s.offset(i);
-}
-
-template <class O, class F>
-__global__ void map0_kernel(F f, std::int64_t n, O* out, Strided so) {
-  FOVEA_GRID_LOOP(i, n) out[at(so, i)] = f();
-}
-template <class O, class A, class F>
-__global__ void map1_kernel(F f, std::int64_t n, O* out, Strided so, const A* a, Strided sa) {
-  FOVEA_GRID_LOOP(i, n) out[at(so, i)] = f(a[at(sa, i)]);
-}
-template <class O, class A, class B, class F>
-__global__ void map2_kernel(F f, std::int64_t n, O* out, Strided so, const A* a, Strided sa, const B* b, Strided sb) {
-  FOVEA_GRID_LOOP(i, n) out[at(so, i)] = f(a[at(sa, i)], b[at(sb, i)]);
-}
-
-template <class O, class A, class B, class C, class F>
-__global__ void map3_kernel(F f, std::int64_t n, O* out, Strided so, const A* a, Strided sa, const B* b, Strided sb,
-                            const C* c, Strided sc) {
-  FOVEA_GRID_LOOP(i, n) out[at(so, i)] = f(a[at(sa, i)], b[at(sb, i)], c[at(sc, i)]);
-}
-
-template <class O, class F>
-void map0(F f, std::int64_t n, void* out, Strided so, cudaStream_t st) {
-  launch(map0_kernel<O, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so);
-}
-template <class O, class A, class F>
-void map1(F f, std::int64_t n, void* out, Strided so, const void* a, Strided sa, cudaStream_t st) {
-  launch(map1_kernel<O, A, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so, static_cast<const A*>(a), sa);
-}
-template <class O, class A, class B, class F>
-void map2(F f, std::int64_t n, void* out, Strided so, const void* a, Strided sa, const void* b, Strided sb,
-          cudaStream_t st) {
-  launch(map2_kernel<O, A, B, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so, static_cast<const A*>(a), sa,
-                                                  static_cast<const B*>(b), sb);
-}
 
 template <class O>
 struct Convert {
@@ -202,47 +149,6 @@ struct Where {
   __device__ T operator()(std::uint8_t c, T a, T b) const {
     return c ? a : b;
   }
-};
-
-// f(x) and f'(x) of activation A (cpu/activation.cpp's act_scalar and oneDNN's eltwise formulas).
-template <class T>
-struct ValueSlope {
-  T f, df;
-};
-template <int A, class T>
-__device__ ValueSlope<T> activation(T x, T alpha, T beta) {
-  if constexpr (A == kRelu || A == kLeakyRelu) {  // relu: slope 0 whatever alpha; NaN propagates as in oneDNN
-    const T slope = A == kRelu ? T(0) : alpha;
-    return {x > 0 ? x : slope * x, x > 0 ? T(1) : slope};
-  } else if constexpr (A == kElu) {
-    return {x > 0 ? x : alpha * expm1(x), x > 0 ? T(1) : alpha * exp(x)};
-  } else if constexpr (A == kSigmoid) {
-    const T s = T(1) / (T(1) + exp(-x));
-    return {s, s * (T(1) - s)};
-  } else if constexpr (A == kTanh) {
-    const T t = tanh(x);
-    return {t, T(1) - t * t};
-  } else if constexpr (A == kGelu) {  // x * Phi(x)
-    const T cdf = T(0.5) * (T(1) + erf(x / T(1.4142135623730951)));
-    const T pdf = exp(T(-0.5) * x * x) / T(2.5066282746310002);  // sqrt(2 pi)
-    return {x * cdf, cdf + x * pdf};
-  } else if constexpr (A == kHardswish) {
-    if (x <= T(-3)) return {T(0), T(0)};
-    if (x >= T(3)) return {x, T(1)};
-    return {x * (x + T(3)) / T(6), (T(2) * x + T(3)) / T(6)};
-  } else {  // clamp to [alpha, beta]; slope 1 on the closed interval
-    return {x < alpha ? alpha : (x > beta ? beta : x), (x < alpha || x > beta) ? T(0) : T(1)};
-  }
-}
-template <int A, class T>
-struct ActForward {
-  T alpha, beta;
-  __device__ T operator()(T x) const { return activation<A>(x, alpha, beta).f; }
-};
-template <int A, class T>
-struct ActBackward {
-  T alpha, beta;
-  __device__ T operator()(T x, T g) const { return g * activation<A>(x, alpha, beta).df; }
 };
 
 template <class T>
@@ -344,29 +250,6 @@ void launch_where(int code, const void* cond, Strided cs, const void* a, Strided
     launch(map3_kernel<T, std::uint8_t, T, T, Where>, blocks_for(n), kThreads, stream, Where{}, n, static_cast<T*>(out), os,
                                                         static_cast<const std::uint8_t*>(cond), cs,
                                                         static_cast<const T*>(a), as, static_cast<const T*>(b), bs);
-  });
-}
-
-void launch_activation_forward(int act, double alpha, double beta, int code, const void* x, Strided xs, void* y,
-                               Strided ys, std::int64_t n, cudaStream_t stream) {
-  dispatch_float(code, [&](auto t) {
-    using T = decltype(t);
-    dispatch_code<0, kActCount>(act, [&](auto c) {
-      map1<T, T>(ActForward<decltype(c)::value, T>{static_cast<T>(alpha), static_cast<T>(beta)}, n, y, ys, x, xs,
-                 stream);
-    });
-  });
-}
-
-void launch_activation_backward(int act, double alpha, double beta, int code, const void* x, Strided xs,
-                                const void* gy, Strided gs, void* gx, Strided gxs, std::int64_t n,
-                                cudaStream_t stream) {
-  dispatch_float(code, [&](auto t) {
-    using T = decltype(t);
-    dispatch_code<0, kActCount>(act, [&](auto c) {
-      map2<T, T, T>(ActBackward<decltype(c)::value, T>{static_cast<T>(alpha), static_cast<T>(beta)}, n, gx, gxs, x,
-                    xs, gy, gs, stream);
-    });
   });
 }
 

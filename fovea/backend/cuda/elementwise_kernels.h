@@ -13,7 +13,6 @@ enum UnaryCode : int {
   kRound, kNot, kUnaryCount
 };
 enum BinaryCode : int { kAdd, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kEq, kNe, kLt, kLe, kGt, kGe, kBinaryCount };
-enum ActCode : int { kRelu, kLeakyRelu, kElu, kSigmoid, kTanh, kGelu, kHardswish, kClamp, kActCount };
 
 // dst = src converted (any of the six dtypes; f16/bf16 through f32, rounding to nearest even)
 void launch_copy(int src_code, const void* src, Strided ss, int dst_code, void* dst, Strided ds, std::int64_t n,
@@ -31,12 +30,6 @@ void launch_check_nonzero(int code, const void* b, Strided bs, std::int64_t n, K
 // out = cond ? a : b; cond u8, a, b, out of dtype `code` (f32 f64 i64 u8)
 void launch_where(int code, const void* cond, Strided cs, const void* a, Strided as, const void* b, Strided bs,
                   void* out, Strided os, std::int64_t n, cudaStream_t stream);
-// y = f(x), gx = gy * f'(x); f32 f64; alpha, beta as in ActParams
-void launch_activation_forward(int act, double alpha, double beta, int code, const void* x, Strided xs, void* y,
-                               Strided ys, std::int64_t n, cudaStream_t stream);
-void launch_activation_backward(int act, double alpha, double beta, int code, const void* x, Strided xs,
-                                const void* gy, Strided gs, void* gx, Strided gxs, std::int64_t n,
-                                cudaStream_t stream);
 
 // A 2-D operand: base pointer and element strides of its two dimensions.
 struct Matrix {

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "fovea/backend/cuda/abi.h"
+#include "fovea/backend/host_device.h"
 
 namespace fovea::backend::cuda {
 inline namespace FOVEA_CUDA_ABI {
@@ -18,10 +19,7 @@ struct Strided {
   int dims = 0;
   std::int64_t sizes[kMaxDims] = {};
   std::int64_t strides[kMaxDims] = {};
-#ifdef __CUDACC__
-  __host__ __device__
-#endif
-  std::int64_t offset(std::int64_t i) const {
+  FOVEA_HOST_DEVICE std::int64_t offset(std::int64_t i) const {
     std::int64_t off = 0;
     for (int d = dims - 1; d >= 0; --d) {
       off += (i % sizes[d]) * strides[d];

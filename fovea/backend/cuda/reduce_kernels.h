@@ -1,6 +1,6 @@
 #pragma once
-// Launchers of the reduction and softmax kernels (reduce.cu), called by reduce.cpp. Plain
-// data only (kernels.h); dtype codes are DTypeCode values the caller has already checked.
+// Launchers of the reduction kernels (reduce.cu), called by reduce.cpp. Plain data only
+// (kernels.h); dtype codes are DTypeCode values the caller has already checked.
 #include "fovea/backend/cuda/kernels.h"
 
 namespace fovea::backend::cuda {
@@ -13,12 +13,6 @@ enum ReduceCode : int { kSum, kProd, kMax, kMin, kArgmax, kArgmin, kReduceCount 
 // x and (except argmax/argmin, which write i64) out of dtype `code`: f32 f64 i64 u8.
 void launch_reduce(int op, int code, const void* x, std::int64_t M, std::int64_t R, std::int64_t row_stride,
                    std::int64_t col_stride, void* out, std::int64_t out_stride, cudaStream_t stream);
-
-// Contiguous tensors viewed as (outer, n, inner), softmax over n; f32 f64; outer * n * inner > 0.
-void launch_softmax_forward(int code, const void* x, void* y, std::int64_t outer, std::int64_t n,
-                            std::int64_t inner, bool log, cudaStream_t stream);
-void launch_softmax_backward(int code, const void* y, const void* gy, void* gx, std::int64_t outer, std::int64_t n,
-                             std::int64_t inner, bool log, cudaStream_t stream);
 
 }  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

@@ -1,5 +1,5 @@
 // Nearest and bilinear resampling on CUDA (own kernels, resample.cu). The source taps are
-// computed on the host by fovea/ops/interpolation.h, as on the CPU, so the indices and weights
+// computed on the host by fovea/backend/interpolation.h, as on the CPU, so the indices and weights
 // are the CPU backend's bit for bit; they are uploaded once per shape and kept on the device.
 #include <map>
 #include <mutex>
@@ -9,7 +9,7 @@
 #include "fovea/backend/cuda/cuda_backend.h"
 #include "fovea/backend/cuda/cuda_util.h"
 #include "fovea/backend/cuda/resample_kernels.h"
-#include "fovea/ops/interpolation.h"
+#include "fovea/backend/interpolation.h"
 
 namespace fovea::backend::cuda {
 inline namespace FOVEA_CUDA_ABI {

@@ -1,6 +1,6 @@
 #pragma once
 // Plain-data interface of the resampling kernels (resample.cu) for resample.cpp. The source
-// taps come from the host (fovea/ops/interpolation.h), so both backends use the same indices
+// taps come from the host (fovea/backend/interpolation.h), so both backends use the same indices
 // and weights: row taps first, then column taps, each as idx [i0, i1] and wts [l0, l1].
 #include <cstdint>
 

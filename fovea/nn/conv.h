@@ -1,9 +1,36 @@
 #pragma once
-// The transposed convolution layer (the article's "deconvolution"), torch.nn.ConvTranspose2d:
+// Convolution layers, torch.nn.Conv2d and ConvTranspose2d (the article's "deconvolution"):
+//   auto conv = nn::make<nn::Conv2d>({.in = 3, .out = 64, .kernel = 7, .stride = 2, .padding = 3});
 //   auto up = nn::make<nn::ConvTranspose2d>({.in = 64, .out = 32, .kernel = 4, .stride = 2, .padding = 1});
-#include "fovea/nn/layers.h"
+#include "fovea/nn/module.h"
+#include "fovea/ops/ops.h"
 
 namespace fovea::nn {
+
+struct Conv2dOptions {
+  std::int64_t in = 0, out = 0;
+  Pair kernel = 3;
+  Pair stride = 1;
+  Padding padding = 0;
+  Pair dilation = 1;
+  std::int64_t groups = 1;
+  bool bias = true;
+};
+
+// weight: (out, in/groups, kH, kW), bias: (out); PyTorch's default init
+class Conv2d : public Module {
+ public:
+  using Options = Conv2dOptions;
+  explicit Conv2d(Options o);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  void reset_parameters();
+  const Options& options() const { return o_; }
+  Tensor weight, bias;
+
+ private:
+  Options o_;
+};
 
 struct ConvTranspose2dOptions {
   std::int64_t in = 0, out = 0;

@@ -1,12 +1,13 @@
 #pragma once
-// Source taps of 1-D interpolation, shared by the resampling kernel (backend/cpu/resample.cpp)
-// and the data pipeline's resize transform, with PyTorch's index formulas.
+// Source taps of 1-D interpolation with PyTorch's index formulas, shared by the resampling
+// kernels of both devices (cpu/resample.cpp; cuda/resample.cpp uploads them) and the data
+// pipeline's resize transform. Plain C++ on the host, as pool_window.h.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
-namespace fovea::interp {
+namespace fovea::backend::interp {
 
 // The source taps of one output position along one axis: l0 * src[i0] + l1 * src[i1].
 template <typename T>
@@ -54,4 +55,4 @@ std::vector<Tap<T>> linear_taps(std::int64_t in, std::int64_t out, bool align_co
   return taps;
 }
 
-}  // namespace fovea::interp
+}  // namespace fovea::backend::interp

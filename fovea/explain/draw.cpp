@@ -1,5 +1,5 @@
 // Canvas, font, colormaps and tile grids (draw.h).
-#include "fovea/io/draw.h"
+#include "fovea/explain/draw.h"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/ops/ops.h"
 
-namespace fovea::io {
+namespace fovea::explain {
 
 namespace {
 
@@ -235,4 +235,4 @@ Tensor tile_grid(const Tensor& maps, int cols, int pad) {
   return canvas.tensor().slice(0, 0, 1).contiguous();  // grey: the three planes are equal
 }
 
-}  // namespace fovea::io
+}  // namespace fovea::explain

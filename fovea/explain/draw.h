@@ -8,7 +8,7 @@
 
 #include "fovea/core/tensor.h"
 
-namespace fovea::io {
+namespace fovea::explain {
 
 struct Rgb {
   std::uint8_t r, g, b;
@@ -68,4 +68,4 @@ Tensor normalize01(const Tensor& m);
 // Signed maps (gradients) to [0, 1] around grey: 0.5 + v / (2 max |v|).
 Tensor normalize_signed(const Tensor& m);
 
-}  // namespace fovea::io
+}  // namespace fovea::explain

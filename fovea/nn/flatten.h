@@ -1,0 +1,22 @@
+#pragma once
+// Flatten, torch.nn.Flatten: (N,C,H,W) -> (N,C*H*W) with the defaults.
+//   auto flat = nn::make<nn::Flatten>();
+#include "fovea/nn/module.h"
+#include "fovea/ops/ops.h"
+
+namespace fovea::nn {
+
+struct FlattenOptions {
+  std::int64_t start = 1, end = -1;
+};
+class Flatten : public Module {
+ public:
+  using Options = FlattenOptions;
+  explicit Flatten(Options o = {}) : Module("Flatten"), o_(o) {}
+  Tensor forward(const Tensor& x) override { return x.flatten(o_.start, o_.end); }
+  std::string extra_repr() const override;
+ private:
+  Options o_;
+};
+
+}  // namespace fovea::nn

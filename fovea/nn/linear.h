@@ -1,0 +1,34 @@
+#pragma once
+// Fully connected and pass-through layers, torch.nn.Linear and Identity:
+//   auto fc = nn::make<nn::Linear>({.in = 400, .out = 120});
+#include "fovea/nn/module.h"
+#include "fovea/ops/ops.h"
+
+namespace fovea::nn {
+
+struct LinearOptions {
+  std::int64_t in = 0, out = 0;
+  bool bias = true;
+};
+
+class Linear : public Module {
+ public:
+  using Options = LinearOptions;
+  explicit Linear(Options o);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  void reset_parameters();
+  const Options& options() const { return o_; }
+  Tensor weight, bias;
+
+ private:
+  Options o_;
+};
+
+class Identity : public Module {
+ public:
+  Identity() : Module("Identity") {}
+  Tensor forward(const Tensor& x) override { return x; }
+};
+
+}  // namespace fovea::nn
