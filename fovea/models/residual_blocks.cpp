@@ -32,7 +32,7 @@ Tensor SqueezeExcitation::forward(const Tensor& x) {
   return x * s;
 }
 
-ResidualBlock::ResidualBlock(Options o) : Module(o.bottleneck ? "Bottleneck" : "BasicBlock"), o_(o) {
+ResidualBlock::ResidualBlock(Options o) : WithOptions(o.bottleneck ? "Bottleneck" : "BasicBlock", o) {
   if (o.in < 1 || o.planes < 1)
     fail("models", "a residual block needs positive channels, got in={} planes={}", o.in, o.planes);
   const std::int64_t out = out_channels();
@@ -153,7 +153,7 @@ Tensor ShuffleV1Unit::forward(const Tensor& x) {
   return (*relu)(shortcut ? cat({(*shortcut)(x), y}, 1) : x + y);
 }
 
-XceptionBlock::XceptionBlock(Options o) : Module("XceptionBlock"), o_(o) {
+XceptionBlock::XceptionBlock(Options o) : WithOptions("XceptionBlock", o) {
   std::int64_t in = o.in;
   for (std::size_t i = 0; i < o.convs.size(); ++i) {
     const std::string n = "sepconv" + std::to_string(i + 1);

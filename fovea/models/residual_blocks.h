@@ -41,9 +41,8 @@ struct ResidualBlockOptions {
 // torchvision's BasicBlock and Bottleneck (v1.5: the stride is on the 3x3 conv), one class
 // for resnet, resnext, wide resnet and se-resnet (He et al. 2015, https://arxiv.org/abs/1512.03385).
 // Children: conv1, bn1, conv2, bn2, [conv3, bn3], [se_module], [downsample.0 (1x1 conv), .1 (BN)].
-class ResidualBlock : public nn::Module {
+class ResidualBlock : public nn::WithOptions<ResidualBlockOptions> {
  public:
-  using Options = ResidualBlockOptions;
   explicit ResidualBlock(Options o);
   Tensor forward(const Tensor& x) override;  // (N,in,H,W) -> (N,out,H/stride,W/stride)
   std::int64_t out_channels() const { return o_.planes * (o_.bottleneck ? 4 : 1); }
@@ -52,9 +51,6 @@ class ResidualBlock : public nn::Module {
   std::shared_ptr<SqueezeExcitation> se_module;
   std::shared_ptr<nn::Sequential> downsample;  // projection shortcut where the shape changes
   std::shared_ptr<nn::ReLU> relu;
-
- private:
-  Options o_;
 };
 
 // DenseNet's block (Huang et al. 2017, https://arxiv.org/abs/1608.06993): layer i sees the
@@ -108,14 +104,10 @@ struct XceptionBlockOptions {
   bool relu_first = true;                // false in block 2 (its input is already activated)
   bool down = false;
 };
-class XceptionBlock : public nn::Module {
+class XceptionBlock : public nn::WithOptions<XceptionBlockOptions> {
  public:
-  using Options = XceptionBlockOptions;
   explicit XceptionBlock(Options o);
   Tensor forward(const Tensor& x) override;  // (N,in,H,W) -> (N,convs.back(),H',W')
-
- private:
-  Options o_;
 };
 
 }  // namespace fovea::models

@@ -15,26 +15,20 @@ class ReLU : public Module {
 struct LeakyReLUOptions {
   double negative_slope = 0.01;
 };
-class LeakyReLU : public Module {
+class LeakyReLU : public WithOptions<LeakyReLUOptions> {
  public:
-  using Options = LeakyReLUOptions;
-  explicit LeakyReLU(Options o = {}) : Module("LeakyReLU"), o_(o) {}
+  explicit LeakyReLU(Options o = {}) : WithOptions("LeakyReLU", o) {}
   Tensor forward(const Tensor& x) override { return leaky_relu(x, o_.negative_slope); }
   std::string extra_repr() const override;
- private:
-  Options o_;
 };
 struct ELUOptions {
   double alpha = 1.0;
 };
-class ELU : public Module {
+class ELU : public WithOptions<ELUOptions> {
  public:
-  using Options = ELUOptions;
-  explicit ELU(Options o = {}) : Module("ELU"), o_(o) {}
+  explicit ELU(Options o = {}) : WithOptions("ELU", o) {}
   Tensor forward(const Tensor& x) override { return elu(x, o_.alpha); }
   std::string extra_repr() const override;
- private:
-  Options o_;
 };
 class Sigmoid : public Module {
  public:
@@ -59,26 +53,20 @@ class Hardswish : public Module {
 struct SoftmaxOptions {
   std::int64_t dim = 1;
 };
-class Softmax : public Module {
+class Softmax : public WithOptions<SoftmaxOptions> {
  public:
-  using Options = SoftmaxOptions;
-  explicit Softmax(Options o = {}) : Module("Softmax"), o_(o) {}
+  explicit Softmax(Options o = {}) : WithOptions("Softmax", o) {}
   Tensor forward(const Tensor& x) override { return softmax(x, o_.dim); }
   std::string extra_repr() const override;
- private:
-  Options o_;
 };
 struct LogSoftmaxOptions {
   std::int64_t dim = 1;
 };
-class LogSoftmax : public Module {
+class LogSoftmax : public WithOptions<LogSoftmaxOptions> {
  public:
-  using Options = LogSoftmaxOptions;
-  explicit LogSoftmax(Options o = {}) : Module("LogSoftmax"), o_(o) {}
+  explicit LogSoftmax(Options o = {}) : WithOptions("LogSoftmax", o) {}
   Tensor forward(const Tensor& x) override { return log_softmax(x, o_.dim); }
   std::string extra_repr() const override;
- private:
-  Options o_;
 };
 
 }  // namespace fovea::nn

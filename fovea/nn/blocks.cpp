@@ -19,7 +19,7 @@ Tensor Sequential::forward(const Tensor& x) {
   return h;
 }
 
-DepthwiseSeparableConv2d::DepthwiseSeparableConv2d(Options o) : Module("DepthwiseSeparableConv2d"), o_(o) {
+DepthwiseSeparableConv2d::DepthwiseSeparableConv2d(Options o) : WithOptions("DepthwiseSeparableConv2d", o) {
   if (o.in <= 0 || o.out <= 0)
     fail("DepthwiseSeparableConv2d", "in and out channels must be positive, got in={} out={}", o.in, o.out);
   if (o.multiplier < 1) fail("DepthwiseSeparableConv2d", "multiplier must be >= 1, got {}", o.multiplier);

@@ -41,18 +41,13 @@ struct DepthwiseSeparableConv2dOptions {
 // A k x k conv per channel (groups = in) then a 1x1 conv mixing channels: in * m * k^2 +
 // in * m * out weights instead of in * out * k^2 (https://arxiv.org/abs/1610.02357).
 // Children: "depthwise", ["bn", "relu"], "pointwise".
-class DepthwiseSeparableConv2d : public Module {
+class DepthwiseSeparableConv2d : public WithOptions<DepthwiseSeparableConv2dOptions> {
  public:
-  using Options = DepthwiseSeparableConv2dOptions;
   explicit DepthwiseSeparableConv2d(Options o);
   Tensor forward(const Tensor& x) override;
-  const Options& options() const { return o_; }
   std::shared_ptr<Conv2d> depthwise, pointwise;
   std::shared_ptr<BatchNorm2d> bn;  // null unless norm
   std::shared_ptr<ReLU> relu;       // a module, so hooks (guided backprop) see it; null unless norm
-
- private:
-  Options o_;
 };
 
 struct ResidualOptions {

@@ -7,7 +7,7 @@ namespace fovea::nn {
 
 using detail::pair_str;
 
-Conv2d::Conv2d(Options o) : Module("Conv2d"), o_(o) {
+Conv2d::Conv2d(Options o) : WithOptions("Conv2d", o) {
   if (o.in <= 0 || o.out <= 0) fail("Conv2d", "in and out channels must be positive, got in={} out={}", o.in, o.out);
   if (o.groups < 1 || o.in % o.groups || o.out % o.groups)
     fail("Conv2d", "in ({}) and out ({}) channels must divide by groups ({})", o.in, o.out, o.groups);
@@ -43,7 +43,7 @@ std::string Conv2d::extra_repr() const {
   return r;
 }
 
-ConvTranspose2d::ConvTranspose2d(Options o) : Module("ConvTranspose2d"), o_(o) {
+ConvTranspose2d::ConvTranspose2d(Options o) : WithOptions("ConvTranspose2d", o) {
   const char* op = "ConvTranspose2d";
   if (o.in <= 0 || o.out <= 0) fail(op, "in and out channels must be positive, got in={} out={}", o.in, o.out);
   if (o.groups < 1 || o.in % o.groups || o.out % o.groups)

@@ -18,18 +18,13 @@ struct Conv2dOptions {
 };
 
 // weight: (out, in/groups, kH, kW), bias: (out); PyTorch's default init
-class Conv2d : public Module {
+class Conv2d : public WithOptions<Conv2dOptions> {
  public:
-  using Options = Conv2dOptions;
   explicit Conv2d(Options o);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
   void reset_parameters();
-  const Options& options() const { return o_; }
   Tensor weight, bias;
-
- private:
-  Options o_;
 };
 
 struct ConvTranspose2dOptions {
@@ -45,18 +40,13 @@ struct ConvTranspose2dOptions {
 
 // weight: (in, out/groups, kH, kW), bias: (out), PyTorch's layout and default init.
 // (N,in,H,W) -> (N,out,H',W'), H' = (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1
-class ConvTranspose2d : public Module {
+class ConvTranspose2d : public WithOptions<ConvTranspose2dOptions> {
  public:
-  using Options = ConvTranspose2dOptions;
   explicit ConvTranspose2d(Options o);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
   void reset_parameters();
-  const Options& options() const { return o_; }
   Tensor weight, bias;
-
- private:
-  Options o_;
 };
 
 }  // namespace fovea::nn

@@ -10,14 +10,11 @@ namespace fovea::nn {
 struct DropoutOptions {
   double p = 0.5;
 };
-class Dropout : public Module {
+class Dropout : public WithOptions<DropoutOptions> {
  public:
-  using Options = DropoutOptions;
   explicit Dropout(Options o = {});
   Tensor forward(const Tensor& x) override { return dropout(x, o_.p, is_training()); }
   std::string extra_repr() const override;
- private:
-  Options o_;
 };
 
 }  // namespace fovea::nn

@@ -9,14 +9,11 @@ namespace fovea::nn {
 struct FlattenOptions {
   std::int64_t start = 1, end = -1;
 };
-class Flatten : public Module {
+class Flatten : public WithOptions<FlattenOptions> {
  public:
-  using Options = FlattenOptions;
-  explicit Flatten(Options o = {}) : Module("Flatten"), o_(o) {}
+  explicit Flatten(Options o = {}) : WithOptions("Flatten", o) {}
   Tensor forward(const Tensor& x) override { return x.flatten(o_.start, o_.end); }
   std::string extra_repr() const override;
- private:
-  Options o_;
 };
 
 }  // namespace fovea::nn

@@ -4,7 +4,7 @@
 
 namespace fovea::nn {
 
-Linear::Linear(Options o) : Module("Linear"), o_(o) {
+Linear::Linear(Options o) : WithOptions("Linear", o) {
   if (o.in <= 0 || o.out <= 0) fail("Linear", "in and out features must be positive, got in={} out={}", o.in, o.out);
   weight = register_parameter("weight", empty({o.out, o.in}));
   if (o.bias) bias = register_parameter("bias", empty({o.out}));

@@ -11,18 +11,13 @@ struct LinearOptions {
   bool bias = true;
 };
 
-class Linear : public Module {
+class Linear : public WithOptions<LinearOptions> {
  public:
-  using Options = LinearOptions;
   explicit Linear(Options o);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
   void reset_parameters();
-  const Options& options() const { return o_; }
   Tensor weight, bias;
-
- private:
-  Options o_;
 };
 
 class Identity : public Module {

@@ -163,6 +163,20 @@ class EvalGuard {
   bool was_training_;
 };
 
+// A module configured by an options struct: keeps it, and options() gives it back (summaries,
+// the exporter and transfer learning read layers' options). Layers derive from WithOptions<O>
+// and read o_.
+template <typename O>
+class WithOptions : public Module {
+ public:
+  using Options = O;
+  const Options& options() const { return o_; }
+
+ protected:
+  WithOptions(std::string type, Options o) : Module(std::move(type)), o_(std::move(o)) {}
+  Options o_;
+};
+
 // Constructs a module from its option struct: nn::make<nn::Conv2d>({.in = 3, .out = 64, .kernel = 7}).
 template <typename M>
 std::shared_ptr<M> make(typename M::Options o) {

@@ -5,7 +5,7 @@
 
 namespace fovea::nn {
 
-BatchNorm2d::BatchNorm2d(Options o) : Module("BatchNorm2d"), o_(o) {
+BatchNorm2d::BatchNorm2d(Options o) : WithOptions("BatchNorm2d", o) {
   if (o.features <= 0) fail("BatchNorm2d", "features must be positive, got {}", o.features);
   if (o.affine) {
     if (o.scale) weight = register_parameter("weight", ones({o.features}));
@@ -35,7 +35,7 @@ std::string BatchNorm2d::extra_repr() const {
                      o_.affine ? "True" : "False", o_.track_running_stats ? "True" : "False");
 }
 
-LocalResponseNorm::LocalResponseNorm(Options o) : Module("LocalResponseNorm"), o_(o) {
+LocalResponseNorm::LocalResponseNorm(Options o) : WithOptions("LocalResponseNorm", o) {
   if (o.size < 1) fail("LocalResponseNorm", "size must be >= 1, got {}", o.size);
 }
 

@@ -17,30 +17,20 @@ struct BatchNorm2dOptions {
 };
 
 // buffers: running_mean, running_var, num_batches_tracked (torchvision's keys)
-class BatchNorm2d : public Module {
+class BatchNorm2d : public WithOptions<BatchNorm2dOptions> {
  public:
-  using Options = BatchNorm2dOptions;
   explicit BatchNorm2d(Options o);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
-  const Options& options() const { return o_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
-
- private:
-  Options o_;
 };
 
 // (N,C,...) -> same shape, see fovea::local_response_norm; no parameters
-class LocalResponseNorm : public Module {
+class LocalResponseNorm : public WithOptions<LrnOptions> {
  public:
-  using Options = LrnOptions;
   explicit LocalResponseNorm(Options o);
   Tensor forward(const Tensor& x) override { return local_response_norm(x, o_); }
   std::string extra_repr() const override;
-  const Options& options() const { return o_; }
-
- private:
-  Options o_;
 };
 
 }  // namespace fovea::nn

@@ -25,10 +25,10 @@ void check_out(Pair out, const char* type) {
 }
 }  // namespace
 
-AdaptiveAvgPool2d::AdaptiveAvgPool2d(Options o) : Module("AdaptiveAvgPool2d"), o_(o) {
+AdaptiveAvgPool2d::AdaptiveAvgPool2d(Options o) : WithOptions("AdaptiveAvgPool2d", o) {
   check_out(o.out, "AdaptiveAvgPool2d");
 }
-AdaptiveMaxPool2d::AdaptiveMaxPool2d(Options o) : Module("AdaptiveMaxPool2d"), o_(o) {
+AdaptiveMaxPool2d::AdaptiveMaxPool2d(Options o) : WithOptions("AdaptiveMaxPool2d", o) {
   check_out(o.out, "AdaptiveMaxPool2d");
 }
 

@@ -10,54 +10,36 @@
 
 namespace fovea::nn {
 
-// fovea::Pool2dOptions: kernel, stride (0 = kernel), padding, ceil_mode, count_include_pad)
-class MaxPool2d : public Module {
+// Options: fovea::Pool2dOptions (kernel, stride (0 = kernel), padding, ceil_mode, count_include_pad)
+class MaxPool2d : public WithOptions<Pool2dOptions> {
  public:
-  using Options = Pool2dOptions;
-  explicit MaxPool2d(Options o) : Module("MaxPool2d"), o_(o) {}
+  explicit MaxPool2d(Options o) : WithOptions("MaxPool2d", o) {}
   Tensor forward(const Tensor& x) override { return max_pool2d(x, o_); }
   std::string extra_repr() const override;
-  const Options& options() const { return o_; }
- private:
-  Options o_;
 };
-class AvgPool2d : public Module {
+class AvgPool2d : public WithOptions<Pool2dOptions> {
  public:
-  using Options = Pool2dOptions;
-  explicit AvgPool2d(Options o) : Module("AvgPool2d"), o_(o) {}
+  explicit AvgPool2d(Options o) : WithOptions("AvgPool2d", o) {}
   Tensor forward(const Tensor& x) override { return avg_pool2d(x, o_); }
   std::string extra_repr() const override;
-  const Options& options() const { return o_; }
- private:
-  Options o_;
 };
 
 struct AdaptivePool2dOptions {
   Pair out = 1;  // output (H', W')
 };
 
-class AdaptiveAvgPool2d : public Module {
+class AdaptiveAvgPool2d : public WithOptions<AdaptivePool2dOptions> {
  public:
-  using Options = AdaptivePool2dOptions;
   explicit AdaptiveAvgPool2d(Options o = {});
   Tensor forward(const Tensor& x) override { return adaptive_avg_pool2d(x, o_.out); }
   std::string extra_repr() const override;
-  const Options& options() const { return o_; }
-
- private:
-  Options o_;
 };
 
-class AdaptiveMaxPool2d : public Module {
+class AdaptiveMaxPool2d : public WithOptions<AdaptivePool2dOptions> {
  public:
-  using Options = AdaptivePool2dOptions;
   explicit AdaptiveMaxPool2d(Options o = {});
   Tensor forward(const Tensor& x) override { return adaptive_max_pool2d(x, o_.out); }
   std::string extra_repr() const override;
-  const Options& options() const { return o_; }
-
- private:
-  Options o_;
 };
 
 }  // namespace fovea::nn

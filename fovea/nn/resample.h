@@ -7,16 +7,11 @@
 namespace fovea::nn {
 
 // (N,C,H,W) -> (N,C,H',W'), see fovea::upsample
-class Upsample : public Module {
+class Upsample : public WithOptions<UpsampleOptions> {
  public:
-  using Options = UpsampleOptions;
-  explicit Upsample(Options o) : Module("Upsample"), o_(o) {}
+  explicit Upsample(Options o) : WithOptions("Upsample", o) {}
   Tensor forward(const Tensor& x) override { return upsample(x, o_); }
   std::string extra_repr() const override;
-  const Options& options() const { return o_; }
-
- private:
-  Options o_;
 };
 
 }  // namespace fovea::nn

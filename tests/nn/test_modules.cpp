@@ -110,6 +110,30 @@ TEST(Modules, Repr) {
   EXPECT_EQ(conv->repr(), "Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)");
 }
 
+namespace {
+struct ScaleOptions {
+  double factor = 2.0;
+};
+// docs/modules.md's custom layer with options
+class Scale : public nn::WithOptions<ScaleOptions> {
+ public:
+  explicit Scale(Options o = {}) : WithOptions("Scale", o) {}
+  Tensor forward(const Tensor& x) override { return x * o_.factor; }
+};
+}  // namespace
+
+TEST(Modules, OptionsOfEveryConfiguredLayer) {
+  EXPECT_EQ(nn::make<nn::Dropout>({.p = 0.25})->options().p, 0.25);
+  EXPECT_EQ(nn::make<nn::LeakyReLU>({.negative_slope = 0.2})->options().negative_slope, 0.2);
+  EXPECT_EQ(nn::make<nn::Flatten>()->options().start, 1);
+  EXPECT_EQ(nn::make<nn::LogSoftmax>({.dim = 0})->options().dim, 0);
+  EXPECT_EQ(nn::make<nn::ConvTranspose2d>({.in = 2, .out = 4, .kernel = 4, .stride = 2})->options().stride, Pair(2));
+  auto s = nn::make<Scale>({.factor = 0.5});
+  EXPECT_EQ(s->options().factor, 0.5);
+  EXPECT_EQ(s->type(), "Scale");
+  EXPECT_EQ((*s)(full({3}, 4.0)).to_vector<float>(), (std::vector<float>{2, 2, 2}));
+}
+
 TEST(Modules, GradcheckEveryModule) {
   const fovea::testing::GradcheckOptions f32{.eps = 1e-2, .atol = 3e-3, .rtol = 3e-2};
   std::vector<std::pair<nn::ModulePtr, Shape>> cases{

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "fovea/backend/cuda/device_util.cuh"
 #include "fovea/backend/cuda/elementwise_kernels.h"
@@ -67,13 +68,7 @@ inline constexpr bool kFloating = kSame<T, float> || kSame<T, double>;
 
 // The type transcendental functions run in: the float type itself, double for integers.
 template <class T>
-struct MathOf {
-  using type = double;
-};
-template <>
-struct MathOf<float> {
-  using type = float;
-};
+using MathOf = std::conditional_t<kSame<T, float>, float, double>;
 
 template <class O>
 struct Convert {
@@ -98,7 +93,7 @@ template <int Op>
 struct Unary {
   template <class T>
   __device__ T operator()(T x) const {
-    using M = typename MathOf<T>::type;
+    using M = MathOf<T>;
     const M v = static_cast<M>(x);
     if constexpr (Op == kNeg) return static_cast<T>(-x);
     else if constexpr (Op == kExp) return static_cast<T>(exp(v));
@@ -125,7 +120,7 @@ template <int Op>
 struct Binary {
   template <class T>
   __device__ auto operator()(T x, T y) const {
-    using M = typename MathOf<T>::type;
+    using M = MathOf<T>;
     using U = std::uint8_t;
     if constexpr (Op == kAdd) return static_cast<T>(x + y);
     else if constexpr (Op == kSub) return static_cast<T>(x - y);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "fovea/backend/cuda/device_util.cuh"
 #include "fovea/backend/cuda/reduce_kernels.h"
@@ -21,18 +22,9 @@ struct Mul {
   }
 };
 
+// Sums and products accumulate in double, or i64 for integers (as cpu/reduce.cpp).
 template <class T>
-struct AccOf {
-  using type = std::int64_t;
-};
-template <>
-struct AccOf<float> {
-  using type = double;
-};
-template <>
-struct AccOf<double> {
-  using type = double;
-};
+using AccOf = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
 
 // A candidate extremum and its index (i < 0: none yet).
 template <class T>
@@ -62,7 +54,7 @@ __global__ void reduce_kernel(const T* x, std::int64_t M, std::int64_t R, std::i
   for (std::int64_t row = blockIdx.x; row < M; row += gridDim.x) {
     const T* r = x + row * rs;
     if constexpr (Op == kSum || Op == kProd) {
-      using A = typename AccOf<T>::type;
+      using A = AccOf<T>;
       A a = Op == kSum ? A(0) : A(1);
       for (std::int64_t k = threadIdx.x; k < R; k += blockDim.x)
         a = Op == kSum ? a + static_cast<A>(r[k * cs]) : a * static_cast<A>(r[k * cs]);
