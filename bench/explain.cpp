@@ -24,11 +24,13 @@ int main(int argc, char** argv) {
   const Tensor target = from_vector<std::int64_t>({7}, {1});
   auto row = [](const char* name, double s) { std::printf("{\"row\": \"%s\", \"seconds\": %.6f}\n", name, s); };
   // a training-style pass: logits, then backward into every weight and the input
-  row("forward+backward", median_seconds([&] {
-        Tensor xi = x.clone().requires_grad_(true);
-        sum((*net)(xi).select(1, 7)).backward();
-        net->zero_grad();
-      }, budget));
+  row("forward+backward", median_seconds(
+                              [&] {
+                                Tensor xi = x.clone().requires_grad_(true);
+                                sum((*net)(xi).select(1, 7)).backward();
+                                net->zero_grad();
+                              },
+                              budget));
   row("vanilla", median_seconds([&] { explain::gradient_map(*net, x, target); }, budget));
   row("five maps", median_seconds([&] { explain::explain(*net, x, target); }, budget));
   return 0;

@@ -20,8 +20,16 @@ int main(int argc, char** argv) {
   set_num_threads(threads);
   auto dir = std::filesystem::temp_directory_path() / fmt::format("fovea_bench_lenet5_{}", ::getpid());
   train::TrainOptions o;
-  o.config = {.model = "lenet5", .data = "fashion-mnist", .epochs = epochs, .batch_size = 64, .optimizer = "sgd",
-              .lr = 0.05, .momentum = 0.9, .weight_decay = 0, .schedule = "none", .workers = 1};
+  o.config = {.model = "lenet5",
+              .data = "fashion-mnist",
+              .epochs = epochs,
+              .batch_size = 64,
+              .optimizer = "sgd",
+              .lr = 0.05,
+              .momentum = 0.9,
+              .weight_decay = 0,
+              .schedule = "none",
+              .workers = 1};
   o.out_dir = dir.string();
   o.quiet = true;
   o.log = std::fopen("/dev/null", "w");

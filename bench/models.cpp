@@ -44,11 +44,11 @@ int main(int argc, char** argv) {
     std::int64_t size, batch;
     bool train;
   };
-  for (const Row& r : {Row{"resnet18 train 32px b64", "resnet18", 32, 64, true},
-                       Row{"resnet18 infer 224 b1", "resnet18", 224, 1, false},
-                       Row{"resnet18 infer 224 b16", "resnet18", 224, 16, false},
-                       Row{"vgg16 infer 224 b1", "vgg16", 224, 1, false},
-                       Row{"densenet121 train 32px b32", "densenet121", 32, 32, true}}) {
+  for (const Row& r :
+       {Row{"resnet18 train 32px b64", "resnet18", 32, 64, true},
+        Row{"resnet18 infer 224 b1", "resnet18", 224, 1, false},
+        Row{"resnet18 infer 224 b16", "resnet18", 224, 16, false}, Row{"vgg16 infer 224 b1", "vgg16", 224, 1, false},
+        Row{"densenet121 train 32px b32", "densenet121", 32, 32, true}}) {
     const std::int64_t classes = r.train ? 10 : 1000;
     manual_seed(0);
     auto net = models::create(r.model, {.num_classes = classes, .in_channels = 3});
@@ -58,11 +58,13 @@ int main(int argc, char** argv) {
       net->train();
       Tensor y = from_vector(std::vector<std::int64_t>(static_cast<size_t>(r.batch), 1), {r.batch});
       optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
-      s = median_seconds([&] {
-        opt.zero_grad();
-        cross_entropy((*net)(x), y).backward();
-        opt.step();
-      }, budget);
+      s = median_seconds(
+          [&] {
+            opt.zero_grad();
+            cross_entropy((*net)(x), y).backward();
+            opt.step();
+          },
+          budget);
     } else {
       net->eval();
       NoGradGuard ng;

@@ -22,14 +22,19 @@ int main(int argc, char** argv) {
   int threads = argc > 1 ? std::stoi(argv[1]) : 2;
   double budget = argc > 2 ? std::stod(argv[2]) : 1.0;  // seconds per case
   omp_set_num_threads(threads);
-  const std::vector<Case> cases{
-      {"resnet18.conv1", 32, 3, 224, 64, 7, 2, 3},      {"resnet18.layer1", 32, 64, 56, 64, 3, 1, 1},
-      {"resnet18.layer2.0", 32, 64, 56, 128, 3, 2, 1},  {"resnet18.layer2", 32, 128, 28, 128, 3, 1, 1},
-      {"resnet18.layer2.ds", 32, 64, 56, 128, 1, 2, 0}, {"resnet18.layer3.0", 32, 128, 28, 256, 3, 2, 1},
-      {"resnet18.layer3", 32, 256, 14, 256, 3, 1, 1},   {"resnet18.layer3.ds", 32, 128, 28, 256, 1, 2, 0},
-      {"resnet18.layer4.0", 32, 256, 14, 512, 3, 2, 1}, {"resnet18.layer4", 32, 512, 7, 512, 3, 1, 1},
-      {"resnet18.layer4.ds", 32, 256, 14, 512, 1, 2, 0}, {"lenet5.c1", 64, 1, 28, 6, 5, 1, 2},
-      {"lenet5.c3", 64, 6, 14, 16, 5, 1, 0}};
+  const std::vector<Case> cases{{"resnet18.conv1", 32, 3, 224, 64, 7, 2, 3},
+                                {"resnet18.layer1", 32, 64, 56, 64, 3, 1, 1},
+                                {"resnet18.layer2.0", 32, 64, 56, 128, 3, 2, 1},
+                                {"resnet18.layer2", 32, 128, 28, 128, 3, 1, 1},
+                                {"resnet18.layer2.ds", 32, 64, 56, 128, 1, 2, 0},
+                                {"resnet18.layer3.0", 32, 128, 28, 256, 3, 2, 1},
+                                {"resnet18.layer3", 32, 256, 14, 256, 3, 1, 1},
+                                {"resnet18.layer3.ds", 32, 128, 28, 256, 1, 2, 0},
+                                {"resnet18.layer4.0", 32, 256, 14, 512, 3, 2, 1},
+                                {"resnet18.layer4", 32, 512, 7, 512, 3, 1, 1},
+                                {"resnet18.layer4.ds", 32, 256, 14, 512, 1, 2, 0},
+                                {"lenet5.c1", 64, 1, 28, 6, 5, 1, 2},
+                                {"lenet5.c3", 64, 6, 14, 16, 5, 1, 0}};
   for (const auto& c : cases) {
     Tensor x = randn({c.n, c.c, c.h, c.h}).requires_grad_();
     Tensor w = (randn({c.o, c.c, c.k, c.k}) * 0.1).detach().requires_grad_();

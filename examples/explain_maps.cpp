@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
       xs.push_back(transform(ex.image, g));
       shown.push_back(ex.image);
     }
-    const Tensor x = stack(xs, 0);                                             // (N,C,H,W)
-    const Tensor target = from_vector<std::int64_t>(labels, {x.size(0)});     // explain the true class
+    const Tensor x = stack(xs, 0);                                         // (N,C,H,W)
+    const Tensor target = from_vector<std::int64_t>(labels, {x.size(0)});  // explain the true class
 
     const explain::Explanation e = explain::explain(*model, x, target);
     fmt::print("Grad-CAM layer: {}\n", e.layer);

@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
       opt.step();
       sched.step();
       NoGradGuard ng;
-      progress.update(b->labels.numel(), loss.item(), static_cast<std::int64_t>(sum(eq(argmax(logits, 1), b->labels)).item()));
+      progress.update(b->labels.numel(), loss.item(),
+                      static_cast<std::int64_t>(sum(eq(argmax(logits, 1), b->labels)).item()));
     }
     NoGradGuard ng;
     model->eval();

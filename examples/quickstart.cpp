@@ -36,7 +36,8 @@ int main() {
       nn::make<nn::Conv2d>({.in = 1, .out = 8, .kernel = 3, .padding = 1}), nn::make<nn::BatchNorm2d>({.features = 8}),
       nn::make<nn::ReLU>(), nn::make<nn::MaxPool2d>({.kernel = 2}),
       nn::make<nn::Conv2d>({.in = 8, .out = 16, .kernel = 3, .padding = 1}), nn::make<nn::ReLU>(),
-      nn::make<nn::MaxPool2d>({.kernel = 2}), nn::make<nn::Flatten>(), nn::make<nn::Linear>({.in = 16 * 4 * 4, .out = 4})});
+      nn::make<nn::MaxPool2d>({.kernel = 2}), nn::make<nn::Flatten>(),
+      nn::make<nn::Linear>({.in = 16 * 4 * 4, .out = 4})});
   fmt::print("{}\n{} parameters\n\n", net->repr(), net->num_parameters());
 
   const int epochs = 4;
@@ -72,7 +73,8 @@ int main() {
       nn::make<nn::Conv2d>({.in = 1, .out = 8, .kernel = 3, .padding = 1}), nn::make<nn::BatchNorm2d>({.features = 8}),
       nn::make<nn::ReLU>(), nn::make<nn::MaxPool2d>({.kernel = 2}),
       nn::make<nn::Conv2d>({.in = 8, .out = 16, .kernel = 3, .padding = 1}), nn::make<nn::ReLU>(),
-      nn::make<nn::MaxPool2d>({.kernel = 2}), nn::make<nn::Flatten>(), nn::make<nn::Linear>({.in = 16 * 4 * 4, .out = 4})});
+      nn::make<nn::MaxPool2d>({.kernel = 2}), nn::make<nn::Flatten>(),
+      nn::make<nn::Linear>({.in = 16 * 4 * 4, .out = 4})});
   nn::load(*copy, path);
   copy->eval();
   NoGradGuard ng;

@@ -60,11 +60,23 @@ inline std::string error_of(const std::function<void()>& f) {
 inline std::vector<double> to_doubles(const Tensor& t) {
   Tensor c = t.device() == kCPU ? t : t.to(kCPU);
   switch (c.dtype()) {
-    case DType::f32: { auto v = c.to_vector<float>(); return {v.begin(), v.end()}; }
+    case DType::f32: {
+      auto v = c.to_vector<float>();
+      return {v.begin(), v.end()};
+    }
     case DType::f64: return c.to_vector<double>();
-    case DType::i64: { auto v = c.to_vector<std::int64_t>(); return {v.begin(), v.end()}; }
-    case DType::u8: { auto v = c.to_vector<std::uint8_t>(); return {v.begin(), v.end()}; }
-    default: { auto v = c.to(DType::f32).to_vector<float>(); return {v.begin(), v.end()}; }
+    case DType::i64: {
+      auto v = c.to_vector<std::int64_t>();
+      return {v.begin(), v.end()};
+    }
+    case DType::u8: {
+      auto v = c.to_vector<std::uint8_t>();
+      return {v.begin(), v.end()};
+    }
+    default: {
+      auto v = c.to(DType::f32).to_vector<float>();
+      return {v.begin(), v.end()};
+    }
   }
 }
 

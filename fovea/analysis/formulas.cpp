@@ -4,7 +4,8 @@
 
 namespace fovea::analysis {
 
-std::int64_t conv2d_params(std::int64_t in, std::int64_t out, std::int64_t kh, std::int64_t kw, std::int64_t g, bool bias) {
+std::int64_t conv2d_params(std::int64_t in, std::int64_t out, std::int64_t kh, std::int64_t kw, std::int64_t g,
+                           bool bias) {
   if (g < 1 || in % g || out % g) fail("conv2d_params", "channels {} and {} must divide by groups {}", in, out, g);
   return out * (in / g) * kh * kw + (bias ? out : 0);
 }

@@ -18,7 +18,8 @@ namespace {
 // forwards): rf += (k' - 1) jump, start += ((k' - 1) / 2 - p) jump, jump *= s, k' = d (k - 1) + 1.
 Axis through(const Axis& a, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d) {
   const double keff = static_cast<double>(d * (k - 1) + 1);
-  return {a.rf + (keff - 1) * a.jump, a.jump * static_cast<double>(s), a.start + ((keff - 1) / 2 - static_cast<double>(p)) * a.jump};
+  return {a.rf + (keff - 1) * a.jump, a.jump * static_cast<double>(s),
+          a.start + ((keff - 1) / 2 - static_cast<double>(p)) * a.jump};
 }
 
 Geometry whole_input(const Shape& chw) {
@@ -69,14 +70,16 @@ Geometry leaf_geometry(nn::Module& m, const Geometry& in, const Tensor& input, c
   if (auto* c = dynamic_cast<nn::Conv2d*>(&m)) {
     const auto& o = c->options();
     auto pad = resolve_padding(o.padding, {input.size(2), input.size(3)}, o.kernel, o.stride, o.dilation, "summary");
-    return {through(in.h, o.kernel.h, o.stride.h, pad[0], o.dilation.h), through(in.w, o.kernel.w, o.stride.w, pad[2], o.dilation.w), false};
+    return {through(in.h, o.kernel.h, o.stride.h, pad[0], o.dilation.h),
+            through(in.w, o.kernel.w, o.stride.w, pad[2], o.dilation.w), false};
   }
   const Pool2dOptions* po = nullptr;
   if (auto* p = dynamic_cast<nn::MaxPool2d*>(&m)) po = &p->options();
   if (auto* p = dynamic_cast<nn::AvgPool2d*>(&m)) po = &p->options();
   if (po) {
     const Pair s = (po->stride.h == 0 && po->stride.w == 0) ? po->kernel : po->stride;
-    return {through(in.h, po->kernel.h, s.h, po->padding.h, 1), through(in.w, po->kernel.w, s.w, po->padding.w, 1), false};
+    return {through(in.h, po->kernel.h, s.h, po->padding.h, 1), through(in.w, po->kernel.w, s.w, po->padding.w, 1),
+            false};
   }
   if (dynamic_cast<nn::Flatten*>(&m) || dynamic_cast<nn::Linear*>(&m)) return whole_input(chw);
   if (auto w = m.window())
@@ -118,7 +121,7 @@ Summary summarize(nn::Module& m, const Shape& chw) {
 
   std::unordered_map<const TensorImpl*, Geometry> geo;
   std::vector<Tensor> keep;  // every tensor in `geo` stays alive, so no new tensor reuses its address
-  Geometry last;  // the most recent geometry: inputs made by functional ops between modules inherit it
+  Geometry last;             // the most recent geometry: inputs made by functional ops between modules inherit it
   std::vector<Frame> stack;
   nn::ScopedHooks handles;
   for (auto& [name, mod] : m.named_modules()) {
@@ -250,7 +253,9 @@ std::string pad_text(const Geometry& g) { return g.global ? "-" : axis_pair(g.h.
 
 nlohmann::json geometry_json(const Geometry& g) {
   if (g.global) return {{"global", true}};
-  return {{"rf", {g.h.rf, g.w.rf}}, {"jump", {g.h.jump, g.w.jump}}, {"start", {g.h.start, g.w.start}},
+  return {{"rf", {g.h.rf, g.w.rf}},
+          {"jump", {g.h.jump, g.w.jump}},
+          {"start", {g.h.start, g.w.start}},
           {"effective_padding", {g.h.padding(), g.w.padding()}}};
 }
 
@@ -263,17 +268,29 @@ std::string format_summary(const Summary& s, Format f, int max_depth) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (auto& r : s.rows) {
       if (r.depth == 0 || (max_depth >= 0 && r.depth > max_depth)) continue;
-      rows.push_back({{"name", r.name}, {"type", r.type}, {"depth", r.depth}, {"output", r.output}, {"params", r.params},
-                      {"trainable", r.trainable}, {"macs", r.macs}, {"activation_bytes", r.activation_bytes},
+      rows.push_back({{"name", r.name},
+                      {"type", r.type},
+                      {"depth", r.depth},
+                      {"output", r.output},
+                      {"params", r.params},
+                      {"trainable", r.trainable},
+                      {"macs", r.macs},
+                      {"activation_bytes", r.activation_bytes},
                       {"receptive_field", geometry_json(r.geometry)}});
     }
-    nlohmann::ordered_json j{{"input", s.input}, {"layers", rows}, {"total_params", s.params},
-                             {"trainable_params", s.trainable}, {"frozen_params", s.params - s.trainable},
-                             {"macs", s.macs}, {"activation_bytes", s.activation_bytes}, {"param_bytes", s.param_bytes}};
+    nlohmann::ordered_json j{{"input", s.input},
+                             {"layers", rows},
+                             {"total_params", s.params},
+                             {"trainable_params", s.trainable},
+                             {"frozen_params", s.params - s.trainable},
+                             {"macs", s.macs},
+                             {"activation_bytes", s.activation_bytes},
+                             {"param_bytes", s.param_bytes}};
     return j.dump(2) + "\n";
   }
-  std::vector<Column> cols{{"Layer", false}, {"Type", false}, {"Output", false}, {"Params", true}, {"Trainable", true},
-                           {"Mult-adds", true}, {"RF", true}, {"Jump", true}, {"Start", true}, {"Activations", true}};
+  std::vector<Column> cols{{"Layer", false},    {"Type", false},      {"Output", false}, {"Params", true},
+                           {"Trainable", true}, {"Mult-adds", true},  {"RF", true},      {"Jump", true},
+                           {"Start", true},     {"Activations", true}};
   std::vector<std::vector<std::string>> rows;
   for (auto& r : s.rows) {
     if (r.depth == 0 || (max_depth >= 0 && r.depth > max_depth)) continue;
@@ -298,10 +315,14 @@ std::string format_receptive_fields(const Summary& s, Format f) {
   if (f == Format::json) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (auto& r : s.rows)
-      if (r.leaf) rows.push_back({{"name", r.name}, {"type", r.type}, {"output", r.output}, {"receptive_field", geometry_json(r.geometry)}});
-    return nlohmann::ordered_json{{"input", s.input}, {"layers", rows}, {"output", geometry_json(s.output_geometry)}}.dump(2) + "\n";
+      if (r.leaf)
+        rows.push_back(
+            {{"name", r.name}, {"type", r.type}, {"output", r.output}, {"receptive_field", geometry_json(r.geometry)}});
+    return nlohmann::ordered_json{{"input", s.input}, {"layers", rows}, {"output", geometry_json(s.output_geometry)}}
+               .dump(2) +
+           "\n";
   }
-  std::vector<Column> cols{{"Layer", false}, {"Type", false}, {"Output", false}, {"RF", true},
+  std::vector<Column> cols{{"Layer", false}, {"Type", false}, {"Output", false},     {"RF", true},
                            {"Jump", true},   {"Start", true}, {"Eff. padding", true}};
   std::vector<std::vector<std::string>> rows;
   for (auto& r : s.rows)

@@ -29,15 +29,15 @@ struct LayerRow {
   std::string type;  // "Conv2d"
   int depth = 0;     // 0 for the network, 1 for its children, ...
   bool leaf = false;
-  Shape output{};                       // with the batch dim (1)
+  Shape output{};                          // with the batch dim (1)
   std::int64_t params = 0, trainable = 0;  // this module and its children, shared ones once
-  std::int64_t macs = 0;                // multiply-adds of conv / linear layers (others 0)
-  std::int64_t activation_bytes = 0;    // its output
+  std::int64_t macs = 0;                   // multiply-adds of conv / linear layers (others 0)
+  std::int64_t activation_bytes = 0;       // its output
   Geometry geometry{};
 };
 
 struct Summary {
-  Shape input;  // (C,H,W)
+  Shape input;                 // (C,H,W)
   std::vector<LayerRow> rows;  // pre-order: a module before its children
   std::int64_t params = 0, trainable = 0, macs = 0, activation_bytes = 0, param_bytes = 0;
   Geometry output_geometry;

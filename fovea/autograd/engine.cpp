@@ -18,8 +18,9 @@ namespace autograd {
 
 std::vector<Tensor> FunctionNode::apply(const Tensor& grad) {
   if (!fn)
-    fail(name, "trying to backward through the graph a second time (or after its saved tensors were freed); "
-               "pass retain_graph=true to the first backward");
+    fail(name,
+         "trying to backward through the graph a second time (or after its saved tensors were freed); "
+         "pass retain_graph=true to the first backward");
   return fn(grad);
 }
 
@@ -96,7 +97,8 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
         fail("backward", "grad can be implicitly created only for scalar outputs, got shape {}", shape_str(r.shape()));
       g = ones_like(r);
     } else if (g.shape() != r.shape()) {
-      fail("backward", "gradient of shape {} given for a tensor of shape {}", shape_str(g.shape()), shape_str(r.shape()));
+      fail("backward", "gradient of shape {} given for a tensor of shape {}", shape_str(g.shape()),
+           shape_str(r.shape()));
     }
     auto n = gradient_edge(r);
     auto& p = pending[n.get()];

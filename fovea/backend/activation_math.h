@@ -37,9 +37,9 @@ FOVEA_HOST_DEVICE inline ValueSlope<T> value_slope(T x, T alpha, T beta) {
   } else if constexpr (A == Act::tanh) {
     const T t = std::tanh(x);
     return {t, T(1) - t * t};
-  } else if constexpr (A == Act::gelu) {  // x Phi(x), the exact (erf) form
+  } else if constexpr (A == Act::gelu) {                                  // x Phi(x), the exact (erf) form
     const T cdf = T(0.5) * (T(1) + std::erf(x / T(1.4142135623730951)));  // sqrt(2)
-    const T pdf = std::exp(T(-0.5) * x * x) / T(2.5066282746310002);       // sqrt(2 pi)
+    const T pdf = std::exp(T(-0.5) * x * x) / T(2.5066282746310002);      // sqrt(2 pi)
     return {x * cdf, cdf + x * pdf};
   } else if constexpr (A == Act::hardswish) {  // x relu6(x + 3) / 6
     if (x <= T(-3)) return {T(0), T(0)};

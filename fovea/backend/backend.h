@@ -17,7 +17,25 @@
 
 namespace fovea::backend {
 
-enum class UnaryOp { neg, exp, log, log1p, sqrt, rsqrt, abs, sign, square, reciprocal, sin, cos, erf, floor, ceil, round, not_ };
+enum class UnaryOp {
+  neg,
+  exp,
+  log,
+  log1p,
+  sqrt,
+  rsqrt,
+  abs,
+  sign,
+  square,
+  reciprocal,
+  sin,
+  cos,
+  erf,
+  floor,
+  ceil,
+  round,
+  not_
+};
 enum class BinaryOp { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge };
 enum class ReduceOp { sum, prod, max, min, argmax, argmin };
 struct ActParams {
@@ -37,7 +55,7 @@ struct Pool2dParams {
   PoolKind kind = PoolKind::max;
   std::array<std::int64_t, 2> kernel{2, 2};
   std::array<std::int64_t, 2> stride{2, 2};
-  std::array<std::int64_t, 4> padding{0, 0, 0, 0};  // top, bottom (incl. ceil_mode extra), left, right
+  std::array<std::int64_t, 4> padding{0, 0, 0, 0};    // top, bottom (incl. ceil_mode extra), left, right
   std::array<std::int64_t, 2> pad_begin_limit{0, 0};  // the user's symmetric padding (PyTorch's avg divisor bound)
   bool count_include_pad = true;
   // Adaptive pooling: kernel, stride and padding are unused; output i along an axis of size
@@ -108,14 +126,17 @@ class Backend {
   virtual void matmul(const Tensor& a, const Tensor& b, const Tensor* bias, const Tensor& out) = 0;
 
   // x: (N,C,H,W), w: (O,C/g,kH,kW), b: (O) -> y: (N,O,H',W')
-  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y, const Conv2dParams& p) = 0;
+  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y,
+                              const Conv2dParams& p) = 0;
   virtual void conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dParams& p) = 0;
-  virtual void conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor* gb, const Conv2dParams& p) = 0;
+  virtual void conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor* gb,
+                                       const Conv2dParams& p) = 0;
 
   // Max pooling in training returns a workspace its backward needs (on CPU: the i64 index
   // h*W+w of each maximum within its plane, as PyTorch returns with return_indices).
   virtual Tensor pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dParams& p, bool training) = 0;
-  virtual void pool2d_backward(const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& workspace, const Tensor& gx, const Pool2dParams& p) = 0;
+  virtual void pool2d_backward(const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& workspace,
+                               const Tensor& gx, const Pool2dParams& p) = 0;
 
   // x: (N,C,H,W) -> y: (N,C,H',W'), both contiguous; the sizes come from the tensors
   virtual void resample2d_forward(const Tensor& x, const Tensor& y, const Resample2dParams& p) = 0;

@@ -102,10 +102,8 @@ template <typename T>
 FOVEA_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, T* v_max, T neg_step_size, T bias_correction2_sqrt,
                                           const AdamCoeffs<T>& c) {
   T x = p;
-  if (c.decoupled)
-    x = mul(x, c.decay_factor);
-  else if (c.decay)
-    g = g + mul(x, c.weight_decay);
+  if (c.decoupled) x = mul(x, c.decay_factor);
+  else if (c.decay) g = g + mul(x, c.weight_decay);
   const T m1 = mul(m, c.beta1) + mul(g, c.one_minus_beta1);
   const T v1 = mul(v, c.beta2) + mul(mul(g, g), c.one_minus_beta2);
   m = m1;

@@ -26,7 +26,8 @@ struct PoolWindow {
 };
 
 // Window of output (oh, ow) with PyTorch's avg_pool2d divisor (the padded window clipped at
-// H + pad_begin_limit, or only the real pixels without count_include_pad), and adaptive [floor(i H / OH), ceil((i + 1) H / OH))
+// H + pad_begin_limit, or only the real pixels without count_include_pad), and adaptive windows
+// [floor(i H / OH), ceil((i + 1) H / OH))
 // (https://github.com/pytorch/pytorch/blob/v1.13.0/aten/src/ATen/native/AdaptivePooling.h).
 FOVEA_HOST_DEVICE inline PoolWindow pool_window(const PoolPlan& p, std::int64_t oh, std::int64_t ow) {
   const std::int64_t H = p.H, W = p.W, OH = p.OH, OW = p.OW;

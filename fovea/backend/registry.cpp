@@ -25,17 +25,19 @@ class MetaBackend final : public Backend {
   void matmul(const Tensor&, const Tensor&, const Tensor*, const Tensor&) override {}
   void conv2d_forward(const Tensor&, const Tensor&, const Tensor*, const Tensor&, const Conv2dParams&) override {}
   void conv2d_backward_data(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) override {}
-  void conv2d_backward_weights(const Tensor&, const Tensor&, const Tensor&, const Tensor*, const Conv2dParams&) override {}
+  void conv2d_backward_weights(const Tensor&, const Tensor&, const Tensor&, const Tensor*,
+                               const Conv2dParams&) override {}
   // the argmax indices have the output's shape (max_pool2d_with_indices returns them)
   Tensor pool2d_forward(const Tensor&, const Tensor& y, const Pool2dParams& p, bool training) override {
     if (training && p.kind == PoolKind::max) return empty(y.shape(), {.dtype = DType::i64, .device = kMeta});
     return empty({0}, {.device = kMeta});
   }
-  void pool2d_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Pool2dParams&) override {}
+  void pool2d_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                       const Pool2dParams&) override {}
   void resample2d_forward(const Tensor&, const Tensor&, const Resample2dParams&) override {}
   void resample2d_backward(const Tensor&, const Tensor&, const Resample2dParams&) override {}
-  void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, double,
-                          bool) override {}
+  void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                          double, bool) override {}
   void batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
                            const Tensor&, const Tensor&, double) override {}
   void activation_forward(Act, const ActParams&, const Tensor&, const Tensor&) override {}

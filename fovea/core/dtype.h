@@ -20,37 +20,60 @@ constexpr std::size_t dtype_size(DType t) {
   return 0;
 }
 
-constexpr bool is_floating(DType t) { return t == DType::f32 || t == DType::f64 || t == DType::f16 || t == DType::bf16; }
+constexpr bool is_floating(DType t) {
+  return t == DType::f32 || t == DType::f64 || t == DType::f16 || t == DType::bf16;
+}
 
 std::string_view dtype_name(DType t);
 // Accepts fovea names ("f32") and safetensors names ("F32").
 DType parse_dtype(std::string_view s);
 
-template <typename T> struct dtype_of;
-template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
-template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
-template <> struct dtype_of<std::int64_t> { static constexpr DType value = DType::i64; };
-template <> struct dtype_of<std::uint8_t> { static constexpr DType value = DType::u8; };
+template <typename T>
+struct dtype_of;
+template <>
+struct dtype_of<float> {
+  static constexpr DType value = DType::f32;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr DType value = DType::f64;
+};
+template <>
+struct dtype_of<std::int64_t> {
+  static constexpr DType value = DType::i64;
+};
+template <>
+struct dtype_of<std::uint8_t> {
+  static constexpr DType value = DType::u8;
+};
 
 }  // namespace fovea
+
+// One case of the dispatch macros below: the body runs with `scalar_t` bound to T.
+#define FOVEA_DISPATCH_CASE(dt, T, ...) \
+  case ::fovea::DType::dt: {            \
+    using scalar_t = T;                 \
+    return __VA_ARGS__();               \
+  }
 
 // Runs the body with `scalar_t` bound to the C++ type of an arithmetic dtype.
 #define FOVEA_DISPATCH(dtype, op, ...)                                                  \
   [&] {                                                                                 \
     switch (dtype) {                                                                    \
-      case ::fovea::DType::f32: { using scalar_t = float; return __VA_ARGS__(); }        \
-      case ::fovea::DType::f64: { using scalar_t = double; return __VA_ARGS__(); }       \
-      case ::fovea::DType::i64: { using scalar_t = std::int64_t; return __VA_ARGS__(); } \
-      case ::fovea::DType::u8: { using scalar_t = std::uint8_t; return __VA_ARGS__(); }  \
-      default: ::fovea::fail(op, "dtype {} not supported", ::fovea::dtype_name(dtype));  \
+      FOVEA_DISPATCH_CASE(f32, float, __VA_ARGS__)                                      \
+      FOVEA_DISPATCH_CASE(f64, double, __VA_ARGS__)                                     \
+      FOVEA_DISPATCH_CASE(i64, std::int64_t, __VA_ARGS__)                               \
+      FOVEA_DISPATCH_CASE(u8, std::uint8_t, __VA_ARGS__)                                \
+      default: ::fovea::fail(op, "dtype {} not supported", ::fovea::dtype_name(dtype)); \
     }                                                                                   \
   }()
 
-#define FOVEA_DISPATCH_FLOAT(dtype, op, ...)                                            \
-  [&] {                                                                                 \
-    switch (dtype) {                                                                    \
-      case ::fovea::DType::f32: { using scalar_t = float; return __VA_ARGS__(); }        \
-      case ::fovea::DType::f64: { using scalar_t = double; return __VA_ARGS__(); }       \
+// The same for f32 and f64.
+#define FOVEA_DISPATCH_FLOAT(dtype, op, ...)                                                                  \
+  [&] {                                                                                                       \
+    switch (dtype) {                                                                                          \
+      FOVEA_DISPATCH_CASE(f32, float, __VA_ARGS__)                                                            \
+      FOVEA_DISPATCH_CASE(f64, double, __VA_ARGS__)                                                           \
       default: ::fovea::fail(op, "expected a floating dtype (f32, f64), got {}", ::fovea::dtype_name(dtype)); \
-    }                                                                                   \
+    }                                                                                                         \
   }()

@@ -73,9 +73,7 @@ Shape contiguous_strides(const Shape& s) {
   return st;
 }
 
-std::string shape_str(const Shape& s) {
-  return fmt::format("({})", fmt::join(s, ","));
-}
+std::string shape_str(const Shape& s) { return fmt::format("({})", fmt::join(s, ",")); }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   size_t n = std::max(a.size(), b.size());

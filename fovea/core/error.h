@@ -20,7 +20,7 @@ template <typename... Args>
 
 }  // namespace fovea
 
-#define FOVEA_CHECK(cond, op, ...)           \
-  do {                                       \
+#define FOVEA_CHECK(cond, op, ...)               \
+  do {                                           \
     if (!(cond)) ::fovea::fail(op, __VA_ARGS__); \
   } while (0)

@@ -11,11 +11,14 @@ class Generator {
   explicit Generator(std::uint64_t seed = 0x5eed) { manual_seed(seed); }
   void manual_seed(std::uint64_t seed);
   std::uint64_t next();
-  double uniform();               // [0, 1)
-  double normal();                // N(0, 1), Box-Muller
+  double uniform();                      // [0, 1)
+  double normal();                       // N(0, 1), Box-Muller
   std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n)
   std::array<std::uint64_t, 4> state() const { return s_; }
-  void set_state(const std::array<std::uint64_t, 4>& s) { s_ = s; has_spare_ = false; }
+  void set_state(const std::array<std::uint64_t, 4>& s) {
+    s_ = s;
+    has_spare_ = false;
+  }
 
  private:
   std::array<std::uint64_t, 4> s_{};

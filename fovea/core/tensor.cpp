@@ -71,7 +71,8 @@ bool Tensor::requires_grad() const { return checked(impl_).requires_grad; }
 Tensor& Tensor::requires_grad_(bool on) {
   checked(impl_);
   if (impl_->grad_fn && !on) fail("requires_grad_", "cannot turn off requires_grad on a non-leaf tensor; use detach()");
-  if (on && !is_floating(dtype())) fail("requires_grad_", "only floating tensors can require grad, got {}", dtype_name(dtype()));
+  if (on && !is_floating(dtype()))
+    fail("requires_grad_", "only floating tensors can require grad, got {}", dtype_name(dtype()));
   impl_->requires_grad = on;
   return *this;
 }
@@ -84,7 +85,9 @@ void Tensor::set_grad(const Tensor& g) const {
   impl_->grad = g;
 }
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const { return checked(impl_).grad_fn; }
-void Tensor::backward(const Tensor& grad, bool retain_graph) const { autograd::run_backward({*this}, {grad}, retain_graph); }
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  autograd::run_backward({*this}, {grad}, retain_graph);
+}
 
 // A new tensor (no history) viewing `storage`.
 static Tensor view_of(std::shared_ptr<Storage> storage, Shape shape, Shape strides, std::int64_t offset, DType dt) {
@@ -172,7 +175,9 @@ const Tensor& Tensor::add_(const Tensor& o, double alpha) const {
   return binary_inplace(*this, alpha == 1.0 ? o : mul(o, scalar_like(alpha, o)), backend::BinaryOp::add, "add_");
 }
 const Tensor& Tensor::mul_(const Tensor& o) const { return binary_inplace(*this, o, backend::BinaryOp::mul, "mul_"); }
-const Tensor& Tensor::mul_(double v) const { return binary_inplace(*this, scalar_like(v, *this), backend::BinaryOp::mul, "mul_"); }
+const Tensor& Tensor::mul_(double v) const {
+  return binary_inplace(*this, scalar_like(v, *this), backend::BinaryOp::mul, "mul_");
+}
 const Tensor& Tensor::div_(const Tensor& o) const { return binary_inplace(*this, o, backend::BinaryOp::div, "div_"); }
 const Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, double value) const {
   check_inplace(*this, "addcmul_");

@@ -27,7 +27,7 @@ struct Storage {
 };
 
 struct TensorOptions {
-  std::optional<DType> dtype = std::nullopt;   // f32 unless given (from_vector: the element type)
+  std::optional<DType> dtype = std::nullopt;    // f32 unless given (from_vector: the element type)
   std::optional<Device> device = std::nullopt;  // the default device (DefaultDeviceGuard) unless given
   bool requires_grad = false;
 };
@@ -76,12 +76,15 @@ class Tensor {
 
   // data access (CPU): pointer to the first element of this view
   void* raw_data() const;
-  template <typename T> T* data() const {
-    if (dtype_of<T>::value != dtype()) fail("data", "tensor is {}, asked for {}", dtype_name(dtype()), dtype_name(dtype_of<T>::value));
+  template <typename T>
+  T* data() const {
+    if (dtype_of<T>::value != dtype())
+      fail("data", "tensor is {}, asked for {}", dtype_name(dtype()), dtype_name(dtype_of<T>::value));
     return static_cast<T*>(raw_data());
   }
-  double item() const;                 // one-element tensor as double
-  template <typename T> std::vector<T> to_vector() const;  // contiguous copy of all elements
+  double item() const;  // one-element tensor as double
+  template <typename T>
+  std::vector<T> to_vector() const;  // contiguous copy of all elements
 
   // autograd
   bool requires_grad() const;
@@ -91,10 +94,10 @@ class Tensor {
   void set_grad(const Tensor& g) const;
   std::shared_ptr<autograd::Node> grad_fn() const;
   void backward(const Tensor& grad = {}, bool retain_graph = false) const;
-  Tensor detach() const;               // shares data, no history
+  Tensor detach() const;                     // shares data, no history
   int register_hook(TensorHook hook) const;  // runs on this tensor's gradient; returns a handle
   void remove_hook(int handle) const;
-  void retain_grad() const;            // keep .grad() on a non-leaf
+  void retain_grad() const;  // keep .grad() on a non-leaf
 
   // views (no copy) and copies; all differentiable
   Tensor view(const Shape& s) const;
@@ -164,7 +167,8 @@ Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor empty_like(const Tensor& t);
 // Copies host values into a new tensor of the given shape (dtype from T unless o says otherwise).
-template <typename T> Tensor from_vector(const std::vector<T>& v, const Shape& s, TensorOptions o = {});
+template <typename T>
+Tensor from_vector(const std::vector<T>& v, const Shape& s, TensorOptions o = {});
 // A view on memory the caller owns and keeps alive (no copy).
 Tensor from_blob(void* data, const Shape& s, DType dt, std::shared_ptr<std::byte> owner = nullptr);
 // A tensor viewing an existing storage (used by views and by the backends).

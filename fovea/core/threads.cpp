@@ -13,7 +13,8 @@ void init_threads_from_env() {
     if (const char* v = std::getenv("FOVEA_NUM_THREADS")) {
       char* end = nullptr;
       long n = std::strtol(v, &end, 10);
-      if (end == v || *end != '\0' || n < 1) fail("threads", "FOVEA_NUM_THREADS must be a positive integer, got '{}'", v);
+      if (end == v || *end != '\0' || n < 1)
+        fail("threads", "FOVEA_NUM_THREADS must be a positive integer, got '{}'", v);
       omp_set_num_threads(static_cast<int>(n));
     }
     return true;

@@ -27,7 +27,9 @@ std::uint64_t mix(std::uint64_t z) {
 std::uint64_t hash(std::uint64_t a, std::uint64_t b) { return mix(mix(a) ^ b); }
 
 // Seeds the epoch's batch order.
-std::uint64_t epoch_key(std::uint64_t seed, std::int64_t epoch) { return hash(seed, static_cast<std::uint64_t>(epoch)); }
+std::uint64_t epoch_key(std::uint64_t seed, std::int64_t epoch) {
+  return hash(seed, static_cast<std::uint64_t>(epoch));
+}
 
 // Seeds one sample's transform; the complement keeps it apart from the order's stream.
 std::uint64_t sample_key(std::uint64_t epoch_key, std::int64_t index) {

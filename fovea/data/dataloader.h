@@ -21,9 +21,9 @@ struct DataLoaderOptions {
   std::int64_t batch_size = 64;
   bool shuffle = true;
   bool drop_last = false;
-  int workers = 2;       // 0: load in the calling thread
+  int workers = 2;  // 0: load in the calling thread
   std::uint64_t seed = 0;
-  int prefetch = 4;      // batches prepared ahead
+  int prefetch = 4;  // batches prepared ahead
 };
 
 struct Batch {
@@ -65,7 +65,7 @@ class DataLoader {
   std::condition_variable cv_;
   std::int64_t next_to_load_ = 0;
   std::map<std::int64_t, Batch> ready_;
-  std::exception_ptr error_;     // the first failed batch's error, rethrown when next() reaches it
+  std::exception_ptr error_;  // the first failed batch's error, rethrown when next() reaches it
   std::int64_t error_batch_ = -1;
   bool stop_ = false;
 };

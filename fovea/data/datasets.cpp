@@ -68,7 +68,8 @@ DatasetPtr load(const IdxSpec& spec, const std::string& dir, bool train) {
     fail(spec.name, "{}: expected images of shape (N,{},{}), got {}", image_path, kSide, kSide,
          shape_str(images.shape()));
   const Tensor labels = read_idx(label_path);
-  if (labels.dim() != 1) fail(spec.name, "{}: expected labels of shape (N), got {}", label_path, shape_str(labels.shape()));
+  if (labels.dim() != 1)
+    fail(spec.name, "{}: expected labels of shape (N), got {}", label_path, shape_str(labels.shape()));
   if (labels.size(0) != images.size(0))
     fail(spec.name, "{}: {} labels for the {} images of {}", label_path, labels.size(0), images.size(0), image_path);
 
@@ -92,14 +93,15 @@ bool is_default_dir(std::string dir) {
 }  // namespace
 
 DatasetPtr fashion_mnist(const std::string& dir, bool train) {
-  const std::string hint = is_default_dir(dir)
-                               ? "; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
-                               : fmt::format("; the Debian package dataset-fashion-mnist installs it in {}", kFashionMnistDir);
+  const std::string hint =
+      is_default_dir(dir)
+          ? "; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+          : fmt::format("; the Debian package dataset-fashion-mnist installs it in {}", kFashionMnistDir);
   // class names as in the dataset's README (https://github.com/zalandoresearch/fashion-mnist)
-  const IdxSpec spec{"fashion-mnist",
-                     {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                      "Ankle boot"},
-                     hint};
+  const IdxSpec spec{
+      "fashion-mnist",
+      {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"},
+      hint};
   return load(spec, dir, train);
 }
 

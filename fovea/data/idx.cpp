@@ -120,7 +120,8 @@ Tensor read_idx(const std::string& path) {
   bool overflow = false;
   for (unsigned d = 0; d < ndim; ++d) {
     const unsigned char* b = dim_bytes + 4 * d;
-    const std::uint64_t v = (std::uint64_t{b[0]} << 24) | (std::uint64_t{b[1]} << 16) | (std::uint64_t{b[2]} << 8) | b[3];
+    const std::uint64_t v =
+        (std::uint64_t{b[0]} << 24) | (std::uint64_t{b[1]} << 16) | (std::uint64_t{b[2]} << 8) | b[3];
     shape[d] = static_cast<std::int64_t>(v);
     overflow = overflow || __builtin_mul_overflow(count, v, &count);
   }
@@ -147,8 +148,8 @@ Tensor read_idx(const std::string& path) {
   unsigned char rest[1 << 16];
   while (const std::uint64_t n = read_up_to(gz.get(), rest, sizeof rest, path)) extra += n;
   if (extra > 0)
-    bad(path, "{} extra bytes after the data: dims {} need {} data bytes after the {}-byte header, got {}", extra,
-        dims, count, header, count + extra);
+    bad(path, "{} extra bytes after the data: dims {} need {} data bytes after the {}-byte header, got {}", extra, dims,
+        count, header, count + extra);
   return out;
 }
 

@@ -96,8 +96,10 @@ DatasetPtr image_folder(const std::string& dir, const ImageFolderOptions& o) {
   if (!fs::exists(dir, ec)) fail(kOp, "folder {} not found", dir);
   if (!fs::is_directory(dir, ec)) fail(kOp, "{} is not a folder", dir);
 
-  const std::vector<std::string> classes =
-      sorted_entries(dir, [](const fs::directory_entry& e) { std::error_code err; return e.is_directory(err); });
+  const std::vector<std::string> classes = sorted_entries(dir, [](const fs::directory_entry& e) {
+    std::error_code err;
+    return e.is_directory(err);
+  });
   if (classes.empty()) fail(kOp, "{} has no class sub-folders (expected one sub-folder of images per class)", dir);
 
   std::vector<ImageFile> files;

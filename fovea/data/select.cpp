@@ -11,7 +11,10 @@ class ClassSubset final : public Dataset {
  public:
   ClassSubset(DatasetPtr parent, std::vector<std::int64_t> indices, std::vector<std::int64_t> relabel,
               std::vector<std::string> names)
-      : parent_(std::move(parent)), indices_(std::move(indices)), relabel_(std::move(relabel)), names_(std::move(names)) {}
+      : parent_(std::move(parent)),
+        indices_(std::move(indices)),
+        relabel_(std::move(relabel)),
+        names_(std::move(names)) {}
 
   std::int64_t size() const override { return static_cast<std::int64_t>(indices_.size()); }
   Example get(std::int64_t index) const override {

@@ -33,7 +33,8 @@ Tensor image_arg(const Tensor& x, const char* op, std::initializer_list<DType> d
   if (!x.defined() || x.device() != kCPU || x.dim() != 3 || !dtype_ok) {
     std::string want;
     for (DType t : dtypes) want += (want.empty() ? "" : " or ") + std::string(dtype_name(t));
-    const bool needs_float = dtypes.size() == 1 && *dtypes.begin() == DType::f32 && x.defined() && x.dtype() == DType::u8;
+    const bool needs_float =
+        dtypes.size() == 1 && *dtypes.begin() == DType::f32 && x.defined() && x.dtype() == DType::u8;
     fail(op, "expected a CPU image (C,H,W) of {}, got {}{}", want, describe(x),
          needs_float ? " (apply to_tensor() first)" : "");
   }
@@ -117,8 +118,7 @@ Transform to_tensor() {
 
 Transform normalize(std::vector<double> mean, std::vector<double> stdev) {
   if (mean.empty() || mean.size() != stdev.size())
-    fail("normalize", "expected one mean and one std per channel, got {} means and {} stds", mean.size(),
-         stdev.size());
+    fail("normalize", "expected one mean and one std per channel, got {} means and {} stds", mean.size(), stdev.size());
   for (std::size_t c = 0; c < stdev.size(); ++c)
     if (!(stdev[c] > 0)) fail("normalize", "std must be > 0, got {} for channel {}", stdev[c], c);
   return [mean = std::move(mean), stdev = std::move(stdev)](const Tensor& image, Generator&) {
@@ -146,7 +146,8 @@ Transform resize(std::int64_t h, std::int64_t w) {
     const std::int64_t C = x.size(0), H = x.size(1), W = x.size(2);
     if (H < 1 || W < 1) fail("resize", "cannot resize an empty image {}", shape_str(x.shape()));
     if (H == h && W == w) return x;  // bilinear at the same size is the identity
-    const auto ty = backend::interp::linear_taps<float>(H, h, false, 0), tx = backend::interp::linear_taps<float>(W, w, false, 0);
+    const auto ty = backend::interp::linear_taps<float>(H, h, false, 0),
+               tx = backend::interp::linear_taps<float>(W, w, false, 0);
     Tensor out = empty({C, h, w});
     for (std::int64_t c = 0; c < C; ++c) {
       const float* src = x.data<float>() + c * H * W;
@@ -308,8 +309,8 @@ std::pair<std::vector<double>, std::vector<double>> channel_stats(const Dataset&
   std::vector<double> mean(sum.size()), stdev(sum.size());
   const double np = static_cast<double>(pixels);
   for (std::size_t c = 0; c < sum.size(); ++c) {
-    const unsigned __int128 num = static_cast<unsigned __int128>(pixels) * sum_sq[c] -
-                                  static_cast<unsigned __int128>(sum[c]) * sum[c];
+    const unsigned __int128 num =
+        static_cast<unsigned __int128>(pixels) * sum_sq[c] - static_cast<unsigned __int128>(sum[c]) * sum[c];
     mean[c] = static_cast<double>(sum[c]) / np / 255.0;
     stdev[c] = std::sqrt(static_cast<double>(num)) / np / 255.0;
   }

@@ -14,12 +14,12 @@ namespace fovea::data {
 using Transform = std::function<Tensor(const Tensor& image, Generator& g)>;
 
 Transform compose(std::vector<Transform> ts);
-Transform to_tensor();                                        // u8 -> f32 in [0, 1]
-Transform normalize(std::vector<double> mean, std::vector<double> std);  // per channel (f32)
-Transform resize(std::int64_t h, std::int64_t w);             // bilinear, half-pixel centres (f32)
+Transform to_tensor();                                                            // u8 -> f32 in [0, 1]
+Transform normalize(std::vector<double> mean, std::vector<double> std);           // per channel (f32)
+Transform resize(std::int64_t h, std::int64_t w);                                 // bilinear, half-pixel centres (f32)
 Transform random_crop(std::int64_t h, std::int64_t w, std::int64_t padding = 0);  // zero padding
 Transform random_horizontal_flip(double p = 0.5);
-Transform random_rotation(double degrees);                    // uniform in [-degrees, degrees], bilinear, zero fill
+Transform random_rotation(double degrees);  // uniform in [-degrees, degrees], bilinear, zero fill
 // Rotates an f32 (C,H,W) image counter-clockwise about its centre (bilinear, zero fill): random_rotation's kernel.
 Tensor rotate(const Tensor& image, double degrees);
 // Zhong et al. 2017: with probability p erase a rectangle of area in [scale_lo, scale_hi] of

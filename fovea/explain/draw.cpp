@@ -39,7 +39,7 @@ constexpr std::uint64_t kFont[95] = {
     0x0007A318FA10, 0x0003E318BC21, 0x0005B3084000, 0x0003A0E0F800,  // 'p' 'q' 'r' 's'
     0x084710849800, 0x00046319B400, 0x000463151000, 0x0004635AA800,  // 't' 'u' 'v' 'w'
     0x000454454400, 0x00046318BC2E, 0x0007C4447C00, 0x022110420800,  // 'x' 'y' 'z' '{'
-    0x042108421000, 0x082104422000, 0x00022A200000,  // '|' '}' '~'
+    0x042108421000, 0x082104422000, 0x00022A200000,                  // '|' '}' '~'
 };
 
 std::uint8_t to_u8(double v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255)); }
@@ -74,9 +74,7 @@ int text_px(std::string_view s, int scale) {
   return n ? (n * kAdvance - 1) * scale : 0;
 }
 
-Canvas::Canvas(int w, int h, Rgb bg) : w_(w), h_(h), px_(static_cast<std::size_t>(3) * w * h) {
-  fill(0, 0, w, h, bg);
-}
+Canvas::Canvas(int w, int h, Rgb bg) : w_(w), h_(h), px_(static_cast<std::size_t>(3) * w * h) { fill(0, 0, w, h, bg); }
 
 void Canvas::fill(int x, int y, int w, int h, Rgb c) {
   const int x0 = std::max(x, 0), x1 = std::min(x + w, w_), y0 = std::max(y, 0), y1 = std::min(y + h, h_);
@@ -146,13 +144,21 @@ Rgb colormap(Colormap c, double v) {
     }
     case Colormap::viridis: {
       // matplotlib's viridis at v = 0, 1/8, ..., 1
-      static constexpr std::array<Rgb, 9> stops{{{68, 1, 84}, {71, 44, 122}, {59, 81, 139}, {44, 113, 142},
-                                                  {33, 144, 141}, {39, 173, 129}, {92, 200, 99}, {170, 220, 50},
-                                                  {253, 231, 37}}};
+      static constexpr std::array<Rgb, 9> stops{{{68, 1, 84},
+                                                 {71, 44, 122},
+                                                 {59, 81, 139},
+                                                 {44, 113, 142},
+                                                 {33, 144, 141},
+                                                 {39, 173, 129},
+                                                 {92, 200, 99},
+                                                 {170, 220, 50},
+                                                 {253, 231, 37}}};
       const double t = v * 8;
       const int i = std::min(static_cast<int>(t), 7);
       const double f = t - i;
-      auto mix = [f](std::uint8_t a, std::uint8_t b) { return static_cast<std::uint8_t>(std::lround(a + (b - a) * f)); };
+      auto mix = [f](std::uint8_t a, std::uint8_t b) {
+        return static_cast<std::uint8_t>(std::lround(a + (b - a) * f));
+      };
       return {mix(stops[i].r, stops[i + 1].r), mix(stops[i].g, stops[i + 1].g), mix(stops[i].b, stops[i + 1].b)};
     }
     case Colormap::grey: {

@@ -54,8 +54,8 @@ struct ExplainOptions {
 };
 
 struct Explanation {
-  Tensor logits;  // (N,K)
-  Tensor target;  // (N) i64
+  Tensor logits;      // (N,K)
+  Tensor target;      // (N) i64
   std::string layer;  // Grad-CAM's layer, when computed
   // raw maps by method: gradient maps (N,C,H,W); gradcam (N,1,H,W) in [0, 1]; guided_gradcam
   // (N,C,H,W) = guided * gradcam; occlusion (N,1,H,W) score drops
@@ -67,8 +67,8 @@ struct Explanation {
 Explanation explain(nn::Module& model, const Tensor& x, const Tensor& target, const ExplainOptions& o = {});
 
 // The single methods. rule: standard (vanilla), guided, deconvnet.
-Tensor gradient_map(nn::Module& model, const Tensor& x, const Tensor& target, ReluGradRule rule = ReluGradRule::standard,
-                    Score s = Score::logit);
+Tensor gradient_map(nn::Module& model, const Tensor& x, const Tensor& target,
+                    ReluGradRule rule = ReluGradRule::standard, Score s = Score::logit);
 Tensor grad_cam(nn::Module& model, const Tensor& x, const Tensor& target, const std::string& layer = "",
                 Score s = Score::logit);
 Tensor smooth_grad(nn::Module& model, const Tensor& x, const Tensor& target, const ExplainOptions& o = {});
@@ -91,8 +91,8 @@ std::map<std::string, Tensor> feature_maps(nn::Module& model, const Tensor& x, c
 // step; the result is the Spearman rank correlation of |map| before and after, averaged over
 // the images, per method and step. The model's weights are restored afterwards.
 struct SanityStep {
-  std::string layer;                    // the module re-initialised at this step (and all before it)
-  std::map<Method, double> rank_corr;   // mean over images
+  std::string layer;                   // the module re-initialised at this step (and all before it)
+  std::map<Method, double> rank_corr;  // mean over images
 };
 std::vector<SanityStep> cascading_randomization(nn::Module& model, const Tensor& x, const Tensor& target,
                                                 const std::vector<std::string>& layers_top_down,

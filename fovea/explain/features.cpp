@@ -9,10 +9,13 @@ namespace fovea::explain {
 
 namespace {
 
-constexpr std::pair<Method, const char*> kNames[] = {
-    {Method::vanilla, "vanilla"}, {Method::guided, "guided"}, {Method::deconvnet, "deconv"},
-    {Method::gradcam, "gradcam"}, {Method::guided_gradcam, "guided-gradcam"}, {Method::smoothgrad, "smoothgrad"},
-    {Method::occlusion, "occlusion"}};
+constexpr std::pair<Method, const char*> kNames[] = {{Method::vanilla, "vanilla"},
+                                                     {Method::guided, "guided"},
+                                                     {Method::deconvnet, "deconv"},
+                                                     {Method::gradcam, "gradcam"},
+                                                     {Method::guided_gradcam, "guided-gradcam"},
+                                                     {Method::smoothgrad, "smoothgrad"},
+                                                     {Method::occlusion, "occlusion"}};
 
 }  // namespace
 
@@ -20,7 +23,8 @@ Method parse_method(const std::string& name) {
   if (name == "deconvnet") return Method::deconvnet;
   for (auto& [m, n] : kNames)
     if (name == n) return m;
-  fail("explain", "unknown method '{}' (vanilla, guided, deconv, gradcam, guided-gradcam, smoothgrad, occlusion)", name);
+  fail("explain", "unknown method '{}' (vanilla, guided, deconv, gradcam, guided-gradcam, smoothgrad, occlusion)",
+       name);
 }
 
 std::vector<Method> parse_methods(const std::string& list) {

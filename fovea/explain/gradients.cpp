@@ -24,7 +24,8 @@ Scope::~Scope() {
 }
 
 Tensor check_inputs(const Tensor& x, const Tensor& target, const char* op) {
-  if (!x.defined() || x.dim() != 4) fail(op, "expected an input (N,C,H,W), got {}", x.defined() ? shape_str(x.shape()) : "undefined");
+  if (!x.defined() || x.dim() != 4)
+    fail(op, "expected an input (N,C,H,W), got {}", x.defined() ? shape_str(x.shape()) : "undefined");
   if (!is_floating(x.dtype())) fail(op, "expected a floating input, got {}", dtype_name(x.dtype()));
   if (!target.defined() || target.dim() != 1 || target.size(0) != x.size(0))
     fail(op, "expected one target class per image ({}), got {}", x.size(0),
@@ -138,8 +139,8 @@ Tensor cam_from(const Tensor& a, const Tensor& g, Pair size) {
     fail("grad_cam", "activations {} and gradients {} must be the same (N,K,h,w)", shape_str(a.shape()),
          shape_str(g.shape()));
   NoGradGuard ng;
-  const Tensor w = mean(g, {2, 3}, true);                  // (N,K,1,1)
-  const Tensor cam = relu(sum(mul(w, a), {1}, true));      // (N,1,h,w)
+  const Tensor w = mean(g, {2, 3}, true);              // (N,K,1,1)
+  const Tensor cam = relu(sum(mul(w, a), {1}, true));  // (N,1,h,w)
   const Tensor up = upsample(cam, {.size = size, .mode = UpsampleMode::bilinear, .align_corners = false});
   const Tensor lo = min(min(up, 3, true), 2, true), hi = max(max(up, 3, true), 2, true);  // (N,1,1,1)
   const Tensor range = hi - lo;

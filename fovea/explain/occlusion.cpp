@@ -32,8 +32,8 @@ std::vector<float> class_scores(const Tensor& logits, std::int64_t k, Score s) {
 Tensor occlusion(nn::Module& model, const Tensor& x, const Tensor& target, const ExplainOptions& o) {
   const Tensor t = detail::check_inputs(x, target, kOp);
   const std::int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-  const std::int64_t win = o.occlusion_window ? o.occlusion_window
-                                              : std::max<std::int64_t>(1, std::lround(std::min(h, w) / 7.0));
+  const std::int64_t win =
+      o.occlusion_window ? o.occlusion_window : std::max<std::int64_t>(1, std::lround(std::min(h, w) / 7.0));
   const std::int64_t stride = o.occlusion_stride ? o.occlusion_stride : std::max<std::int64_t>(1, win / 2);
   if (win < 1 || win > std::min(h, w)) fail(kOp, "window {} must be in [1, {}]", win, std::min(h, w));
   if (stride < 1) fail(kOp, "stride must be >= 1, got {}", stride);
@@ -60,7 +60,10 @@ Tensor occlusion(nn::Module& model, const Tensor& x, const Tensor& target, const
       Tensor batch = img.expand({nb, x.size(1), h, w}).contiguous();
       for (std::size_t j = b0; j < b1; ++j) {
         const auto [y, xx] = windows[j];
-        batch.select(0, static_cast<std::int64_t>(j - b0)).slice(1, y, y + win).slice(2, xx, xx + win).fill_(o.occlusion_fill);
+        batch.select(0, static_cast<std::int64_t>(j - b0))
+            .slice(1, y, y + win)
+            .slice(2, xx, xx + win)
+            .fill_(o.occlusion_fill);
       }
       const auto scores = class_scores(model(batch), tv[i], o.score);
       for (std::size_t j = b0; j < b1; ++j) {

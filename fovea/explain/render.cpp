@@ -55,7 +55,8 @@ Tensor render_map(const Explanation& e, Method m, std::int64_t i, const Tensor& 
   }
   if (o.reduce == Reduce::none) {
     const Tensor signed01 = normalize_signed(map);
-    return to_u8(map.size(0) == 3 ? signed01 : signed01.select(0, 0).unsqueeze(0).expand({3, map.size(1), map.size(2)}));
+    return to_u8(map.size(0) == 3 ? signed01
+                                  : signed01.select(0, 0).unsqueeze(0).expand({3, map.size(1), map.size(2)}));
   }
   const Tensor r = reduce_channels(map.unsqueeze(0), o.reduce).select(0, 0);  // (1,H,W)
   return apply_colormap(normalize01(r), o.colormap);

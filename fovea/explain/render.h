@@ -5,14 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "fovea/explain/explain.h"
 #include "fovea/explain/draw.h"
+#include "fovea/explain/explain.h"
 
 namespace fovea::explain {
 
 struct RenderOptions {
   Colormap colormap = Colormap::jet;
-  double alpha = 0.5;          // Grad-CAM and occlusion overlays on the input
+  double alpha = 0.5;           // Grad-CAM and occlusion overlays on the input
   Reduce reduce = Reduce::max;  // gradient maps' channels; none: signed, RGB for colour inputs
   int min_cell = 112;           // images smaller than this are enlarged by a whole factor
 };
@@ -25,10 +25,10 @@ Tensor display_image(const Tensor& x, std::int64_t i);
 Tensor render_map(const Explanation& e, Method m, std::int64_t i, const Tensor& image, const RenderOptions& o = {});
 
 struct FigureRow {
-  Tensor image;                      // u8 (C,H,W), as shown in the first column
-  std::string label;                 // printed above the row
-  const Explanation* e = nullptr;    // the maps
-  std::int64_t index = 0;            // the image's place in e
+  Tensor image;                    // u8 (C,H,W), as shown in the first column
+  std::string label;               // printed above the row
+  const Explanation* e = nullptr;  // the maps
+  std::int64_t index = 0;          // the image's place in e
 };
 // The figure as u8 (3,H,W): titled columns, input first, then the methods in the order given.
 Tensor figure(const std::vector<FigureRow>& rows, const std::vector<Method>& methods, const RenderOptions& o = {});

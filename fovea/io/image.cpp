@@ -2,10 +2,10 @@
 
 #include <png.h>
 // jpeglib.h needs FILE and size_t declared before it
+#include <jerror.h>
+#include <jpeglib.h>
 #include <cstdio>
 #include <cstdlib>
-#include <jpeglib.h>
-#include <jerror.h>
 
 #include <algorithm>
 #include <cerrno>

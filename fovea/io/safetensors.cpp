@@ -83,8 +83,8 @@ std::optional<DType> dtype_from_safetensors(std::string_view s) {
 // Valid in the format but without a fovea dtype: reported as unsupported rather than unknown.
 bool is_other_safetensors_dtype(std::string_view s) {
   static constexpr std::array<std::string_view, 15> kOthers = {
-      "BOOL", "I8", "I16", "U16", "I32", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0",
-      "F6_E2M3", "F6_E3M2", "F4", "C64", "F8_E4M3FNUZ"};
+      "BOOL",    "I8",      "I16",     "U16",     "I32", "U32", "U64",        "F8_E4M3",
+      "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",  "C64", "F8_E4M3FNUZ"};
   return std::find(kOthers.begin(), kOthers.end(), s) != kOthers.end();
 }
 
@@ -97,9 +97,7 @@ std::string shown(std::string_view s) {
   return fmt::format("{}...", s.substr(0, cut));
 }
 
-std::string dims_str(const std::vector<std::uint64_t>& dims) {
-  return fmt::format("({})", fmt::join(dims, ","));
-}
+std::string dims_str(const std::vector<std::uint64_t>& dims) { return fmt::format("({})", fmt::join(dims, ",")); }
 
 // Offset of the first byte that breaks UTF-8 (overlong forms, surrogates and > U+10FFFF included),
 // or nullopt. Table 3-7 of the Unicode standard: https://www.unicode.org/versions/Unicode15.0.0/ch03.pdf
@@ -150,8 +148,10 @@ std::string describe(const Json& j) {
 }
 
 // Checks the 8-byte prefix against the file size and returns the header length N.
-std::uint64_t read_header_length(std::span<const std::byte> prefix, std::uint64_t file_size, const std::string& source) {
-  if (file_size < 8) bad(source, "file is too small ({} bytes): a safetensors file starts with an 8-byte header length", file_size);
+std::uint64_t read_header_length(std::span<const std::byte> prefix, std::uint64_t file_size,
+                                 const std::string& source) {
+  if (file_size < 8)
+    bad(source, "file is too small ({} bytes): a safetensors file starts with an 8-byte header length", file_size);
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | std::to_integer<std::uint64_t>(prefix[static_cast<std::size_t>(i)]);
   if (n > kMaxSafetensorsHeader)
@@ -172,9 +172,7 @@ Json parse_json(std::string_view text, const std::string& source) {
         if (depth >= kMaxJsonDepth) bad(source, "header JSON is nested deeper than {} levels", kMaxJsonDepth);
         if (event == Json::parse_event_t::object_start) open_objects.emplace_back();
         break;
-      case Json::parse_event_t::object_end:
-        open_objects.pop_back();
-        break;
+      case Json::parse_event_t::object_end: open_objects.pop_back(); break;
       case Json::parse_event_t::key: {
         const auto& key = parsed.get_ref<const std::string&>();
         if (!open_objects.back().insert(key).second) {
@@ -183,8 +181,7 @@ Json parse_json(std::string_view text, const std::string& source) {
         }
         break;
       }
-      default:
-        break;
+      default: break;
     }
     return true;
   };
@@ -201,7 +198,8 @@ Entry parse_entry(const std::string& name, const Json& v, const std::string& sou
     bad(source, "tensor '{}': expected an object with dtype, shape and data_offsets, got {}", who, describe(v));
   for (auto it = v.begin(); it != v.end(); ++it)
     if (it.key() != "dtype" && it.key() != "shape" && it.key() != "data_offsets")
-      bad(source, "tensor '{}' has unexpected key '{}' (expected only dtype, shape, data_offsets)", who, shown(it.key()));
+      bad(source, "tensor '{}' has unexpected key '{}' (expected only dtype, shape, data_offsets)", who,
+          shown(it.key()));
   for (const char* k : {"dtype", "shape", "data_offsets"})
     if (!v.contains(k)) bad(source, "tensor '{}' is missing '{}'", who, k);
 
@@ -278,7 +276,8 @@ Header parse_header(std::string_view text, std::uint64_t data_size, const std::s
       if (!m.is_object()) bad(source, "__metadata__ must be an object of strings, got {}", describe(m));
       for (auto kv = m.begin(); kv != m.end(); ++kv) {
         if (!kv.value().is_string())
-          bad(source, "__metadata__ value for key '{}' must be a string, got {}", shown(kv.key()), describe(kv.value()));
+          bad(source, "__metadata__ value for key '{}' must be a string, got {}", shown(kv.key()),
+              describe(kv.value()));
         h.metadata.emplace(kv.key(), kv.value().get<std::string>());
       }
       continue;
@@ -296,7 +295,9 @@ Header parse_header(std::string_view text, std::uint64_t data_size, const std::s
       bad(source, "tensor '{}' data_offsets [{}, {}] overlap tensor '{}' [{}, {}]", shown(e.name), e.begin, e.end,
           shown(prev->name), prev->begin, prev->end);
     if (e.begin > pos) {
-      if (!prev) bad(source, "gap of {} bytes at the start of the data: first tensor '{}' begins at {}", e.begin, shown(e.name), e.begin);
+      if (!prev)
+        bad(source, "gap of {} bytes at the start of the data: first tensor '{}' begins at {}", e.begin, shown(e.name),
+            e.begin);
       bad(source, "gap of {} bytes between tensor '{}' (ends at {}) and tensor '{}' (begins at {})", e.begin - pos,
           shown(prev->name), pos, shown(e.name), e.begin);
     }

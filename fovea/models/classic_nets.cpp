@@ -64,8 +64,13 @@ namespace {
 // conv (no bias, "same" padding) + BatchNorm2d + ReLU6: torchvision's Conv2dNormActivation
 std::shared_ptr<nn::Sequential> conv_bn_relu6(std::int64_t in, std::int64_t out, std::int64_t kernel,
                                               std::int64_t stride = 1, std::int64_t groups = 1) {
-  return seq({make<nn::Conv2d>({.in = in, .out = out, .kernel = kernel, .stride = stride, .padding = (kernel - 1) / 2,
-                                .groups = groups, .bias = false}),
+  return seq({make<nn::Conv2d>({.in = in,
+                                .out = out,
+                                .kernel = kernel,
+                                .stride = stride,
+                                .padding = (kernel - 1) / 2,
+                                .groups = groups,
+                                .bias = false}),
               make<nn::BatchNorm2d>({.features = out}), std::make_shared<ReLU6>()});
 }
 
@@ -134,9 +139,9 @@ GoogLeNet::GoogLeNet(const ModelOptions& o) : Module("GoogLeNet") {
   stage("conv3", basic({.in = 64, .out = 192, .kernel = 3, .padding = 1}));
   stage("maxpool2", make<nn::MaxPool2d>(pool));
   const InceptionSpec specs[] = {
-      {"inception3a", 192, 64, 96, 128, 16, 32, 32},   {"inception3b", 256, 128, 128, 192, 32, 96, 64},
-      {"inception4a", 480, 192, 96, 208, 16, 48, 64},  {"inception4b", 512, 160, 112, 224, 24, 64, 64},
-      {"inception4c", 512, 128, 128, 256, 24, 64, 64}, {"inception4d", 512, 112, 144, 288, 32, 64, 64},
+      {"inception3a", 192, 64, 96, 128, 16, 32, 32},     {"inception3b", 256, 128, 128, 192, 32, 96, 64},
+      {"inception4a", 480, 192, 96, 208, 16, 48, 64},    {"inception4b", 512, 160, 112, 224, 24, 64, 64},
+      {"inception4c", 512, 128, 128, 256, 24, 64, 64},   {"inception4d", 512, 112, 144, 288, 32, 64, 64},
       {"inception4e", 528, 256, 160, 320, 32, 128, 128}, {"inception5a", 832, 256, 160, 320, 32, 128, 128},
       {"inception5b", 832, 384, 192, 384, 48, 128, 128}};
   for (const auto& s : specs) {
@@ -215,7 +220,7 @@ nn::ModulePtr mobilenet_v2(const ModelOptions& o) {
   struct Stage {
     std::int64_t expand, channels, repeats, stride;
   };
-  const Stage stages[] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+  const Stage stages[] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
                           {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   std::int64_t in = make_divisible(32);
   const std::int64_t last = make_divisible(1280);

@@ -104,7 +104,7 @@ class GoogLeNet : public nn::Module {
 
  private:
   std::vector<Tensor> last_aux_;
-  std::vector<nn::ModulePtr> stages_;  // conv1 .. inception5b in forward order
+  std::vector<nn::ModulePtr> stages_;      // conv1 .. inception5b in forward order
   std::size_t aux1_at_ = 0, aux2_at_ = 0;  // stage indices of inception4a and inception4d
   nn::ModulePtr aux1_, aux2_, avgpool_, dropout_, fc_;
 };

@@ -10,13 +10,15 @@ namespace fovea::models {
 
 std::vector<ZooEntry> zoo_lenet() {
   const char* paper = "LeCun et al. 1998, Gradient-based learning applied to document recognition";
-  return {{{"lenet5", "LeNet-5, modern form: ReLU and max-pooling, 61,706 parameters at 10 classes", paper, {1, 28, 28}},
-           lenet5},
-          {{"lenet5_1998",
-            "LeNet-5 as the paper built it: C3's connection table, trainable sub-sampling, scaled tanh, RBF output; "
-            "60,000 trainable parameters + 840 fixed",
-            paper, {1, 32, 32}},
-           lenet5_1998}};
+  return {
+      {{"lenet5", "LeNet-5, modern form: ReLU and max-pooling, 61,706 parameters at 10 classes", paper, {1, 28, 28}},
+       lenet5},
+      {{"lenet5_1998",
+        "LeNet-5 as the paper built it: C3's connection table, trainable sub-sampling, scaled tanh, RBF output; "
+        "60,000 trainable parameters + 840 fixed",
+        paper,
+        {1, 32, 32}},
+       lenet5_1998}};
 }
 
 nn::ModulePtr lenet5(const ModelOptions& o) {
@@ -24,10 +26,10 @@ nn::ModulePtr lenet5(const ModelOptions& o) {
       nn::make<nn::Conv2d>({.in = o.in_channels, .out = 6, .kernel = 5, .padding = 2}), nn::make<nn::ReLU>(),
       nn::make<nn::MaxPool2d>({.kernel = 2}), nn::make<nn::Conv2d>({.in = 6, .out = 16, .kernel = 5}),
       nn::make<nn::ReLU>(), nn::make<nn::MaxPool2d>({.kernel = 2})});
-  auto classifier = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
-      nn::make<nn::Linear>({.in = 16 * 5 * 5, .out = 120}), nn::make<nn::ReLU>(),
-      nn::make<nn::Linear>({.in = 120, .out = 84}), nn::make<nn::ReLU>(),
-      nn::make<nn::Linear>({.in = 84, .out = o.num_classes})});
+  auto classifier = std::make_shared<nn::Sequential>(
+      std::initializer_list<nn::ModulePtr>{nn::make<nn::Linear>({.in = 16 * 5 * 5, .out = 120}), nn::make<nn::ReLU>(),
+                                           nn::make<nn::Linear>({.in = 120, .out = 84}), nn::make<nn::ReLU>(),
+                                           nn::make<nn::Linear>({.in = 84, .out = o.num_classes})});
   auto net = std::make_shared<nn::Sequential>();
   net->add("features", features);
   net->add("flatten", nn::make<nn::Flatten>());
@@ -76,10 +78,10 @@ class PartialConv : public nn::Module {
     nn::init::uniform_(bias, -2.4 / 75, 2.4 / 75);
   }
   static const std::vector<std::vector<int>>& table() {
-    static const std::vector<std::vector<int>> t{
-        {0, 1, 2}, {1, 2, 3}, {2, 3, 4}, {3, 4, 5}, {0, 4, 5}, {0, 1, 5}, {0, 1, 2, 3}, {1, 2, 3, 4},
-        {2, 3, 4, 5}, {0, 3, 4, 5}, {0, 1, 4, 5}, {0, 1, 2, 5}, {0, 1, 3, 4}, {1, 2, 4, 5}, {0, 2, 3, 5},
-        {0, 1, 2, 3, 4, 5}};
+    static const std::vector<std::vector<int>> t{{0, 1, 2},    {1, 2, 3},    {2, 3, 4},    {3, 4, 5},
+                                                 {0, 4, 5},    {0, 1, 5},    {0, 1, 2, 3}, {1, 2, 3, 4},
+                                                 {2, 3, 4, 5}, {0, 3, 4, 5}, {0, 1, 4, 5}, {0, 1, 2, 5},
+                                                 {0, 1, 3, 4}, {1, 2, 4, 5}, {0, 2, 3, 5}, {0, 1, 2, 3, 4, 5}};
     return t;
   }
   std::optional<nn::Window2d> window() const override { return nn::Window2d{.kernel = 5}; }
@@ -111,9 +113,7 @@ class RbfOutput : public nn::Module {
     centres = register_buffer("centres", c.to(default_device()));
   }
   // x: (N,84) -> (N,classes) = -||x - centre||^2
-  Tensor forward(const Tensor& x) override {
-    return neg(sum(square(x.unsqueeze(1) - centres.unsqueeze(0)), {2}));
-  }
+  Tensor forward(const Tensor& x) override { return neg(sum(square(x.unsqueeze(1) - centres.unsqueeze(0)), {2})); }
   Tensor centres;
 
  private:

@@ -41,7 +41,8 @@ struct ZooEntry {
 // The zoo's explicit lists, one per group of families (registry.cpp concatenates them).
 std::vector<ZooEntry> zoo_lenet();     // lenet.cpp
 std::vector<ZooEntry> zoo_classic();   // zoo_classic.cpp: alexnet, zfnet, vgg, googlenet, squeezenet, mobilenet
-std::vector<ZooEntry> zoo_residual();  // zoo_residual.cpp: resnet, resnext, wide resnet, senet, densenet, shufflenet, xception, inception-resnet
+std::vector<ZooEntry> zoo_residual();  // zoo_residual.cpp: resnet, resnext, wide resnet, senet, densenet, shufflenet,
+                                       // xception, inception-resnet
 
 nn::ModulePtr lenet5(const ModelOptions& o);
 nn::ModulePtr lenet5_1998(const ModelOptions& o);

@@ -23,8 +23,9 @@ class ConvBN : public nn::Module {
   using Options = ConvBNOptions;
   explicit ConvBN(Options o) : Module("ConvBN"), relu_(o.relu) {
     const Padding pad = o.same ? Padding((o.kernel.h - 1) / 2, (o.kernel.w - 1) / 2) : Padding(0);
-    conv = register_module("conv", nn::make<nn::Conv2d>({.in = o.in, .out = o.out, .kernel = o.kernel, .stride = o.stride,
-                                                         .padding = pad, .bias = false}));
+    conv = register_module(
+        "conv", nn::make<nn::Conv2d>(
+                    {.in = o.in, .out = o.out, .kernel = o.kernel, .stride = o.stride, .padding = pad, .bias = false}));
     bn = register_module("bn", nn::make<nn::BatchNorm2d>({.features = o.out, .eps = 1e-3, .scale = false}));
   }
   Tensor forward(const Tensor& x) override {
@@ -101,24 +102,27 @@ nn::ModulePtr inception_resnet_v2(const ModelOptions& o) {
   const Pair first_stride = o.small_input ? 1 : 2;
   auto pool = [&] { return o.small_input ? nn::ModulePtr(nn::make<nn::Identity>()) : max_pool_3x3_s2(); };
   auto stem = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
-      conv_bn(o.in_channels, 32, 3, first_stride, o.small_input), conv_bn(32, 32, 3, 1, o.small_input), conv_bn(32, 64, 3),
-      pool(), conv_bn(64, 80, 1, 1, false), conv_bn(80, 192, 3, 1, o.small_input), pool()});
+      conv_bn(o.in_channels, 32, 3, first_stride, o.small_input), conv_bn(32, 32, 3, 1, o.small_input),
+      conv_bn(32, 64, 3), pool(), conv_bn(64, 80, 1, 1, false), conv_bn(80, 192, 3, 1, o.small_input), pool()});
   auto mixed_5b = nn::make<nn::Concat>();
   mixed_5b->add(chain(192, {{96, 1}}));
   mixed_5b->add(chain(192, {{48, 1}, {64, 5}}));
   mixed_5b->add(chain(192, {{64, 1}, {96, 3}, {96, 3}}));
   mixed_5b->add(std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
-      nn::make<nn::AvgPool2d>({.kernel = 3, .stride = 1, .padding = 1, .count_include_pad = false}), conv_bn(192, 64, 1)}));
+      nn::make<nn::AvgPool2d>({.kernel = 3, .stride = 1, .padding = 1, .count_include_pad = false}),
+      conv_bn(192, 64, 1)}));
   auto mixed_6a = nn::make<nn::Concat>();
   mixed_6a->add(conv_bn(320, 384, 3, 2, false));
-  mixed_6a->add(std::make_shared<nn::Sequential>(
-      std::initializer_list<nn::ModulePtr>{conv_bn(320, 256, 1), conv_bn(256, 256, 3), conv_bn(256, 384, 3, 2, false)}));
+  mixed_6a->add(std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
+      conv_bn(320, 256, 1), conv_bn(256, 256, 3), conv_bn(256, 384, 3, 2, false)}));
   mixed_6a->add(max_pool_3x3_s2());
   auto mixed_7a = nn::make<nn::Concat>();
-  mixed_7a->add(std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{conv_bn(1088, 256, 1), conv_bn(256, 384, 3, 2, false)}));
-  mixed_7a->add(std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{conv_bn(1088, 256, 1), conv_bn(256, 288, 3, 2, false)}));
   mixed_7a->add(std::make_shared<nn::Sequential>(
-      std::initializer_list<nn::ModulePtr>{conv_bn(1088, 256, 1), conv_bn(256, 288, 3), conv_bn(288, 320, 3, 2, false)}));
+      std::initializer_list<nn::ModulePtr>{conv_bn(1088, 256, 1), conv_bn(256, 384, 3, 2, false)}));
+  mixed_7a->add(std::make_shared<nn::Sequential>(
+      std::initializer_list<nn::ModulePtr>{conv_bn(1088, 256, 1), conv_bn(256, 288, 3, 2, false)}));
+  mixed_7a->add(std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
+      conv_bn(1088, 256, 1), conv_bn(256, 288, 3), conv_bn(288, 320, 3, 2, false)}));
   mixed_7a->add(max_pool_3x3_s2());
 
   auto net = std::make_shared<nn::Sequential>();
@@ -126,7 +130,8 @@ nn::ModulePtr inception_resnet_v2(const ModelOptions& o) {
   net->add("mixed_5b", mixed_5b);
   auto repeat = [&](const char* name, BlockType t, std::int64_t c, int n, double scale, bool last_activation) {
     auto s = std::make_shared<nn::Sequential>();
-    for (int i = 0; i < n; ++i) s->add(std::make_shared<InceptionResNetBlock>(t, c, scale, i + 1 < n || last_activation));
+    for (int i = 0; i < n; ++i)
+      s->add(std::make_shared<InceptionResNetBlock>(t, c, scale, i + 1 < n || last_activation));
     net->add(name, s);
   };
   repeat("block35", BlockType::block35, 320, 10, 0.17, true);

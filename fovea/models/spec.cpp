@@ -44,7 +44,8 @@ class Fields {
   }
   bool boolean(const char* k, bool def) const {
     if (!has(k)) return def;
-    if (!j_.at(k).is_boolean()) fail("spec", "{}: field '{}' must be true or false, got {}", where_, k, j_.at(k).dump());
+    if (!j_.at(k).is_boolean())
+      fail("spec", "{}: field '{}' must be true or false, got {}", where_, k, j_.at(k).dump());
     return j_.at(k).get<bool>();
   }
   // a number for both axes or [h, w]
@@ -108,7 +109,8 @@ Spec parse_spec(const std::string& text, const std::string& source) {
     fail("spec", "{}: \"input\" must be [C, H, W]", source);
   Spec s;
   for (auto& v : j["input"]) {
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 1) fail("spec", "{}: \"input\" must hold positive integers", source);
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1)
+      fail("spec", "{}: \"input\" must hold positive integers", source);
     s.input.push_back(v.get<std::int64_t>());
   }
   if (!j.contains("layers") || !j["layers"].is_array() || j["layers"].empty())
@@ -128,9 +130,14 @@ Spec parse_spec(const std::string& text, const std::string& source) {
     if (type == "conv2d") {
       Fields f(L, where, {"out", "kernel", "stride", "padding", "dilation", "groups", "bias"});
       need_image();
-      nn::Conv2dOptions o{.in = cur[0], .out = f.integer("out", std::nullopt, 1), .kernel = f.pair("kernel", std::nullopt, 1),
-                          .stride = f.pair("stride", Pair(1), 1), .padding = f.padding("padding"),
-                          .dilation = f.pair("dilation", Pair(1), 1), .groups = f.integer("groups", 1, 1), .bias = f.boolean("bias", true)};
+      nn::Conv2dOptions o{.in = cur[0],
+                          .out = f.integer("out", std::nullopt, 1),
+                          .kernel = f.pair("kernel", std::nullopt, 1),
+                          .stride = f.pair("stride", Pair(1), 1),
+                          .padding = f.padding("padding"),
+                          .dilation = f.pair("dilation", Pair(1), 1),
+                          .groups = f.integer("groups", 1, 1),
+                          .bias = f.boolean("bias", true)};
       auto pad = resolve_padding(o.padding, {cur[1], cur[2]}, o.kernel, o.stride, o.dilation, "spec");
       try {
         cur = {o.out, conv_output_size(cur[1], o.kernel.h, o.stride.h, pad[0], pad[1], o.dilation.h),
@@ -142,8 +149,10 @@ Spec parse_spec(const std::string& text, const std::string& source) {
     } else if (type == "maxpool2d" || type == "avgpool2d") {
       Fields f(L, where, {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"});
       need_image();
-      Pool2dOptions o{.kernel = f.pair("kernel", std::nullopt, 1), .stride = f.pair("stride", Pair(0), 0),
-                      .padding = f.pair("padding", Pair(0), 0), .ceil_mode = f.boolean("ceil_mode", false),
+      Pool2dOptions o{.kernel = f.pair("kernel", std::nullopt, 1),
+                      .stride = f.pair("stride", Pair(0), 0),
+                      .padding = f.pair("padding", Pair(0), 0),
+                      .ceil_mode = f.boolean("ceil_mode", false),
                       .count_include_pad = f.boolean("count_include_pad", true)};
       const Pair st = (o.stride.h == 0 && o.stride.w == 0) ? o.kernel : o.stride;
       try {
@@ -157,19 +166,27 @@ Spec parse_spec(const std::string& text, const std::string& source) {
     } else if (type == "batchnorm2d") {
       Fields f(L, where, {"eps", "momentum", "affine"});
       need_image();
-      m = nn::make<nn::BatchNorm2d>({.features = cur[0], .eps = f.number("eps", 1e-5), .momentum = f.number("momentum", 0.1),
+      m = nn::make<nn::BatchNorm2d>({.features = cur[0],
+                                     .eps = f.number("eps", 1e-5),
+                                     .momentum = f.number("momentum", 0.1),
                                      .affine = f.boolean("affine", true)});
     } else if (type == "conv_transpose2d") {
       Fields f(L, where, {"out", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "bias"});
       need_image();
-      nn::ConvTranspose2dOptions o{.in = cur[0], .out = f.integer("out", std::nullopt, 1), .kernel = f.pair("kernel", std::nullopt, 1),
-                                   .stride = f.pair("stride", Pair(1), 1), .padding = f.pair("padding", Pair(0), 0),
+      nn::ConvTranspose2dOptions o{.in = cur[0],
+                                   .out = f.integer("out", std::nullopt, 1),
+                                   .kernel = f.pair("kernel", std::nullopt, 1),
+                                   .stride = f.pair("stride", Pair(1), 1),
+                                   .padding = f.pair("padding", Pair(0), 0),
                                    .output_padding = f.pair("output_padding", Pair(0), 0),
-                                   .dilation = f.pair("dilation", Pair(1), 1), .groups = f.integer("groups", 1, 1),
+                                   .dilation = f.pair("dilation", Pair(1), 1),
+                                   .groups = f.integer("groups", 1, 1),
                                    .bias = f.boolean("bias", true)};
       try {
-        cur = {o.out, conv_transpose_output_size(cur[1], o.kernel.h, o.stride.h, o.padding.h, o.dilation.h, o.output_padding.h),
-               conv_transpose_output_size(cur[2], o.kernel.w, o.stride.w, o.padding.w, o.dilation.w, o.output_padding.w)};
+        cur = {
+            o.out,
+            conv_transpose_output_size(cur[1], o.kernel.h, o.stride.h, o.padding.h, o.dilation.h, o.output_padding.h),
+            conv_transpose_output_size(cur[2], o.kernel.w, o.stride.w, o.padding.w, o.dilation.w, o.output_padding.w)};
         m = nn::make<nn::ConvTranspose2d>(o);
       } catch (const Error& e) {
         fail("spec", "{}: {}", where, e.what());
@@ -190,15 +207,18 @@ Spec parse_spec(const std::string& text, const std::string& source) {
                static_cast<std::int64_t>(static_cast<double>(cur[2]) * sc)};
       }
       const std::string mode = L.value("mode", std::string("nearest"));
-      if (mode != "nearest" && mode != "bilinear") fail("spec", "{}: mode '{}' is not nearest or bilinear", where, mode);
+      if (mode != "nearest" && mode != "bilinear")
+        fail("spec", "{}: mode '{}' is not nearest or bilinear", where, mode);
       o.mode = mode == "bilinear" ? UpsampleMode::bilinear : UpsampleMode::nearest;
       o.align_corners = f.boolean("align_corners", false);
       m = nn::make<nn::Upsample>(o);
     } else if (type == "lrn") {
       Fields f(L, where, {"size", "alpha", "beta", "k"});
       need_image();
-      m = nn::make<nn::LocalResponseNorm>({.size = f.integer("size", std::nullopt, 1), .alpha = f.number("alpha", 1e-4),
-                                           .beta = f.number("beta", 0.75), .k = f.number("k", 1.0)});
+      m = nn::make<nn::LocalResponseNorm>({.size = f.integer("size", std::nullopt, 1),
+                                           .alpha = f.number("alpha", 1e-4),
+                                           .beta = f.number("beta", 0.75),
+                                           .k = f.number("k", 1.0)});
     } else if (type == "adaptive_avgpool2d" || type == "adaptive_maxpool2d" || type == "global_avgpool2d") {
       const bool global = type == "global_avgpool2d";
       Fields f(L, where, global ? std::set<std::string>{} : std::set<std::string>{"out"});
@@ -242,9 +262,10 @@ Spec parse_spec(const std::string& text, const std::string& source) {
       if (type == "softmax") m = nn::make<nn::Softmax>({.dim = dim});
       else m = nn::make<nn::LogSoftmax>({.dim = dim});
     } else {
-      fail("spec", "{}: unknown layer type '{}' (known: conv2d, conv_transpose2d, maxpool2d, avgpool2d, "
-                   "adaptive_avgpool2d, adaptive_maxpool2d, global_avgpool2d, upsample, batchnorm2d, lrn, linear, "
-                   "flatten, dropout, relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, softmax, log_softmax, identity)",
+      fail("spec",
+           "{}: unknown layer type '{}' (known: conv2d, conv_transpose2d, maxpool2d, avgpool2d, "
+           "adaptive_avgpool2d, adaptive_maxpool2d, global_avgpool2d, upsample, batchnorm2d, lrn, linear, "
+           "flatten, dropout, relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, softmax, log_softmax, identity)",
            source, type);
     }
     if (L.contains("name")) {

@@ -29,9 +29,9 @@ nn::ModulePtr alexnet_head(std::shared_ptr<nn::Sequential> features, std::int64_
   net->add("features", features)
       .add("avgpool", make<nn::AdaptiveAvgPool2d>({.out = 6}))
       .add("flatten", make<nn::Flatten>())
-      .add("classifier", seq({make<nn::Dropout>(), make<nn::Linear>({.in = 256 * 6 * 6, .out = 4096}),
-                              make<nn::ReLU>(), make<nn::Dropout>(), make<nn::Linear>({.in = 4096, .out = 4096}),
-                              make<nn::ReLU>(), make<nn::Linear>({.in = 4096, .out = classes})}));
+      .add("classifier", seq({make<nn::Dropout>(), make<nn::Linear>({.in = 256 * 6 * 6, .out = 4096}), make<nn::ReLU>(),
+                              make<nn::Dropout>(), make<nn::Linear>({.in = 4096, .out = 4096}), make<nn::ReLU>(),
+                              make<nn::Linear>({.in = 4096, .out = classes})}));
   return net;
 }
 
@@ -54,9 +54,9 @@ nn::ModulePtr alexnet(const ModelOptions& o) {
   // 224 -> conv 55 -> pool 27 -> conv 27 -> pool 13 -> convs 13 -> pool 6
   return alexnet_head(
       seq({stem_conv(o, 64, {.kernel = 11, .stride = 4, .padding = 2}), make<nn::ReLU>(),
-           max_pool_or_skip(o.small_input, kOverlap), make<nn::Conv2d>({.in = 64, .out = 192, .kernel = 5, .padding = 2}),
-           make<nn::ReLU>(), make<nn::MaxPool2d>(kOverlap),
-           make<nn::Conv2d>({.in = 192, .out = 384, .padding = 1}), make<nn::ReLU>(),
+           max_pool_or_skip(o.small_input, kOverlap),
+           make<nn::Conv2d>({.in = 64, .out = 192, .kernel = 5, .padding = 2}), make<nn::ReLU>(),
+           make<nn::MaxPool2d>(kOverlap), make<nn::Conv2d>({.in = 192, .out = 384, .padding = 1}), make<nn::ReLU>(),
            make<nn::Conv2d>({.in = 384, .out = 256, .padding = 1}), make<nn::ReLU>(),
            make<nn::Conv2d>({.in = 256, .out = 256, .padding = 1}), make<nn::ReLU>(), make<nn::MaxPool2d>(kOverlap)}),
       o.num_classes);
@@ -109,9 +109,9 @@ nn::ModulePtr vgg(int depth, bool batch_norm, const ModelOptions& o) {
   net->add("features", features)
       .add("avgpool", make<nn::AdaptiveAvgPool2d>({.out = 7}))
       .add("flatten", make<nn::Flatten>())
-      .add("classifier", seq({make<nn::Linear>({.in = 512 * 7 * 7, .out = 4096}), make<nn::ReLU>(),
-                              make<nn::Dropout>(), make<nn::Linear>({.in = 4096, .out = 4096}), make<nn::ReLU>(),
-                              make<nn::Dropout>(), make<nn::Linear>({.in = 4096, .out = o.num_classes})}));
+      .add("classifier", seq({make<nn::Linear>({.in = 512 * 7 * 7, .out = 4096}), make<nn::ReLU>(), make<nn::Dropout>(),
+                              make<nn::Linear>({.in = 4096, .out = 4096}), make<nn::ReLU>(), make<nn::Dropout>(),
+                              make<nn::Linear>({.in = 4096, .out = o.num_classes})}));
   init_fan_out(*net);
   return net;
 }
@@ -125,7 +125,8 @@ std::vector<ZooEntry> zoo_classic() {
        alexnet},
       {{"alexnet_2012",
         "AlexNet as the paper built it: LRN, overlapping pooling, conv2/4/5 in two groups, 60,965,224 parameters",
-        "Krizhevsky, Sutskever, Hinton 2012, ImageNet classification with deep CNNs (NeurIPS)", {3, 227, 227}},
+        "Krizhevsky, Sutskever, Hinton 2012, ImageNet classification with deep CNNs (NeurIPS)",
+        {3, 227, 227}},
        alexnet_2012},
       {{"zfnet", "ZFNet: 7x7 stride-2 first layer, 5x5 stride-2 second, 62,357,608 parameters",
         "Zeiler and Fergus 2013, Visualizing and understanding convolutional networks, https://arxiv.org/abs/1311.2901",
@@ -140,12 +141,11 @@ std::vector<ZooEntry> zoo_classic() {
   for (bool bn : {false, true})
     for (auto& [depth, params] : vggs) {
       const std::string name = "vgg" + std::to_string(depth) + (bn ? "_bn" : "");
-      z.push_back({{name,
-                    fmt::format("VGG, {} weight layers{}, {} parameters", depth, bn ? " with batch norm" : "",
-                                params[bn]),
-                    "Simonyan and Zisserman 2014, Very deep convolutional networks, https://arxiv.org/abs/1409.1556",
-                    in224},
-                   [depth, bn](const ModelOptions& o) { return vgg(depth, bn, o); }});
+      z.push_back(
+          {{name,
+            fmt::format("VGG, {} weight layers{}, {} parameters", depth, bn ? " with batch norm" : "", params[bn]),
+            "Simonyan and Zisserman 2014, Very deep convolutional networks, https://arxiv.org/abs/1409.1556", in224},
+           [depth, bn](const ModelOptions& o) { return vgg(depth, bn, o); }});
     }
   z.push_back({{"googlenet",
                 "GoogLeNet (Inception v1) as torchvision builds it, 13,004,888 parameters with the two auxiliary "

@@ -40,8 +40,9 @@ std::vector<ZooEntry> zoo_residual() {
             resnet_of({.layers = {3, 4, 6, 3}, .bottleneck = true})),
       entry("resnet50_v1",
             "ResNet-50 as the paper built it (stride on the first 1x1 of a bottleneck; receptive field 483), "
-            "25,557,032 parameters, torchvision's keys" + kResNetSmall, kResNet,
-            resnet_of({.layers = {3, 4, 6, 3}, .bottleneck = true, .stride_on_1x1 = true})),
+            "25,557,032 parameters, torchvision's keys" +
+                kResNetSmall,
+            kResNet, resnet_of({.layers = {3, 4, 6, 3}, .bottleneck = true, .stride_on_1x1 = true})),
       entry("resnet101", "ResNet-101 (v1.5), bottlenecks [3,4,23,3], 44,549,160 parameters" + kResNetSmall, kResNet,
             resnet_of({.layers = {3, 4, 23, 3}, .bottleneck = true})),
       entry("resnet152", "ResNet-152 (v1.5), bottlenecks [3,8,36,3], 60,192,808 parameters" + kResNetSmall, kResNet,

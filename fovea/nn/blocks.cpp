@@ -24,8 +24,13 @@ DepthwiseSeparableConv2d::DepthwiseSeparableConv2d(Options o) : WithOptions("Dep
     fail("DepthwiseSeparableConv2d", "in and out channels must be positive, got in={} out={}", o.in, o.out);
   if (o.multiplier < 1) fail("DepthwiseSeparableConv2d", "multiplier must be >= 1, got {}", o.multiplier);
   const std::int64_t mid = o.in * o.multiplier;
-  depthwise = register_module("depthwise", make<Conv2d>({.in = o.in, .out = mid, .kernel = o.kernel, .stride = o.stride,
-                                                         .padding = o.padding, .dilation = o.dilation, .groups = o.in,
+  depthwise = register_module("depthwise", make<Conv2d>({.in = o.in,
+                                                         .out = mid,
+                                                         .kernel = o.kernel,
+                                                         .stride = o.stride,
+                                                         .padding = o.padding,
+                                                         .dilation = o.dilation,
+                                                         .groups = o.in,
                                                          .bias = o.bias}));
   if (o.norm) {
     bn = register_module("bn", make<BatchNorm2d>({.features = mid}));
@@ -71,7 +76,10 @@ Concat& Concat::add(const std::string& name, ModulePtr m) {
 }
 
 bool Residual::adopt_child(const std::string& name, const ModulePtr& m) {
-  ModulePtr* slot = name == "body" ? &body : name == "shortcut" ? &shortcut : name == "activation" ? &activation : nullptr;
+  ModulePtr* slot = name == "body"         ? &body
+                    : name == "shortcut"   ? &shortcut
+                    : name == "activation" ? &activation
+                                           : nullptr;
   if (slot) *slot = m;
   return slot != nullptr;
 }

@@ -20,11 +20,13 @@ Conv2d::Conv2d(Options o) : WithOptions("Conv2d", o) {
 void Conv2d::reset_parameters() { init::default_layer_init_(weight, bias); }
 
 Tensor Conv2d::forward(const Tensor& x) {
-  return conv2d(x, weight, bias, {.stride = o_.stride, .padding = o_.padding, .dilation = o_.dilation, .groups = o_.groups});
+  return conv2d(x, weight, bias,
+                {.stride = o_.stride, .padding = o_.padding, .dilation = o_.dilation, .groups = o_.groups});
 }
 
 std::string Conv2d::extra_repr() const {
-  std::string r = fmt::format("{}, {}, kernel_size={}, stride={}", o_.in, o_.out, pair_str(o_.kernel), pair_str(o_.stride));
+  std::string r =
+      fmt::format("{}, {}, kernel_size={}, stride={}", o_.in, o_.out, pair_str(o_.kernel), pair_str(o_.stride));
   const auto& p = o_.padding;
   switch (p.mode) {
     case PadMode::valid: r += ", padding=valid"; break;
@@ -59,8 +61,11 @@ void ConvTranspose2d::reset_parameters() { init::default_layer_init_(weight, bia
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {
   return conv_transpose2d(x, weight, bias,
-                          {.stride = o_.stride, .padding = o_.padding, .output_padding = o_.output_padding,
-                           .dilation = o_.dilation, .groups = o_.groups});
+                          {.stride = o_.stride,
+                           .padding = o_.padding,
+                           .output_padding = o_.output_padding,
+                           .dilation = o_.dilation,
+                           .groups = o_.groups});
 }
 
 // PyTorch's order: padding, dilation, output_padding, groups, bias, each only when not the default

@@ -18,7 +18,9 @@ std::vector<std::pair<std::string, Module*>> norm_layers(Module& root) {
   return out;
 }
 
-std::string join(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
+std::string join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
 
 std::vector<std::string> set_requires_grad(Module& root, const std::string& glob, bool on, const char* op) {
   if (glob.empty()) fail(op, "empty pattern");
@@ -96,8 +98,10 @@ ModulePtr Module::replace_module(const std::string& path, ModulePtr m) {
   parent.replace_child(name, m);
   if (!parent.adopt_child(name, m)) {
     parent.replace_child(name, old);
-    fail("replace_module", "'{}' is a child of a {} that keeps its own pointer to it; it cannot be replaced "
-         "(replace a Sequential's children, or override adopt_child)", path, parent.type());
+    fail("replace_module",
+         "'{}' is a child of a {} that keeps its own pointer to it; it cannot be replaced "
+         "(replace a Sequential's children, or override adopt_child)",
+         path, parent.type());
   }
   m->train(is_training());
   return old;

@@ -184,7 +184,8 @@ LoadReport Module::load_state_dict(const NamedTensors& state, bool strict) {
     }
     used[it - state.begin()] = true;
     if (it->second.shape() != t.shape()) {
-      rep.mismatched.push_back(fmt::format("{}: expected {}, got {}", name, shape_str(t.shape()), shape_str(it->second.shape())));
+      rep.mismatched.push_back(
+          fmt::format("{}: expected {}, got {}", name, shape_str(t.shape()), shape_str(it->second.shape())));
       continue;
     }
     copies.emplace_back(t, it->second);
@@ -220,7 +221,8 @@ namespace {
 // A new handle on the same data whose backward passes the gradient through `fn`.
 Tensor identity_with(const char* name, const Tensor& x, std::function<Tensor(const Tensor&)> fn) {
   Tensor alias = make_view(x, x.shape(), x.strides(), x.offset());
-  return autograd::record(name, alias, {x}, [fn = std::move(fn)](const Tensor& g) { return std::vector<Tensor>{fn(g)}; });
+  return autograd::record(name, alias, {x},
+                          [fn = std::move(fn)](const Tensor& g) { return std::vector<Tensor>{fn(g)}; });
 }
 }  // namespace
 

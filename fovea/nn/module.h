@@ -30,9 +30,9 @@ struct Window2d {
 };
 
 struct LoadReport {
-  std::vector<std::string> missing;      // in the module, not in the file
-  std::vector<std::string> unexpected;   // in the file, not in the module
-  std::vector<std::string> mismatched;   // same name, other shape ("name: expected (..), got (..)")
+  std::vector<std::string> missing;     // in the module, not in the file
+  std::vector<std::string> unexpected;  // in the file, not in the module
+  std::vector<std::string> mismatched;  // same name, other shape ("name: expected (..), got (..)")
   bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
   std::string str() const;
 };

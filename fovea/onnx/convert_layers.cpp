@@ -71,7 +71,8 @@ void conv(Builder& b) {
   if (w.dim() != 4) node_fail(n, "only 2-D convolution is supported; the weight is {}", shape_str(w.shape()));
   Tensor bias = b.has_input(2) ? b.const_input(2, "the bias") : Tensor();
   const Pair k = pair_of(n, a.ints("kernel_shape", {w.size(2), w.size(3)}), "kernel_shape");
-  if (k != Pair{w.size(2), w.size(3)}) node_fail(n, "kernel_shape {}x{} does not match the weight {}", k.h, k.w, shape_str(w.shape()));
+  if (k != Pair{w.size(2), w.size(3)})
+    node_fail(n, "kernel_shape {}x{} does not match the weight {}", k.h, k.w, shape_str(w.shape()));
   const Pair s = pair_of(n, a.ints("strides", {1, 1}), "strides");
   const Pair d = pair_of(n, a.ints("dilations", {1, 1}), "dilations");
   const std::int64_t groups = a.i("group", 1);
@@ -82,8 +83,14 @@ void conv(Builder& b) {
   Padding padding(pads[0], pads[2], pads[1], pads[3]);
   if (auto_pad == "VALID" || auto_pad == "SAME_LOWER") padding = Padding(0);
   if (auto_pad == "SAME_UPPER") padding = Padding(PadMode::same);
-  auto m = make_empty<nn::Conv2d>({.in = w.size(1) * groups, .out = w.size(0), .kernel = k, .stride = s,
-                                   .padding = padding, .dilation = d, .groups = groups, .bias = bias.defined()});
+  auto m = make_empty<nn::Conv2d>({.in = w.size(1) * groups,
+                                   .out = w.size(0),
+                                   .kernel = k,
+                                   .stride = s,
+                                   .padding = padding,
+                                   .dilation = d,
+                                   .groups = groups,
+                                   .bias = bias.defined()});
   set(n, m->weight, w, "the weight");
   if (bias.defined()) set(n, m->bias, bias, "the bias");
   if (auto_pad != "SAME_LOWER") return b.layer(m);
@@ -98,7 +105,8 @@ void conv_transpose(Builder& b) {
   const auto& n = b.node();
   const auto& a = b.attrs();
   Tensor w = b.const_input(1, "the weight");
-  if (w.dim() != 4) node_fail(n, "only 2-D transposed convolution is supported; the weight is {}", shape_str(w.shape()));
+  if (w.dim() != 4)
+    node_fail(n, "only 2-D transposed convolution is supported; the weight is {}", shape_str(w.shape()));
   Tensor bias = b.has_input(2) ? b.const_input(2, "the bias") : Tensor();
   const Pair k{w.size(2), w.size(3)};
   const Pair s = pair_of(n, a.ints("strides", {1, 1}), "strides");
@@ -112,9 +120,15 @@ void conv_transpose(Builder& b) {
   const bool symmetric = pads[0] == pads[2] && pads[1] == pads[3];
   const bool direct = out_shape.empty() && (auto_pad == "NOTSET" || auto_pad == "VALID") && symmetric;
   const Pair padding = direct && auto_pad == "NOTSET" ? Pair{pads[0], pads[1]} : Pair{0, 0};
-  auto m = make_empty<nn::ConvTranspose2d>({.in = w.size(0), .out = w.size(1) * groups, .kernel = k, .stride = s,
-                                            .padding = padding, .output_padding = op, .dilation = d,
-                                            .groups = groups, .bias = bias.defined()});
+  auto m = make_empty<nn::ConvTranspose2d>({.in = w.size(0),
+                                            .out = w.size(1) * groups,
+                                            .kernel = k,
+                                            .stride = s,
+                                            .padding = padding,
+                                            .output_padding = op,
+                                            .dilation = d,
+                                            .groups = groups,
+                                            .bias = bias.defined()});
   set(n, m->weight, w, "the weight");
   if (bias.defined()) set(n, m->bias, bias, "the bias");
   if (direct) return b.layer(m);
@@ -127,8 +141,8 @@ void conv_transpose(Builder& b) {
       const std::int64_t full = y.size(2 + i);
       std::int64_t begin = pads[i], end = pads[i + 2];
       if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-        const std::int64_t target = !out_shape.empty() ? out_shape[out_shape.size() - 2 + i]
-                                                       : in[0].size(2 + i) * (i == 0 ? s.h : s.w);
+        const std::int64_t target =
+            !out_shape.empty() ? out_shape[out_shape.size() - 2 + i] : in[0].size(2 + i) * (i == 0 ? s.h : s.w);
         const std::int64_t total = full - target;
         if (total < 0) fail("ConvTranspose", "output size {} is larger than the full output {}", target, full);
         begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
@@ -153,7 +167,8 @@ void gemm(Builder& b) {
     if (!C.defined() || C.numel() == W.size(0) || C.numel() == 1) {
       auto m = make_empty<nn::Linear>({.in = W.size(1), .out = W.size(0), .bias = C.defined()});
       set(b.node(), m->weight, W, "B");
-      if (C.defined()) set(b.node(), m->bias, C.numel() == 1 ? full({W.size(0)}, C.reshape({}).item()) : C.reshape({W.size(0)}), "C");
+      if (C.defined())
+        set(b.node(), m->bias, C.numel() == 1 ? full({W.size(0)}, C.reshape({}).item()) : C.reshape({W.size(0)}), "C");
       return b.layer(m);
     }
   }
@@ -188,8 +203,8 @@ void batch_norm_node(Builder& b) {
          var = b.const_input(4, "var");
   if (scale.dim() != 1) node_fail(n, "scale must be 1-D, got {}", shape_str(scale.shape()));
   // ONNX: running = running * momentum + batch * (1 - momentum); PyTorch's momentum is the other weight
-  auto m = make_empty<nn::BatchNorm2d>({.features = scale.size(0), .eps = b.attrs().f("epsilon", 1e-5),
-                                        .momentum = 1.0 - b.attrs().f("momentum", 0.9)});
+  auto m = make_empty<nn::BatchNorm2d>(
+      {.features = scale.size(0), .eps = b.attrs().f("epsilon", 1e-5), .momentum = 1.0 - b.attrs().f("momentum", 0.9)});
   set(n, m->weight, scale, "scale");
   set(n, m->bias, bias, "B");
   set(n, m->running_mean, mean, "mean");
@@ -268,7 +283,8 @@ void max_pool(Builder& b) {
     return b.layer(nn::make<nn::MaxPool2d>({.kernel = p.k, .stride = p.s, .padding = pad, .ceil_mode = p.ceil}));
   }
   b.op_module([p](const Tensor& x) { return general_max_pool(x, p); },
-              fmt::format("kernel_size=({}, {}), stride=({}, {}), dilation=({}, {})", p.k.h, p.k.w, p.s.h, p.s.w, p.d.h, p.d.w));
+              fmt::format("kernel_size=({}, {}), stride=({}, {}), dilation=({}, {})", p.k.h, p.k.w, p.s.h, p.s.w, p.d.h,
+                          p.d.w));
 }
 
 void avg_pool(Builder& b) {
@@ -283,15 +299,17 @@ void avg_pool(Builder& b) {
   }
   // uneven pads: pool the zero-padded input; without count_include_pad, divide by the pooled
   // mask of real pixels
-  b.op_module([p, include](const Tensor& x) {
-    auto pads = resolve_pads(p.auto_pad, p.pads, x, p.k, p.s, p.d);
-    const Pool2dOptions o{.kernel = p.k, .stride = p.s, .padding = 0, .ceil_mode = p.ceil};
-    Tensor y = avg_pool2d(pad(x, {pads[2], pads[3], pads[0], pads[1]}), o);
-    if (include) return y;
-    Tensor mask = pad(ones({1, 1, x.size(2), x.size(3)}, {.dtype = x.dtype(), .device = x.device()}),
-                      {pads[2], pads[3], pads[0], pads[1]});
-    return y / avg_pool2d(mask, o);
-  }, fmt::format("kernel_size=({}, {}), stride=({}, {})", p.k.h, p.k.w, p.s.h, p.s.w));
+  b.op_module(
+      [p, include](const Tensor& x) {
+        auto pads = resolve_pads(p.auto_pad, p.pads, x, p.k, p.s, p.d);
+        const Pool2dOptions o{.kernel = p.k, .stride = p.s, .padding = 0, .ceil_mode = p.ceil};
+        Tensor y = avg_pool2d(pad(x, {pads[2], pads[3], pads[0], pads[1]}), o);
+        if (include) return y;
+        Tensor mask = pad(ones({1, 1, x.size(2), x.size(3)}, {.dtype = x.dtype(), .device = x.device()}),
+                          {pads[2], pads[3], pads[0], pads[1]});
+        return y / avg_pool2d(mask, o);
+      },
+      fmt::format("kernel_size=({}, {}), stride=({}, {})", p.k.h, p.k.w, p.s.h, p.s.w));
 }
 
 void global_avg_pool(Builder& b) { b.layer(nn::make<nn::AdaptiveAvgPool2d>({.out = 1})); }
@@ -319,8 +337,9 @@ void clip(Builder& b) {
     if (b.has_input(1)) lo = b.const_input(1, "min").reshape({}).item();
     if (b.has_input(2)) hi = b.const_input(2, "max").reshape({}).item();
   }
-  b.op_module([lo, hi](const Tensor& x) { return clamp(x, lo, hi); },
-              fmt::format("min={}, max={}", lo ? fmt::format("{}", *lo) : "none", hi ? fmt::format("{}", *hi) : "none"));
+  b.op_module(
+      [lo, hi](const Tensor& x) { return clamp(x, lo, hi); },
+      fmt::format("min={}, max={}", lo ? fmt::format("{}", *lo) : "none", hi ? fmt::format("{}", *hi) : "none"));
 }
 
 // x viewed as 2-D at axis: (d0 ... d(axis-1), d(axis) ... dn), ONNX's Flatten
@@ -337,10 +356,12 @@ template <Tensor (*F)(const Tensor&, std::int64_t)>
 void softmax_node(Builder& b) {
   const bool coerce = b.opset() < 13;
   const std::int64_t axis = b.attrs().i("axis", coerce ? 1 : -1);
-  b.op_module([coerce, axis](const Tensor& x) {
-    if (!coerce || axis == -1 || axis == x.dim() - 1) return F(x, axis);
-    return F(to_2d(x, axis, "Softmax"), 1).reshape(x.shape());
-  }, fmt::format("axis={}", axis));
+  b.op_module(
+      [coerce, axis](const Tensor& x) {
+        if (!coerce || axis == -1 || axis == x.dim() - 1) return F(x, axis);
+        return F(to_2d(x, axis, "Softmax"), 1).reshape(x.shape());
+      },
+      fmt::format("axis={}", axis));
 }
 
 void dropout_node(Builder& b) {

@@ -73,7 +73,8 @@ void cast(Builder& b) {
 }
 
 void shape_node(Builder& b) {
-  const std::int64_t start = b.attrs().i("start", 0), end = b.attrs().i("end", std::numeric_limits<std::int64_t>::max());
+  const std::int64_t start = b.attrs().i("start", 0),
+                     end = b.attrs().i("end", std::numeric_limits<std::int64_t>::max());
   b.function([start, end](nn::Module*, const Tensors& in) {
     const auto r = in[0].dim();
     const std::int64_t s = std::clamp<std::int64_t>(start < 0 ? start + r : start, 0, r);
@@ -101,7 +102,8 @@ void reshape(Builder& b) {
     Shape s(v.begin(), v.end());
     for (std::size_t i = 0; i < s.size(); ++i)
       if (s[i] == 0 && !allowzero) {
-        if (static_cast<std::int64_t>(i) >= in[0].dim()) fail("Reshape", "0 at position {} but the input is {}", i, shape_str(in[0].shape()));
+        if (static_cast<std::int64_t>(i) >= in[0].dim())
+          fail("Reshape", "0 at position {} but the input is {}", i, shape_str(in[0].shape()));
         s[i] = in[0].size(static_cast<std::int64_t>(i));
       }
     return Tensors{in[0].reshape(s)};
@@ -250,15 +252,19 @@ UpsampleOptions resample_mode(Builder& b, const std::string& mode, const std::st
     const bool has_mode = b.node().op_type() == "Resize" && b.opset() >= 11;
     const std::string nearest = b.attrs().s("nearest_mode", has_mode ? "round_prefer_floor" : "floor");
     if (coord != "asymmetric" || nearest != "floor")
-      node_fail(n, "nearest mode with coordinate_transformation_mode '{}' and nearest_mode '{}' is not supported "
-                "(asymmetric + floor, as PyTorch exports)", coord, nearest);
+      node_fail(n,
+                "nearest mode with coordinate_transformation_mode '{}' and nearest_mode '{}' is not supported "
+                "(asymmetric + floor, as PyTorch exports)",
+                coord, nearest);
     return {.mode = UpsampleMode::nearest};
   }
   if (mode == "linear" || mode == "bilinear") {
     if (coord == "align_corners") return {.mode = UpsampleMode::bilinear, .align_corners = true};
     if (coord == "half_pixel" || coord == "pytorch_half_pixel") return {.mode = UpsampleMode::bilinear};
-    node_fail(n, "linear mode with coordinate_transformation_mode '{}' is not supported (align_corners, half_pixel, "
-              "pytorch_half_pixel)", coord);
+    node_fail(n,
+              "linear mode with coordinate_transformation_mode '{}' is not supported (align_corners, half_pixel, "
+              "pytorch_half_pixel)",
+              coord);
   }
   node_fail(n, "mode '{}' is not supported (nearest, linear)", mode);
 }
@@ -268,13 +274,15 @@ UpsampleOptions with_target(UpsampleOptions o, const Tensor& scales, const Tenso
   if (sizes.defined() && sizes.numel() > 0) {
     auto s = to_ints(sizes);
     if (s.size() != 4) fail("Resize", "sizes must have 4 values (N,C,H,W), got {}", s.size());
-    if (x && (s[0] != x->size(0) || s[1] != x->size(1))) fail("Resize", "only H and W may be resized, sizes ({},{},{},{})", s[0], s[1], s[2], s[3]);
+    if (x && (s[0] != x->size(0) || s[1] != x->size(1)))
+      fail("Resize", "only H and W may be resized, sizes ({},{},{},{})", s[0], s[1], s[2], s[3]);
     o.size = {s[2], s[3]};
     return o;
   }
   if (!scales.defined() || scales.numel() == 0) fail("Resize", "neither scales nor sizes given");
   auto s = to_doubles(scales);
-  if (s.size() != 4 || s[0] != 1.0 || s[1] != 1.0) fail("Resize", "scales must be (1,1,sH,sW), got {} values", s.size());
+  if (s.size() != 4 || s[0] != 1.0 || s[1] != 1.0)
+    fail("Resize", "scales must be (1,1,sH,sW), got {} values", s.size());
   o.scale = {s[2], s[3]};
   return o;
 }
@@ -283,9 +291,12 @@ void resample(Builder& b, const UpsampleOptions& mode, int scales_input, int siz
   const bool consts = (scales_input < 0 || !b.has_input(scales_input) || b.is_const(scales_input)) &&
                       (sizes_input < 0 || !b.has_input(sizes_input) || b.is_const(sizes_input));
   auto input = [&](int i) { return i >= 0 && b.has_input(i) && b.is_const(i) ? b.const_input(i, "scales") : Tensor(); };
-  if (consts) return b.layer(nn::make<nn::Upsample>(with_target(mode, input(scales_input), input(sizes_input), nullptr)));
+  if (consts)
+    return b.layer(nn::make<nn::Upsample>(with_target(mode, input(scales_input), input(sizes_input), nullptr)));
   b.function([mode, scales_input, sizes_input](nn::Module*, const Tensors& in) {
-    auto get = [&](int i) { return i >= 0 && i < static_cast<int>(in.size()) ? in[static_cast<std::size_t>(i)] : Tensor(); };
+    auto get = [&](int i) {
+      return i >= 0 && i < static_cast<int>(in.size()) ? in[static_cast<std::size_t>(i)] : Tensor();
+    };
     return Tensors{upsample(in[0], with_target(mode, get(scales_input), get(sizes_input), &in[0]))};
   });
 }

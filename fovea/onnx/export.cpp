@@ -50,7 +50,8 @@ class Writer {
       p->set_data_type(pb::TensorProto::FLOAT);
     }
     c = c.contiguous();
-    p->set_raw_data(std::string(static_cast<const char*>(c.raw_data()), static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype())));
+    p->set_raw_data(std::string(static_cast<const char*>(c.raw_data()),
+                                static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype())));
     return name;
   }
   std::string constant(const Tensor& t) { return initializer(fmt::format("const_{}", next_const_++), t); }
@@ -230,28 +231,32 @@ std::string export_model(nn::Module& m, const Shape& input, const ExportOptions&
       w.node("Reshape", scope, {in[0], w.ints(std::vector<std::int64_t>(s.begin(), s.end()))}, out);
     } else if (type == "Transpose") {
       const auto perm = attr<std::vector<std::int64_t>>(op, "perm");
-      if (is_batched && perm[0] != 0)
-        export_fail(fmt::format("a transpose in '{}' moves the batch dimension", scope));
+      if (is_batched && perm[0] != 0) export_fail(fmt::format("a transpose in '{}' moves the batch dimension", scope));
       copy_attrs(w.node("Transpose", scope, in, out), op);
     } else if (type == "Slice") {
       const auto axes = attr<std::vector<std::int64_t>>(op, "axes");
       if (is_batched && axes[0] == 0) export_fail(fmt::format("a slice in '{}' cuts the batch dimension", scope));
       w.node("Slice", scope,
-             {in[0], w.ints(attr<std::vector<std::int64_t>>(op, "starts")), w.ints(attr<std::vector<std::int64_t>>(op, "ends")),
-              w.ints(axes), w.ints(attr<std::vector<std::int64_t>>(op, "steps"))},
+             {in[0], w.ints(attr<std::vector<std::int64_t>>(op, "starts")),
+              w.ints(attr<std::vector<std::int64_t>>(op, "ends")), w.ints(axes),
+              w.ints(attr<std::vector<std::int64_t>>(op, "steps"))},
              out);
     } else if (type == "Gemm") {
-      if (op.inputs[0].dim() != 2) export_fail(fmt::format("linear in '{}' on a {}-D input", scope, op.inputs[0].dim()));
+      if (op.inputs[0].dim() != 2)
+        export_fail(fmt::format("linear in '{}' on a {}-D input", scope, op.inputs[0].dim()));
       copy_attrs(w.node("Gemm", scope, trimmed(in), out), op);
     } else if (type == "BatchNormalization") {
       const std::int64_t C = op.inputs[0].size(1);
-      if (in[3].empty() || in[4].empty()) export_fail(fmt::format("batch norm in '{}' without running statistics", scope));
+      if (in[3].empty() || in[4].empty())
+        export_fail(fmt::format("batch norm in '{}' without running statistics", scope));
       if (in[1].empty()) in[1] = w.constant(ones({C}, {.device = kCPU}));
       if (in[2].empty()) in[2] = w.constant(zeros({C}, {.device = kCPU}));
       copy_attrs(w.node("BatchNormalization", scope, in, out), op);
     } else if (type == "Clip") {
       const trace::Value *lo = find_attr(op, "min"), *hi = find_attr(op, "max");
-      w.node("Clip", scope, trimmed({in[0], lo ? w.scalar(std::get<double>(*lo)) : "", hi ? w.scalar(std::get<double>(*hi)) : ""}), out);
+      w.node("Clip", scope,
+             trimmed({in[0], lo ? w.scalar(std::get<double>(*lo)) : "", hi ? w.scalar(std::get<double>(*hi)) : ""}),
+             out);
     } else if (type == "Softmax" || type == "LogSoftmax") {
       const auto r_ = op.inputs[0].dim();
       std::int64_t axis = attr<std::int64_t>(op, "axis");
@@ -269,8 +274,9 @@ std::string export_model(nn::Module& m, const Shape& input, const ExportOptions&
         set_attr(n, "kernel_shape", std::vector<std::int64_t>{H / os[0], W / os[1]});
         set_attr(n, "strides", std::vector<std::int64_t>{H / os[0], W / os[1]});
       } else {
-        export_fail(fmt::format("adaptive pooling in '{}' from {}x{} to {}x{}: ONNX has no such op (the sizes must divide)",
-                                scope, H, W, os[0], os[1]));
+        export_fail(
+            fmt::format("adaptive pooling in '{}' from {}x{} to {}x{}: ONNX has no such op (the sizes must divide)",
+                        scope, H, W, os[0], os[1]));
       }
     } else if (type == "MaxPool") {
       copy_attrs(w.node(type, scope, in, out), op, {"count_include_pad"});
@@ -307,8 +313,8 @@ std::string export_model(nn::Module& m, const Shape& input, const ExportOptions&
       set_attr(n, "coordinate_transformation_mode",
                std::string(mode == "nearest" ? "asymmetric" : (ac ? "align_corners" : "pytorch_half_pixel")));
       set_attr(n, "nearest_mode", std::string("floor"));
-    } else if (type == "Conv" || type == "ConvTranspose" || type == "AveragePool" || type == "LRN" || type == "Concat" ||
-               type == "Add" || type == "Sub" || type == "Mul" || type == "Div" || type == "Relu" ||
+    } else if (type == "Conv" || type == "ConvTranspose" || type == "AveragePool" || type == "LRN" ||
+               type == "Concat" || type == "Add" || type == "Sub" || type == "Mul" || type == "Div" || type == "Relu" ||
                type == "LeakyRelu" || type == "Elu" || type == "Sigmoid" || type == "Tanh" || type == "HardSwish" ||
                type == "GlobalAveragePool" || type == "Identity") {
       if (type == "HardSwish" && w.opset() < 14) export_fail("HardSwish needs opset 14");

@@ -32,10 +32,10 @@ class OpModule : public nn::Module {
 // outputs[0] = child(inputs[0]); with `fn`, fn gets the child (or nullptr) and every input.
 struct Step {
   using Fn = std::function<std::vector<Tensor>(nn::Module* child, const std::vector<Tensor>& inputs)>;
-  std::string node;     // the ONNX node name, for errors
+  std::string node;  // the ONNX node name, for errors
   std::string op_type;
   std::vector<std::string> inputs, outputs;  // value names; "" marks an absent optional input
-  std::string module;   // a child's name, or ""
+  std::string module;                        // a child's name, or ""
   Fn fn;
 };
 

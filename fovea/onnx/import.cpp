@@ -24,7 +24,8 @@ std::int64_t checked_numel(const pb::TensorProto& t, const std::string& what) {
   }
   for (auto d : t.dims()) {
     if (d < 0) fail("onnx", "{} has a negative dimension in ({})", what, dims);
-    if (d > 0 && n > kMaxElements / d) fail("onnx", "{} has absurd dimensions ({}): more than 2^40 elements", what, dims);
+    if (d > 0 && n > kMaxElements / d)
+      fail("onnx", "{} has absurd dimensions ({}): more than 2^40 elements", what, dims);
     n *= d;
   }
   return n;
@@ -42,8 +43,10 @@ Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
     std::string loc = "?";
     for (const auto& e : t.external_data())
       if (e.key() == "location") loc = e.value();
-    fail("onnx", "{} keeps its data in an external file ('{}'); fovea reads self-contained files only "
-         "(save without external data)", what, loc);
+    fail("onnx",
+         "{} keeps its data in an external file ('{}'); fovea reads self-contained files only "
+         "(save without external data)",
+         what, loc);
   }
   if (t.has_segment()) fail("onnx", "{} is a segment of a tensor, which fovea does not read", what);
   const std::int64_t n = checked_numel(t, what);
@@ -51,14 +54,38 @@ Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
   DType dt;
   std::size_t raw_size;  // bytes per element in raw_data
   switch (t.data_type()) {
-    case pb::TensorProto::FLOAT: dt = DType::f32; raw_size = 4; break;
-    case pb::TensorProto::DOUBLE: dt = DType::f64; raw_size = 8; break;
-    case pb::TensorProto::INT64: dt = DType::i64; raw_size = 8; break;
-    case pb::TensorProto::INT32: dt = DType::i64; raw_size = 4; break;
-    case pb::TensorProto::INT16: dt = DType::i64; raw_size = 2; break;
-    case pb::TensorProto::INT8: dt = DType::i64; raw_size = 1; break;
-    case pb::TensorProto::UINT8: dt = DType::u8; raw_size = 1; break;
-    case pb::TensorProto::BOOL: dt = DType::u8; raw_size = 1; break;
+    case pb::TensorProto::FLOAT:
+      dt = DType::f32;
+      raw_size = 4;
+      break;
+    case pb::TensorProto::DOUBLE:
+      dt = DType::f64;
+      raw_size = 8;
+      break;
+    case pb::TensorProto::INT64:
+      dt = DType::i64;
+      raw_size = 8;
+      break;
+    case pb::TensorProto::INT32:
+      dt = DType::i64;
+      raw_size = 4;
+      break;
+    case pb::TensorProto::INT16:
+      dt = DType::i64;
+      raw_size = 2;
+      break;
+    case pb::TensorProto::INT8:
+      dt = DType::i64;
+      raw_size = 1;
+      break;
+    case pb::TensorProto::UINT8:
+      dt = DType::u8;
+      raw_size = 1;
+      break;
+    case pb::TensorProto::BOOL:
+      dt = DType::u8;
+      raw_size = 1;
+      break;
     default:
       fail("onnx", "{} has data type {}, which fovea does not read (float, double, int8-64, uint8, bool)", what,
            pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(t.data_type())));
@@ -96,11 +123,23 @@ Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
     if (have != n) fail("onnx", "{} holds {} values, expected {} for shape {}", what, have, n, shape_str(shape));
   };
   switch (t.data_type()) {
-    case pb::TensorProto::FLOAT: check(t.float_data_size()); copy_field(t.float_data(), out.data<float>()); break;
-    case pb::TensorProto::DOUBLE: check(t.double_data_size()); copy_field(t.double_data(), out.data<double>()); break;
-    case pb::TensorProto::INT64: check(t.int64_data_size()); copy_field(t.int64_data(), out.data<std::int64_t>()); break;
+    case pb::TensorProto::FLOAT:
+      check(t.float_data_size());
+      copy_field(t.float_data(), out.data<float>());
+      break;
+    case pb::TensorProto::DOUBLE:
+      check(t.double_data_size());
+      copy_field(t.double_data(), out.data<double>());
+      break;
+    case pb::TensorProto::INT64:
+      check(t.int64_data_size());
+      copy_field(t.int64_data(), out.data<std::int64_t>());
+      break;
     case pb::TensorProto::UINT8:
-    case pb::TensorProto::BOOL: check(t.int32_data_size()); copy_field(t.int32_data(), out.data<std::uint8_t>()); break;
+    case pb::TensorProto::BOOL:
+      check(t.int32_data_size());
+      copy_field(t.int32_data(), out.data<std::uint8_t>());
+      break;
     default: check(t.int32_data_size()); copy_field(t.int32_data(), out.data<std::int64_t>());
   }
   return out;
@@ -178,15 +217,21 @@ void Builder::check_outputs(int n) const {
 
 namespace {
 
-std::vector<std::string> names(const google::protobuf::RepeatedPtrField<std::string>& f) { return {f.begin(), f.end()}; }
+std::vector<std::string> names(const google::protobuf::RepeatedPtrField<std::string>& f) {
+  return {f.begin(), f.end()};
+}
 
 }  // namespace
 
 void Builder::layer(nn::ModulePtr m, Step::Fn fn) {
   const std::string name = g_.child_name(n_.name(), n_.op_type(), index_);
   g_.add_layer(name, std::move(m));
-  g_.add_step({.node = n_.name(), .op_type = n_.op_type(), .inputs = names(n_.input()), .outputs = names(n_.output()),
-               .module = name, .fn = std::move(fn)});
+  g_.add_step({.node = n_.name(),
+               .op_type = n_.op_type(),
+               .inputs = names(n_.input()),
+               .outputs = names(n_.output()),
+               .module = name,
+               .fn = std::move(fn)});
 }
 
 void Builder::op_module(OpModule::Fn fn, std::string repr) {
@@ -210,8 +255,12 @@ void Builder::function(Step::Fn fn) {
       if (!n_.output(k).empty()) g_.add_constant(n_.output(k), out[static_cast<std::size_t>(k)].detach());
     return;
   }
-  g_.add_step({.node = n_.name(), .op_type = n_.op_type(), .inputs = names(n_.input()), .outputs = names(n_.output()),
-               .module = "", .fn = std::move(fn)});
+  g_.add_step({.node = n_.name(),
+               .op_type = n_.op_type(),
+               .inputs = names(n_.input()),
+               .outputs = names(n_.output()),
+               .module = "",
+               .fn = std::move(fn)});
 }
 
 const std::unordered_map<std::string, Converter>& converters() {
@@ -257,8 +306,7 @@ std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& fil
   for (int i = 0; i < n; ++i)
     for (const auto& o : gp.node(i).output()) {
       if (o.empty()) continue;
-      if (known.count(o) || producer.count(o))
-        node_fail(gp.node(i), "output '{}' is defined twice", o);
+      if (known.count(o) || producer.count(o)) node_fail(gp.node(i), "output '{}' is defined twice", o);
       producer[o] = i;
     }
   std::vector<std::vector<int>> users(static_cast<std::size_t>(n));
@@ -272,7 +320,8 @@ std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& fil
         users[static_cast<std::size_t>(it->second)].push_back(i);
         ++pending[static_cast<std::size_t>(i)];
       } else if (!known.count(in)) {
-        node_fail(gp.node(i), "input '{}' is not produced by any node, initializer or graph input (a missing initializer?)", in);
+        node_fail(gp.node(i),
+                  "input '{}' is not produced by any node, initializer or graph input (a missing initializer?)", in);
       }
     }
   std::vector<int> order, ready;
@@ -297,7 +346,8 @@ std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& fil
     if (!node.domain().empty() && node.domain() != "ai.onnx")
       node_fail(node, "op type '{}' of domain '{}' is not supported", node.op_type(), node.domain());
     auto it = conv.find(node.op_type());
-    if (it == conv.end()) node_fail(node, "op type '{}' is not supported (docs/onnx.md lists the supported ops)", node.op_type());
+    if (it == conv.end())
+      node_fail(node, "op type '{}' is not supported (docs/onnx.md lists the supported ops)", node.op_type());
     Builder b(*g, opset, node, static_cast<std::size_t>(i), used);
     it->second(b);
   }

@@ -61,7 +61,8 @@ void set_relu_grad_rule(ReluGradRule r) { g_relu_rule = r; }
 
 Tensor relu(const Tensor& x) { return trace::traced(activation(Act::relu, {}, x, "relu"), "Relu", {x}); }
 Tensor leaky_relu(const Tensor& x, double slope) {
-  return trace::traced(activation(Act::leaky_relu, {.alpha = slope}, x, "leaky_relu"), "LeakyRelu", {x}, {{"alpha", slope}});
+  return trace::traced(activation(Act::leaky_relu, {.alpha = slope}, x, "leaky_relu"), "LeakyRelu", {x},
+                       {{"alpha", slope}});
 }
 Tensor elu(const Tensor& x, double alpha) {
   return trace::traced(activation(Act::elu, {.alpha = alpha}, x, "elu"), "Elu", {x}, {{"alpha", alpha}});
@@ -69,7 +70,9 @@ Tensor elu(const Tensor& x, double alpha) {
 Tensor sigmoid(const Tensor& x) { return trace::traced(activation(Act::sigmoid, {}, x, "sigmoid"), "Sigmoid", {x}); }
 Tensor tanh(const Tensor& x) { return trace::traced(activation(Act::tanh, {}, x, "tanh"), "Tanh", {x}); }
 Tensor gelu(const Tensor& x) { return activation(Act::gelu, {}, x, "gelu"); }
-Tensor hardswish(const Tensor& x) { return trace::traced(activation(Act::hardswish, {}, x, "hardswish"), "HardSwish", {x}); }
+Tensor hardswish(const Tensor& x) {
+  return trace::traced(activation(Act::hardswish, {}, x, "hardswish"), "HardSwish", {x});
+}
 Tensor softmax(const Tensor& x, std::int64_t dim) {
   return trace::traced(softmax_impl(x, dim, false, "softmax"), "Softmax", {x}, {{"axis", dim}});
 }

@@ -11,10 +11,12 @@ using detail::be;
 std::int64_t conv_output_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pb, std::int64_t pe,
                               std::int64_t d) {
   if (in < 1 || k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0)
-    fail("conv_output_size", "sizes must be positive and padding non-negative (in {}, kernel {}, stride {}, dilation {})",
-         in, k, s, d);
+    fail("conv_output_size",
+         "sizes must be positive and padding non-negative (in {}, kernel {}, stride {}, dilation {})", in, k, s, d);
   const std::int64_t span = in + pb + pe - d * (k - 1) - 1;
-  if (span < 0) fail("conv_output_size", "input {} with padding {}+{} is smaller than the dilated kernel {}", in, pb, pe, d * (k - 1) + 1);
+  if (span < 0)
+    fail("conv_output_size", "input {} with padding {}+{} is smaller than the dilated kernel {}", in, pb, pe,
+         d * (k - 1) + 1);
   return span / s + 1;
 }
 
@@ -65,8 +67,10 @@ static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b,
   if (g < 1) fail(op, "groups must be >= 1, got {}", g);
   if (C % g || O % g) fail(op, "input channels {} and output channels {} must both divide by groups {}", C, O, g);
   if (w.size(1) * g != C)
-    fail(op, "weight {} expects {} input channels, got input {}", shape_str(w.shape()), w.size(1) * g, shape_str(x.shape()));
-  if (b.defined() && (b.dim() != 1 || b.size(0) != O)) fail(op, "bias {} does not match {} filters", shape_str(b.shape()), O);
+    fail(op, "weight {} expects {} input channels, got input {}", shape_str(w.shape()), w.size(1) * g,
+         shape_str(x.shape()));
+  if (b.defined() && (b.dim() != 1 || b.size(0) != O))
+    fail(op, "bias {} does not match {} filters", shape_str(b.shape()), O);
   if (o.stride.h < 1 || o.stride.w < 1) fail(op, "stride must be >= 1");
   if (o.dilation.h < 1 || o.dilation.w < 1) fail(op, "dilation must be >= 1");
   detail::check_same_device(x, w, op);
@@ -74,11 +78,12 @@ static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b,
   const std::int64_t kh = w.size(2), kw = w.size(3), H = x.size(2), W = x.size(3);
   auto pad = resolve_padding(o.padding, {H, W}, {kh, kw}, o.stride, o.dilation, op);
   if (H + pad[0] + pad[1] < o.dilation.h * (kh - 1) + 1 || W + pad[2] + pad[3] < o.dilation.w * (kw - 1) + 1)
-    fail(op, "input {} with padding ({},{},{},{}) is smaller than the dilated kernel {}x{}", shape_str(x.shape()), pad[0],
-         pad[1], pad[2], pad[3], o.dilation.h * (kh - 1) + 1, o.dilation.w * (kw - 1) + 1);
+    fail(op, "input {} with padding ({},{},{},{}) is smaller than the dilated kernel {}x{}", shape_str(x.shape()),
+         pad[0], pad[1], pad[2], pad[3], o.dilation.h * (kh - 1) + 1, o.dilation.w * (kw - 1) + 1);
   const std::int64_t OH = conv_output_size(H, kh, o.stride.h, pad[0], pad[1], o.dilation.h);
   const std::int64_t OW = conv_output_size(W, kw, o.stride.w, pad[2], pad[3], o.dilation.w);
-  backend::Conv2dParams p{.stride = {o.stride.h, o.stride.w}, .padding = pad, .dilation = {o.dilation.h, o.dilation.w}, .groups = g};
+  backend::Conv2dParams p{
+      .stride = {o.stride.h, o.stride.w}, .padding = pad, .dilation = {o.dilation.h, o.dilation.w}, .groups = g};
   Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
   Tensor y = detail::new_empty(x, {x.size(0), O, OH, OW});
@@ -108,9 +113,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   Tensor y = conv2d_untraced(x, w, b, o);
   if (!trace::active()) return y;
   auto p = resolve_padding(o.padding, {x.size(2), x.size(3)}, {w.size(2), w.size(3)}, o.stride, o.dilation, "conv2d");
-  return trace::traced(y, "Conv", {x, w, b}, {{"kernel_shape", std::vector<std::int64_t>{w.size(2), w.size(3)}},
-      {"strides", trace::ints(o.stride)}, {"pads", std::vector<std::int64_t>{p[0], p[2], p[1], p[3]}},
-      {"dilations", trace::ints(o.dilation)}, {"group", o.groups}});
+  return trace::traced(y, "Conv", {x, w, b},
+                       {{"kernel_shape", std::vector<std::int64_t>{w.size(2), w.size(3)}},
+                        {"strides", trace::ints(o.stride)},
+                        {"pads", std::vector<std::int64_t>{p[0], p[2], p[1], p[3]}},
+                        {"dilations", trace::ints(o.dilation)},
+                        {"group", o.groups}});
 }
 
 // Transposed convolution, the gradient of a conv2d with respect to its input
@@ -119,7 +127,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
 // y-shaped (N,Cout,H',W') input to an x-shaped (N,Cin,H,W) output with weight w (O = Cin,
 // C/g = Cout/g, kH, kW), so it needs no primitive of its own; output size:
 // conv_transpose_output_size.
-static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const ConvTranspose2dOptions& o) {
+static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b,
+                                        const ConvTranspose2dOptions& o) {
   const char* op = "conv_transpose2d";
   detail::check_defined(x, op, "input");
   detail::check_defined(w, op, "weight");
@@ -149,8 +158,7 @@ static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const 
   if (H < 1 || W < 1 || kh < 1 || kw < 1)
     fail(op, "expected a non-empty input and kernel, got input {} and weight {}", shape_str(x.shape()),
          shape_str(w.shape()));
-  if ((H - 1) * s.h + d.h * (kh - 1) + opad.h + 1 <= 2 * p.h ||
-      (W - 1) * s.w + d.w * (kw - 1) + opad.w + 1 <= 2 * p.w)
+  if ((H - 1) * s.h + d.h * (kh - 1) + opad.h + 1 <= 2 * p.h || (W - 1) * s.w + d.w * (kw - 1) + opad.w + 1 <= 2 * p.w)
     fail(op, "padding {}x{} leaves no output for input {} and kernel {}x{}", p.h, p.w, shape_str(x.shape()), kh, kw);
   const std::int64_t OH = conv_transpose_output_size(H, kh, s.h, p.h, d.h, opad.h);
   const std::int64_t OW = conv_transpose_output_size(W, kw, s.w, p.w, d.w, opad.w);
@@ -161,8 +169,10 @@ static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const 
   const std::int64_t cut_h = std::max<std::int64_t>(opad.h - p.h, 0), cut_w = std::max<std::int64_t>(opad.w - p.w, 0);
   const Shape reached{x.size(0), Cout, OH - cut_h, OW - cut_w};
   if (reached[2] < 1 || reached[3] < 1)
-    fail(op, "no kernel window reaches the output: input {}, kernel {}x{}, stride {}x{}, padding {}x{}, "
-         "output_padding {}x{}", shape_str(x.shape()), kh, kw, s.h, s.w, p.h, p.w, opad.h, opad.w);
+    fail(op,
+         "no kernel window reaches the output: input {}, kernel {}x{}, stride {}x{}, padding {}x{}, "
+         "output_padding {}x{}",
+         shape_str(x.shape()), kh, kw, s.h, s.w, p.h, p.w, opad.h, opad.w);
   backend::Conv2dParams cp{.stride = {s.h, s.w},
                            .padding = {p.h, p.h - opad.h + cut_h, p.w, p.w - opad.w + cut_w},
                            .dilation = {d.h, d.w},
@@ -190,9 +200,12 @@ static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const 
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvTranspose2dOptions& o) {
   return trace::traced(conv_transpose2d_untraced(x, w, b, o), "ConvTranspose", {x, w, b},
-      {{"kernel_shape", std::vector<std::int64_t>{w.size(2), w.size(3)}}, {"strides", trace::ints(o.stride)},
-       {"pads", std::vector<std::int64_t>{o.padding.h, o.padding.w, o.padding.h, o.padding.w}},
-       {"output_padding", trace::ints(o.output_padding)}, {"dilations", trace::ints(o.dilation)}, {"group", o.groups}});
+                       {{"kernel_shape", std::vector<std::int64_t>{w.size(2), w.size(3)}},
+                        {"strides", trace::ints(o.stride)},
+                        {"pads", std::vector<std::int64_t>{o.padding.h, o.padding.w, o.padding.h, o.padding.w}},
+                        {"output_padding", trace::ints(o.output_padding)},
+                        {"dilations", trace::ints(o.dilation)},
+                        {"group", o.groups}});
 }
 
 }  // namespace fovea

@@ -96,7 +96,8 @@ static Tensor mul_untraced(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::mul, a, b, "mul");
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return autograd::record("mul", out, {a, b}, [ad = a.detach(), bd = b.detach(), ga, gb](const Tensor& g) {
-    return std::vector<Tensor>{ga ? sum_to(mul(g, bd), ad.shape()) : Tensor(), gb ? sum_to(mul(g, ad), bd.shape()) : Tensor()};
+    return std::vector<Tensor>{ga ? sum_to(mul(g, bd), ad.shape()) : Tensor(),
+                               gb ? sum_to(mul(g, ad), bd.shape()) : Tensor()};
   });
 }
 
@@ -118,13 +119,15 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   detail::check_floating(a, "pow");
   Tensor out = binary_forward(BinaryOp::pow, a, b, "pow");
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return autograd::record("pow", out, {a, b}, [ad = a.detach(), bd = b.detach(), od = out.detach(), ga, gb](const Tensor& g) {
-    Tensor gra, grb;
-    if (ga) gra = sum_to(mul(g, mul(bd, pow(ad, sub(bd, scalar_like(1, bd))))), ad.shape());
-    // d(a^b)/db = a^b log a, taken as 0 where a == 0 (PyTorch's convention)
-    if (gb) grb = sum_to(where(eq(ad, scalar_like(0, ad)), scalar_like(0, g), mul(g, mul(od, log(ad)))), bd.shape());
-    return std::vector<Tensor>{gra, grb};
-  });
+  return autograd::record(
+      "pow", out, {a, b}, [ad = a.detach(), bd = b.detach(), od = out.detach(), ga, gb](const Tensor& g) {
+        Tensor gra, grb;
+        if (ga) gra = sum_to(mul(g, mul(bd, pow(ad, sub(bd, scalar_like(1, bd))))), ad.shape());
+        // d(a^b)/db = a^b log a, taken as 0 where a == 0 (PyTorch's convention)
+        if (gb)
+          grb = sum_to(where(eq(ad, scalar_like(0, ad)), scalar_like(0, g), mul(g, mul(od, log(ad)))), bd.shape());
+        return std::vector<Tensor>{gra, grb};
+      });
 }
 
 Tensor pow(const Tensor& a, double e) {
@@ -160,21 +163,22 @@ Tensor neg(const Tensor& x) {
 Tensor exp(const Tensor& x) {
   detail::check_floating(x, "exp");
   Tensor out = unary_forward(UnaryOp::exp, x, "exp");
-  return autograd::record("exp", out, {x}, [od = out.detach()](const Tensor& g) { return std::vector<Tensor>{mul(g, od)}; });
+  return autograd::record("exp", out, {x},
+                          [od = out.detach()](const Tensor& g) { return std::vector<Tensor>{mul(g, od)}; });
 }
 
 Tensor log(const Tensor& x) {
   detail::check_floating(x, "log");
   Tensor out = unary_forward(UnaryOp::log, x, "log");
-  return autograd::record("log", out, {x}, [xd = x.detach()](const Tensor& g) { return std::vector<Tensor>{div(g, xd)}; });
+  return autograd::record("log", out, {x},
+                          [xd = x.detach()](const Tensor& g) { return std::vector<Tensor>{div(g, xd)}; });
 }
 
 Tensor log1p(const Tensor& x) {
   detail::check_floating(x, "log1p");
   Tensor out = unary_forward(UnaryOp::log1p, x, "log1p");
-  return autograd::record("log1p", out, {x}, [xd = x.detach()](const Tensor& g) {
-    return std::vector<Tensor>{div(g, xd + 1.0)};
-  });
+  return autograd::record("log1p", out, {x},
+                          [xd = x.detach()](const Tensor& g) { return std::vector<Tensor>{div(g, xd + 1.0)}; });
 }
 
 Tensor sqrt(const Tensor& x) {
@@ -196,7 +200,8 @@ Tensor rsqrt(const Tensor& x) {
 
 Tensor abs(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::abs, x, "abs");
-  return autograd::record("abs", out, {x}, [xd = x.detach()](const Tensor& g) { return std::vector<Tensor>{mul(g, sign(xd))}; });
+  return autograd::record("abs", out, {x},
+                          [xd = x.detach()](const Tensor& g) { return std::vector<Tensor>{mul(g, sign(xd))}; });
 }
 
 Tensor sign(const Tensor& x) { return unary_forward(UnaryOp::sign, x, "sign"); }

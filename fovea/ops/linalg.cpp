@@ -59,8 +59,8 @@ static Tensor linear_untraced(const Tensor& x, const Tensor& w, const Tensor& b)
   detail::check_defined(w, "linear", "weight");
   if (w.dim() != 2) fail("linear", "expected a 2-D weight (out, in), got {}", shape_str(w.shape()));
   if (x.dim() < 1 || x.size(-1) != w.size(1))
-    fail("linear", "input {} does not match weight {}: expected last dim {}", shape_str(x.shape()), shape_str(w.shape()),
-         w.size(1));
+    fail("linear", "input {} does not match weight {}: expected last dim {}", shape_str(x.shape()),
+         shape_str(w.shape()), w.size(1));
   if (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0)))
     fail("linear", "bias {} does not match {} outputs", shape_str(b.shape()), w.size(0));
   detail::check_same_dtype(x, w, "linear");
@@ -74,11 +74,13 @@ static Tensor linear_untraced(const Tensor& x, const Tensor& w, const Tensor& b)
   os.back() = outf;
   out = out.view(os);
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gbias = b.defined() && b.requires_grad();
-  return autograd::record("linear", out, {x, w, b}, [x2 = x3.view({R, in}), wd = w.detach(), xs = x.shape(), R, outf, gx, gw, gbias](const Tensor& g) {
-    Tensor g2 = g.contiguous().view({R, outf});
-    return std::vector<Tensor>{gx ? matmul(g2, wd).view(xs) : Tensor(), gw ? matmul(g2.t(), x2) : Tensor(),
-                               gbias ? sum(g2, {0}) : Tensor()};
-  });
+  return autograd::record(
+      "linear", out, {x, w, b},
+      [x2 = x3.view({R, in}), wd = w.detach(), xs = x.shape(), R, outf, gx, gw, gbias](const Tensor& g) {
+        Tensor g2 = g.contiguous().view({R, outf});
+        return std::vector<Tensor>{gx ? matmul(g2, wd).view(xs) : Tensor(), gw ? matmul(g2.t(), x2) : Tensor(),
+                                   gbias ? sum(g2, {0}) : Tensor()};
+      });
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {

@@ -33,13 +33,14 @@ struct Targets {
 
 Targets check_targets(const Tensor& input, const Tensor& target, std::int64_t ignore_index, const char* op) {
   detail::check_defined(target, op, "target");
-  if (target.dtype() != DType::i64) fail(op, "expected class indices as i64 targets, got {}", dtype_name(target.dtype()));
+  if (target.dtype() != DType::i64)
+    fail(op, "expected class indices as i64 targets, got {}", dtype_name(target.dtype()));
   if (input.dim() < 2) fail(op, "expected input (N,C) or (N,C,d1,...), got {}", shape_str(input.shape()));
   Shape want = input.shape();
   want.erase(want.begin() + 1);
   if (target.shape() != want)
-    fail(op, "target shape {} does not match input {} (expected {})", shape_str(target.shape()), shape_str(input.shape()),
-         shape_str(want));
+    fail(op, "target shape {} does not match input {} (expected {})", shape_str(target.shape()),
+         shape_str(input.shape()), shape_str(want));
   const std::int64_t C = input.size(1);
   if (target.device().type == DeviceType::cuda) {
     // The targets stay on the GPU so that a training step never waits for it: ignored entries
@@ -47,8 +48,8 @@ Targets check_targets(const Tensor& input, const Tensor& target, std::int64_t ig
     // from the device ("[gather] index 9 out of range for size 4", docs/gpu.md).
     detail::check_same_device(input, target, op);
     const Tensor flat = target.detach().reshape({-1, 1});
-    const Tensor keep = ne(flat, full({1, 1}, static_cast<double>(ignore_index), {.dtype = DType::i64,
-                                                                                  .device = flat.device()}));
+    const Tensor keep =
+        ne(flat, full({1, 1}, static_cast<double>(ignore_index), {.dtype = DType::i64, .device = flat.device()}));
     return {where(keep, flat, zeros_like(flat)), keep.to(input.dtype()).view({flat.size(0)})};
   }
   Tensor t = target.to(kCPU).contiguous();
@@ -104,7 +105,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   const char* op = "cross_entropy";
   detail::check_defined(logits, op, "input");
   detail::check_floating(logits, op);
-  if (o.label_smoothing < 0 || o.label_smoothing > 1) fail(op, "label_smoothing must be in [0, 1], got {}", o.label_smoothing);
+  if (o.label_smoothing < 0 || o.label_smoothing > 1)
+    fail(op, "label_smoothing must be in [0, 1], got {}", o.label_smoothing);
   Targets t = check_targets(logits, target, o.ignore_index, op);
   Tensor logp = log_softmax(logits, 1);
   Tensor nll = nll_rows(logp, t, o.reduction, target.shape());
@@ -124,7 +126,8 @@ Tensor mse_loss(const Tensor& x, const Tensor& target, Reduction r) {
   detail::check_defined(x, "mse_loss", "input");
   detail::check_defined(target, "mse_loss", "target");
   if (x.shape() != target.shape())
-    fail("mse_loss", "input {} and target {} must have the same shape", shape_str(x.shape()), shape_str(target.shape()));
+    fail("mse_loss", "input {} and target {} must have the same shape", shape_str(x.shape()),
+         shape_str(target.shape()));
   return reduce_loss(square(x - target), r);
 }
 

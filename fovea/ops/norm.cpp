@@ -44,8 +44,8 @@ Tensor batch_norm_composed(const Tensor& x, const Tensor& mean, const Tensor& va
 
 }  // namespace
 
-static Tensor batch_norm_untraced(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, const BatchNormOptions& o) {
+static Tensor batch_norm_untraced(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                                  const Tensor& weight, const Tensor& bias, const BatchNormOptions& o) {
   const char* op = "batch_norm";
   detail::check_defined(x, op, "input");
   if (x.dim() < 2) fail(op, "expected input (N,C,...) with at least 2 dims, got {}", shape_str(x.shape()));

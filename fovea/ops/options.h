@@ -27,7 +27,7 @@ struct Padding {
   Padding(std::int64_t v) : top(v), bottom(v), left(v), right(v) {}  // NOLINT
   Padding(std::int64_t h, std::int64_t w) : top(h), bottom(h), left(w), right(w) {}
   Padding(std::int64_t t, std::int64_t b, std::int64_t l, std::int64_t r) : top(t), bottom(b), left(l), right(r) {}
-  Padding(PadMode m) : mode(m) {}  // NOLINT
+  Padding(PadMode m) : mode(m) {}          // NOLINT
   static Padding parse(const char* name);  // "valid", "same", "full"
 };
 

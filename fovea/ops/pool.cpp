@@ -9,7 +9,8 @@ using detail::be;
 
 std::int64_t pool_output_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, bool ceil_mode,
                               std::int64_t d) {
-  if (in < 1 || k < 1 || s < 1 || d < 1 || p < 0) fail("pool_output_size", "sizes must be positive and padding non-negative");
+  if (in < 1 || k < 1 || s < 1 || d < 1 || p < 0)
+    fail("pool_output_size", "sizes must be positive and padding non-negative");
   const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
   if (span < 0) fail("pool_output_size", "input {} with padding {} is smaller than the kernel {}", in, p, k);
   std::int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
@@ -76,16 +77,19 @@ Tensor adaptive_pool2d(const Tensor& x, Pair out, backend::PoolKind kind, const 
 // ONNX attributes of a pooling call, for export
 static trace::Attrs pool_attrs(const Pool2dOptions& o) {
   const Pair s = (o.stride.h == 0 && o.stride.w == 0) ? o.kernel : o.stride;
-  return {{"kernel_shape", trace::ints(o.kernel)}, {"strides", trace::ints(s)},
+  return {{"kernel_shape", trace::ints(o.kernel)},
+          {"strides", trace::ints(s)},
           {"pads", std::vector<std::int64_t>{o.padding.h, o.padding.w, o.padding.h, o.padding.w}},
-          {"ceil_mode", std::int64_t{o.ceil_mode}}, {"count_include_pad", std::int64_t{o.count_include_pad}}};
+          {"ceil_mode", std::int64_t{o.ceil_mode}},
+          {"count_include_pad", std::int64_t{o.count_include_pad}}};
 }
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
   return trace::traced(pool2d(x, o, backend::PoolKind::max, false, "max_pool2d").values, "MaxPool", {x}, pool_attrs(o));
 }
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
-  return trace::traced(pool2d(x, o, backend::PoolKind::avg, false, "avg_pool2d").values, "AveragePool", {x}, pool_attrs(o));
+  return trace::traced(pool2d(x, o, backend::PoolKind::avg, false, "avg_pool2d").values, "AveragePool", {x},
+                       pool_attrs(o));
 }
 PoolWithIndices max_pool2d_with_indices(const Tensor& x, const Pool2dOptions& o) {
   return pool2d(x, o, backend::PoolKind::max, true, "max_pool2d_with_indices");

@@ -87,9 +87,8 @@ Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim)
   if (x.dtype() == DType::u8) return sum(x.to(DType::i64), dims, keepdim);  // integers sum as i64, as PyTorch
   auto d = norm_dims(x, dims, "sum");
   Tensor out = reduce_raw(ReduceOp::sum, x, d, keepdim, "sum");
-  return autograd::record("sum", out, {x}, [xs = x.shape(), d](const Tensor& g) {
-    return std::vector<Tensor>{expand_back(g, xs, d)};
-  });
+  return autograd::record("sum", out, {x},
+                          [xs = x.shape(), d](const Tensor& g) { return std::vector<Tensor>{expand_back(g, xs, d)}; });
 }
 Tensor sum(const Tensor& x) { return sum(x, {}, false); }
 
@@ -151,8 +150,12 @@ Tensor max(const Tensor& x) { return extreme_all(x, true, "max"); }
 Tensor min(const Tensor& x) { return extreme_all(x, false, "min"); }
 Tensor max(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim(x, dim, keepdim, true, "max"); }
 Tensor min(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim(x, dim, keepdim, false, "min"); }
-Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) { return arg_dim(x, dim, keepdim, ReduceOp::argmax, "argmax"); }
-Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) { return arg_dim(x, dim, keepdim, ReduceOp::argmin, "argmin"); }
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return arg_dim(x, dim, keepdim, ReduceOp::argmax, "argmax");
+}
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return arg_dim(x, dim, keepdim, ReduceOp::argmin, "argmin");
+}
 
 Tensor var(const Tensor& x, const std::vector<std::int64_t>& dims, bool unbiased, bool keepdim) {
   detail::check_floating(x, "var");

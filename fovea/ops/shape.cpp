@@ -66,7 +66,8 @@ std::optional<Shape> view_strides(const Shape& shape, const Shape& strides, cons
 }
 
 Tensor reshape_record(const Tensor& self, Tensor out, const char* op) {
-  return autograd::record(op, out, {self}, [s = self.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(s)}; });
+  return autograd::record(op, out, {self},
+                          [s = self.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(s)}; });
 }
 
 }  // namespace
@@ -74,8 +75,9 @@ Tensor reshape_record(const Tensor& self, Tensor out, const char* op) {
 Tensor Tensor::view(const Shape& s) const {
   Shape ns = infer_shape(s, numel(), "view");
   auto st = view_strides(shape(), strides(), ns);
-  if (!st) fail("view", "cannot view {} with strides {} as {} without a copy; use reshape()", shape_str(shape()),
-                shape_str(strides()), shape_str(ns));
+  if (!st)
+    fail("view", "cannot view {} with strides {} as {} without a copy; use reshape()", shape_str(shape()),
+         shape_str(strides()), shape_str(ns));
   return trace::traced(reshape_record(*this, make_view(*this, ns, *st, offset()), "view"), "Reshape", {*this});
 }
 
@@ -134,8 +136,10 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
     return std::vector<Tensor>{gx};
   });
   return trace::traced(y, "Slice", {*this},
-                       {{"axes", std::vector<std::int64_t>{dd}}, {"starts", std::vector<std::int64_t>{start}},
-                        {"ends", std::vector<std::int64_t>{end}}, {"steps", std::vector<std::int64_t>{step}}});
+                       {{"axes", std::vector<std::int64_t>{dd}},
+                        {"starts", std::vector<std::int64_t>{start}},
+                        {"ends", std::vector<std::int64_t>{end}},
+                        {"steps", std::vector<std::int64_t>{step}}});
 }
 
 Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
@@ -159,7 +163,8 @@ Tensor Tensor::expand(const Shape& s) const {
   }
   if (ns == shape()) return *this;
   Tensor out = detail::expand_raw(*this, ns);
-  return autograd::record("expand", out, {*this}, [s0 = shape()](const Tensor& g) { return std::vector<Tensor>{sum_to(g, s0)}; });
+  return autograd::record("expand", out, {*this},
+                          [s0 = shape()](const Tensor& g) { return std::vector<Tensor>{sum_to(g, s0)}; });
 }
 
 Tensor Tensor::squeeze(std::int64_t d) const {
@@ -212,7 +217,8 @@ Tensor Tensor::to(DType t) const {
   Tensor out = detail::new_empty(*this, shape(), t);
   be(*this).copy(*this, out);
   if (!is_floating(t)) return out;
-  return autograd::record("to", out, {*this}, [t0 = dtype()](const Tensor& g) { return std::vector<Tensor>{g.to(t0)}; });
+  return autograd::record("to", out, {*this},
+                          [t0 = dtype()](const Tensor& g) { return std::vector<Tensor>{g.to(t0)}; });
 }
 
 Tensor Tensor::to(Device d) const {
@@ -221,7 +227,8 @@ Tensor Tensor::to(Device d) const {
   Tensor out = empty(shape(), {.dtype = dtype(), .device = d});
   // the non-CPU side does the transfer (a CUDA backend copies host <-> device)
   be(device().type == DeviceType::cpu ? out : *this).copy(*this, out);
-  return autograd::record("to", out, {*this}, [d0 = device()](const Tensor& g) { return std::vector<Tensor>{g.to(d0)}; });
+  return autograd::record("to", out, {*this},
+                          [d0 = device()](const Tensor& g) { return std::vector<Tensor>{g.to(d0)}; });
 }
 
 static Tensor cat_untraced(const std::vector<Tensor>& xs, std::int64_t dim) {
@@ -238,7 +245,8 @@ static Tensor cat_untraced(const std::vector<Tensor>& xs, std::int64_t dim) {
     detail::check_same_device(f, t, "cat");
     for (std::int64_t k = 0; k < f.dim(); ++k)
       if (k != d && t.shape()[k] != f.shape()[k])
-        fail("cat", "tensor {} has shape {}, expected {} except in dim {}", i, shape_str(t.shape()), shape_str(f.shape()), d);
+        fail("cat", "tensor {} has shape {}, expected {} except in dim {}", i, shape_str(t.shape()),
+             shape_str(f.shape()), d);
     s[d] += t.shape()[d];
   }
   Tensor out = detail::new_empty(f, s);

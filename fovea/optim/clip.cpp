@@ -26,14 +26,10 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   const bool inf = std::isinf(norm_type);
   for (const auto& g : grads) {
     if (g.numel() == 0) continue;
-    if (inf)
-      total = std::max(total, max(abs(g)).item());
-    else if (norm_type == 2.0)
-      total += sum(square(g)).item();
-    else if (norm_type == 1.0)
-      total += sum(abs(g)).item();
-    else
-      total += sum(pow(abs(g), norm_type)).item();
+    if (inf) total = std::max(total, max(abs(g)).item());
+    else if (norm_type == 2.0) total += sum(square(g)).item();
+    else if (norm_type == 1.0) total += sum(abs(g)).item();
+    else total += sum(pow(abs(g), norm_type)).item();
   }
   if (!inf) total = norm_type == 2.0 ? std::sqrt(total) : std::pow(total, 1.0 / norm_type);
 

@@ -70,12 +70,9 @@ void Optimizer::zero_grad(bool set_to_none) {
       Tensor g = p.grad();
       if (!g.defined()) continue;
       // a gradient with its own history (create_graph) is replaced, not zeroed in place, as PyTorch does
-      if (set_to_none)
-        p.set_grad(Tensor{});
-      else if (g.requires_grad())
-        p.set_grad(zeros_like(g));
-      else
-        g.zero_();
+      if (set_to_none) p.set_grad(Tensor{});
+      else if (g.requires_grad()) p.set_grad(zeros_like(g));
+      else g.zero_();
     }
   }
 }

@@ -22,7 +22,6 @@ struct ParamGroup {
   std::string name{};
 };
 
-
 class Optimizer {
  public:
   virtual ~Optimizer() = default;

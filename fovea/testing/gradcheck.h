@@ -11,7 +11,7 @@
 namespace fovea::testing {
 
 struct GradcheckOptions {
-  double eps = 1e-6;    // step (use ~1e-2 for f32 inputs)
+  double eps = 1e-6;  // step (use ~1e-2 for f32 inputs)
   double atol = 1e-5;
   double rtol = 1e-3;
   // Skip elements where the one-sided differences disagree (a kink such as ReLU at 0).

@@ -27,9 +27,12 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
   std::vector<std::int64_t> bits(4);
   std::memcpy(bits.data(), rs.data(), sizeof(rs));
   all.emplace_back("rng.default", from_vector(bits, {4}));
-  nlohmann::json st{{"epoch", state.epoch}, {"step_in_epoch", state.step_in_epoch},
-                    {"global_step", state.global_step}, {"best_top1", state.best_top1},
-                    {"epoch_loss_sum", state.epoch_loss_sum}, {"epoch_seen", state.epoch_seen},
+  nlohmann::json st{{"epoch", state.epoch},
+                    {"step_in_epoch", state.step_in_epoch},
+                    {"global_step", state.global_step},
+                    {"best_top1", state.best_top1},
+                    {"epoch_loss_sum", state.epoch_loss_sum},
+                    {"epoch_seen", state.epoch_seen},
                     {"epoch_correct", state.epoch_correct}};
   io::save_safetensors(path, all, {{"format", kFormat}, {"config", config.to_json()}, {"state", st.dump()}});
 }

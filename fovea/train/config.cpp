@@ -10,17 +10,40 @@ namespace fovea::train {
 using nlohmann::json;
 
 std::string RunConfig::to_json() const {
-  json j{{"model", model},           {"model_spec", model_spec},           {"num_classes", num_classes}, {"in_channels", in_channels},
-         {"input", input},           {"data", data},               {"classes", classes},
-         {"mean", mean},             {"std", std},                 {"normalize", normalize},
-         {"val_fraction", val_fraction}, {"limit_train", limit_train}, {"limit_test", limit_test},
-         {"epochs", epochs},         {"batch_size", batch_size},   {"optimizer", optimizer},
-         {"lr", lr},                 {"momentum", momentum},       {"weight_decay", weight_decay},
-         {"schedule", schedule},     {"warmup_epochs", warmup_epochs}, {"augment", augment},
-         {"seed", seed},             {"workers", workers},         {"select_classes", select_classes},
-         {"per_class", per_class},   {"init_from", init_from},     {"head", head},
+  json j{{"model", model},
+         {"model_spec", model_spec},
+         {"num_classes", num_classes},
+         {"in_channels", in_channels},
+         {"input", input},
+         {"data", data},
+         {"classes", classes},
+         {"mean", mean},
+         {"std", std},
+         {"normalize", normalize},
+         {"val_fraction", val_fraction},
+         {"limit_train", limit_train},
+         {"limit_test", limit_test},
+         {"epochs", epochs},
+         {"batch_size", batch_size},
+         {"optimizer", optimizer},
+         {"lr", lr},
+         {"momentum", momentum},
+         {"weight_decay", weight_decay},
+         {"schedule", schedule},
+         {"warmup_epochs", warmup_epochs},
+         {"augment", augment},
+         {"seed", seed},
+         {"workers", workers},
+         {"select_classes", select_classes},
+         {"per_class", per_class},
+         {"init_from", init_from},
+         {"head", head},
          {"head_from_pretrained", head_from_pretrained},
-         {"freeze", freeze},         {"unfreeze", unfreeze},       {"bn_update", bn_update},     {"device", device},           {"precision", precision},
+         {"freeze", freeze},
+         {"unfreeze", unfreeze},
+         {"bn_update", bn_update},
+         {"device", device},
+         {"precision", precision},
          {"cuda_graph", cuda_graph}};
   return j.dump();
 }
@@ -67,7 +90,8 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("workers", c.workers);
   // added later (transfer learning, devices, graphs): absent from older checkpoints
   const json defaults = json::parse(RunConfig{}.to_json());
-  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update", "device", "precision", "cuda_graph"})
+  for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze",
+                          "unfreeze", "bn_update", "device", "precision", "cuda_graph"})
     if (!j.contains(key)) j[key] = defaults[key];
   get("select_classes", c.select_classes);
   get("per_class", c.per_class);
@@ -96,18 +120,22 @@ void RunConfig::validate() const {
   if (warmup_epochs < 0 || warmup_epochs >= epochs)
     fail("train", "warm-up epochs must be in [0, epochs), got {}", warmup_epochs);
   if (workers < 0) fail("train", "workers must be >= 0, got {}", workers);
-  if (val_fraction <= 0 || val_fraction >= 1) fail("train", "validation fraction must be in (0, 1), got {}", val_fraction);
+  if (val_fraction <= 0 || val_fraction >= 1)
+    fail("train", "validation fraction must be in (0, 1), got {}", val_fraction);
   if (limit_train < 0 || limit_test < 0) fail("train", "limits must be >= 0");
   if (per_class < 0) fail("train", "images per class must be >= 0, got {}", per_class);
   const Device d = Device::parse(device);  // "[device] unknown device 'x'"
-  if (precision != "f32" && precision != "bf16") fail("train", "unknown precision '{}' (expected f32 or bf16)", precision);
+  if (precision != "f32" && precision != "bf16")
+    fail("train", "unknown precision '{}' (expected f32 or bf16)", precision);
   if (precision == "bf16" && d.type != DeviceType::cuda)
     fail("train", "precision bf16 needs a CUDA device (--device cuda): it runs conv and linear layers on tensor cores");
   if (cuda_graph && d.type != DeviceType::cuda)
     fail("train", "CUDA graphs need a CUDA device (--device cuda), got {}", device);
   if (cuda_graph && optimizer != "sgd")
-    fail("train", "CUDA graphs need --optimizer sgd: {}'s step sizes change every step, and a graph replays them as "
-                  "recorded", optimizer);
+    fail("train",
+         "CUDA graphs need --optimizer sgd: {}'s step sizes change every step, and a graph replays them as "
+         "recorded",
+         optimizer);
 }
 
 }  // namespace fovea::train

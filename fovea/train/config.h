@@ -11,26 +11,26 @@ namespace fovea::train {
 
 struct RunConfig {
   // model and data
-  std::string model = "lenet5";   // a zoo name or a network spec file (.json)
-  std::string model_spec{};       // a spec file's text, kept so checkpoints need no other file
-  std::int64_t num_classes = 0;   // 0: from the data
-  std::int64_t in_channels = 0;   // 0: from the data
-  Shape input{};                  // (C,H,W) the model takes
+  std::string model = "lenet5";        // a zoo name or a network spec file (.json)
+  std::string model_spec{};            // a spec file's text, kept so checkpoints need no other file
+  std::int64_t num_classes = 0;        // 0: from the data
+  std::int64_t in_channels = 0;        // 0: from the data
+  Shape input{};                       // (C,H,W) the model takes
   std::string data = "fashion-mnist";  // fashion-mnist | mnist:DIR | folder:DIR
   std::vector<std::string> classes{};
-  std::vector<double> mean{}, std{};   // normalisation; empty: none
-  std::string normalize = "auto";      // auto (from the training data) | none | M,S
-  double val_fraction = 0.2;           // folder data: the held-out share
+  std::vector<double> mean{}, std{};             // normalisation; empty: none
+  std::string normalize = "auto";                // auto (from the training data) | none | M,S
+  double val_fraction = 0.2;                     // folder data: the held-out share
   std::int64_t limit_train = 0, limit_test = 0;  // 0: all (smoke tests)
   std::vector<std::int64_t> select_classes{};    // only these classes of the data, relabelled 0..K-1
   std::int64_t per_class = 0;                    // at most this many training images per class (0: all)
   // transfer learning (docs/transfer.md)
-  std::string init_from{};                 // pretrained weights: a checkpoint, a state dict (.safetensors) or .onnx
-  std::string head{};                      // rebuild this layer ("auto": the classifier) for num_classes
-  bool head_from_pretrained = false;       // load the head too from init_from (else it starts fresh)
-  std::vector<std::string> freeze{};       // parameter-name patterns made untrainable, in order
-  std::vector<std::string> unfreeze{};     // ... then these made trainable again
-  bool bn_update = false;                  // frozen batch norms update their running statistics
+  std::string init_from{};              // pretrained weights: a checkpoint, a state dict (.safetensors) or .onnx
+  std::string head{};                   // rebuild this layer ("auto": the classifier) for num_classes
+  bool head_from_pretrained = false;    // load the head too from init_from (else it starts fresh)
+  std::vector<std::string> freeze{};    // parameter-name patterns made untrainable, in order
+  std::vector<std::string> unfreeze{};  // ... then these made trainable again
+  bool bn_update = false;               // frozen batch norms update their running statistics
   // optimisation
   std::int64_t epochs = 10;
   std::int64_t batch_size = 64;
@@ -43,7 +43,7 @@ struct RunConfig {
   std::string augment = "none";     // none | crop,flip,rotate=10,erase (see parse_augment)
   std::uint64_t seed = 0;
   int workers = 2;
-  std::string device = "cpu";  // cpu | cuda | cuda:N (docs/gpu.md)
+  std::string device = "cpu";     // cpu | cuda | cuda:N (docs/gpu.md)
   std::string precision = "f32";  // f32 | bf16 (CUDA: conv and linear in bf16, f32 master weights)
   bool cuda_graph = false;        // replay each training step as a CUDA graph (SGD on CUDA; step_graph.h)
 

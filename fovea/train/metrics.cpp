@@ -193,10 +193,9 @@ void write_confusion_png(const Metrics& m, const std::vector<std::string>& class
     for (const auto& n : names) names_px = std::max(names_px, text_px(n, s));
 
   const int pad = 16, gap = 8, ts = 2, line = kGlyphRows * ts, msize = static_cast<int>(k) * cell;
-  const std::string title =
-      m.count() ? fmt::format("confusion matrix: {} sample{}, top-1 {}", m.count(), m.count() == 1 ? "" : "s",
-                              percent(m.top1()))
-                : std::string("confusion matrix: no samples");
+  const std::string title = m.count() ? fmt::format("confusion matrix: {} sample{}, top-1 {}", m.count(),
+                                                    m.count() == 1 ? "" : "s", percent(m.top1()))
+                                      : std::string("confusion matrix: no samples");
   const int mx = pad + line + gap + names_px + gap, my = pad + line + 2 * gap;
   const int width = std::max(mx + msize + pad, 2 * pad + text_px(title, ts));
   const int height = my + msize + gap + names_px + gap + line + pad;

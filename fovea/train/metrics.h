@@ -15,10 +15,10 @@ class Metrics {
   // logits: (B,K), labels: (B) i64, loss: the batch's mean loss
   void update(const Tensor& logits, const Tensor& labels, double loss);
   std::int64_t count() const { return count_; }
-  double loss() const;           // mean over samples
-  double top1() const;           // in [0, 1]
-  double top5() const;           // top-min(5, K)
-  std::vector<double> per_class_accuracy() const;  // NaN for classes with no sample
+  double loss() const;                                                       // mean over samples
+  double top1() const;                                                       // in [0, 1]
+  double top5() const;                                                       // top-min(5, K)
+  std::vector<double> per_class_accuracy() const;                            // NaN for classes with no sample
   const std::vector<std::int64_t>& confusion() const { return confusion_; }  // K*K row-major
   std::int64_t num_classes() const { return k_; }
 

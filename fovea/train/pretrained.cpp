@@ -66,7 +66,8 @@ PretrainedReport load_pretrained(nn::Module& model, const std::string& path, con
       continue;
     }
     if (is_floating(t.dtype()) != is_floating(from->dtype()))
-      fail(kOp, "{}: '{}' is {} in the file, {} in the model", path, name, dtype_name(from->dtype()), dtype_name(t.dtype()));
+      fail(kOp, "{}: '{}' is {} in the file, {} in the model", path, name, dtype_name(from->dtype()),
+           dtype_name(t.dtype()));
     t.detach().copy_(from->to(t.dtype()).to(t.device()));
     r.loaded.push_back(name);
   }

@@ -95,8 +95,8 @@ void Progress::end_epoch(const std::string& summary) {
   } else {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     fmt::print(out_, "epoch {}/{}  {} batches  {}  {} img/s  loss {}  acc {}{}\n", epoch_, epochs_, done_,
-               seconds_str(secs), rate_str(images_per_second()), loss_str(running_loss()),
-               acc_str(running_accuracy()), summary.empty() ? "" : "  " + summary);
+               seconds_str(secs), rate_str(images_per_second()), loss_str(running_loss()), acc_str(running_accuracy()),
+               summary.empty() ? "" : "  " + summary);
   }
   std::fflush(out_);
 }
@@ -120,10 +120,10 @@ void Progress::draw(bool final_draw) {
   const double secs = std::chrono::duration<double>(now - start_).count();
   const double eta = done_ ? secs / static_cast<double>(done_) * static_cast<double>(batches_ - done_) : std::nan("");
   const std::string head = fmt::format("epoch {}/{}", epoch_, epochs_);
-  const std::string tail = fmt::format(" {}/{}  {} img/s  {}  loss {}  acc {}", done_, batches_,
-                                       rate_str(images_per_second()),
-                                       final_draw ? seconds_str(secs) : "ETA " + format_duration(eta),
-                                       loss_str(running_loss()), acc_str(running_accuracy()));
+  const std::string tail =
+      fmt::format(" {}/{}  {} img/s  {}  loss {}  acc {}", done_, batches_, rate_str(images_per_second()),
+                  final_draw ? seconds_str(secs) : "ETA " + format_duration(eta), loss_str(running_loss()),
+                  acc_str(running_accuracy()));
   // The bar's width depends on the terminal and the epoch, not on the fields beside it, so it
   // stays put while they change.
   const int cols = terminal_columns(out_);

@@ -44,7 +44,7 @@ class StepGraph {
   Step step_;
   Tensor images_, labels_;  // the recorded step's inputs, refilled per batch
   DeviceGraph graph_;
-  Out out_;                 // the recorded step's outputs
+  Out out_;  // the recorded step's outputs
   std::vector<double> recorded_lrs_;
   bool warm_ = false;
   std::string note_;

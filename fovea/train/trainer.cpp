@@ -5,9 +5,9 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "fovea/autograd/grad_mode.h"
@@ -87,8 +87,10 @@ Tensor correct_count(const Tensor& logits, const Tensor& labels) { return sum(eq
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, const std::vector<Tensor>& params) {
   if (c.optimizer == "sgd")
-    return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
-  if (c.optimizer == "adam") return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+    return std::make_unique<optim::SGD>(
+        params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+  if (c.optimizer == "adam")
+    return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay});
   return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .weight_decay = c.weight_decay});
 }
 
@@ -96,15 +98,17 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, const std::
 std::shared_ptr<optim::LRScheduler> make_schedule(const RunConfig& c, optim::Optimizer& opt, std::int64_t batches) {
   const std::int64_t total = c.epochs * batches, warm = c.warmup_epochs * batches;
   std::shared_ptr<optim::LRScheduler> main;
-  if (c.schedule == "none") main = std::make_shared<optim::StepLR>(opt, optim::StepLROptions{.step_size = total + 1, .gamma = 1.0});
+  if (c.schedule == "none")
+    main = std::make_shared<optim::StepLR>(opt, optim::StepLROptions{.step_size = total + 1, .gamma = 1.0});
   else if (c.schedule == "cosine")
     main = std::make_shared<optim::CosineAnnealingLR>(opt, optim::CosineAnnealingLROptions{.t_max = total - warm});
   else if (c.schedule == "step")
-    main = std::make_shared<optim::MultiStepLR>(opt, optim::MultiStepLROptions{.milestones = {(total - warm) / 2, (total - warm) * 3 / 4}});
-  else
-    return std::make_shared<optim::OneCycleLR>(opt, optim::OneCycleLROptions{.max_lr = c.lr, .total_steps = total});
+    main = std::make_shared<optim::MultiStepLR>(
+        opt, optim::MultiStepLROptions{.milestones = {(total - warm) / 2, (total - warm) * 3 / 4}});
+  else return std::make_shared<optim::OneCycleLR>(opt, optim::OneCycleLROptions{.max_lr = c.lr, .total_steps = total});
   if (warm == 0) return main;
-  auto warmup = std::make_shared<optim::LinearLR>(opt, optim::LinearLROptions{.start_factor = 0.01, .end_factor = 1.0, .total_iters = warm});
+  auto warmup = std::make_shared<optim::LinearLR>(
+      opt, optim::LinearLROptions{.start_factor = 0.01, .end_factor = 1.0, .total_iters = warm});
   return std::make_shared<optim::SequentialLR>(opt, std::vector<std::shared_ptr<optim::LRScheduler>>{warmup, main},
                                                std::vector<std::int64_t>{warm});
 }
@@ -177,15 +181,16 @@ data::Transform train_transform(const RunConfig& c) {
 nn::ModulePtr build_model(const RunConfig& c) {
   if (c.model_spec.empty() && !models::is_spec_path(c.model)) {
     // images of 64x64 and less (Fashion-MNIST, CIFAR) get the zoo's small-input stems
-    auto m = models::create(c.model, {.num_classes = c.num_classes, .in_channels = c.in_channels,
+    auto m = models::create(c.model, {.num_classes = c.num_classes,
+                                      .in_channels = c.in_channels,
                                       .small_input = c.input.size() == 3 && c.input[1] <= 64 && c.input[2] <= 64});
     if (!c.head.empty()) new_head(*m, c.head, c.num_classes);
     return m;
   }
   auto spec = c.model_spec.empty() ? models::load_spec(c.model) : models::parse_spec(c.model_spec, c.model);
   if (!c.input.empty() && spec.input != c.input)
-    fail("train", "{} takes input {} but the data gives {}; change the spec's \"input\" or pass --input",
-         c.model, shape_str(spec.input), shape_str(c.input));
+    fail("train", "{} takes input {} but the data gives {}; change the spec's \"input\" or pass --input", c.model,
+         shape_str(spec.input), shape_str(c.input));
   if (!c.head.empty()) {
     new_head(*spec.net, c.head, c.num_classes);
     return spec.net;
@@ -217,7 +222,9 @@ Metrics evaluate(nn::Module& model, data::DataLoader& loader) {
 void prepare_transfer(nn::Module& model, const RunConfig& c, bool fresh, std::FILE* log) {
   // a resumed run's weights come from its checkpoint; only the freezing is set up again
   if (fresh && !c.init_from.empty()) {
-    const std::string head = c.head.empty() || c.head_from_pretrained ? "" : c.head == "auto" ? find_head(model) : c.head;
+    const std::string head = c.head.empty() || c.head_from_pretrained ? ""
+                             : c.head == "auto"                       ? find_head(model)
+                                                                      : c.head;
     const auto r = load_pretrained(model, c.init_from, head);
     if (log) fmt::print(log, "pretrained weights from {}: {}\n", c.init_from, r.str());
   }
@@ -256,7 +263,8 @@ TrainResult train(const TrainOptions& opts) {
     } else {
       auto v = parse_numbers(c.normalize, "--normalize");
       if (v.size() != 2 * static_cast<size_t>(c.in_channels))
-        fail("train", "--normalize needs {} numbers (means then standard deviations), got {}", 2 * c.in_channels, v.size());
+        fail("train", "--normalize needs {} numbers (means then standard deviations), got {}", 2 * c.in_channels,
+             v.size());
       c.mean.assign(v.begin(), v.begin() + c.in_channels);
       c.std.assign(v.begin() + c.in_channels, v.end());
     }
@@ -264,7 +272,10 @@ TrainResult train(const TrainOptions& opts) {
   data::DataLoader train_loader(ds.train, train_transform(c),
                                 {.batch_size = c.batch_size, .shuffle = true, .workers = c.workers, .seed = c.seed});
   data::DataLoader test_loader(ds.test, eval_transform(c),
-                               {.batch_size = std::max<std::int64_t>(c.batch_size, 256), .shuffle = false, .workers = c.workers, .seed = c.seed});
+                               {.batch_size = std::max<std::int64_t>(c.batch_size, 256),
+                                .shuffle = false,
+                                .workers = c.workers,
+                                .seed = c.seed});
   manual_seed(c.seed);
   auto model = build_model(c);
   prepare_transfer(*model, c, !ck, opts.quiet ? nullptr : opts.log);
@@ -400,9 +411,9 @@ TrainResult train(const TrainOptions& opts) {
     write_text_atomic(metrics_path, doc.dump(2) + "\n");
     std::string graph_note;  // the run's totals so far
     if (graphed)
-      graph_note = graphed->note().empty()
-                       ? fmt::format("  (CUDA graph: {} replays, {} recordings)", graphed->replays(), graphed->recordings())
-                       : fmt::format("  (CUDA graph off, steps run eagerly: {})", graphed->note());
+      graph_note = graphed->note().empty() ? fmt::format("  (CUDA graph: {} replays, {} recordings)",
+                                                         graphed->replays(), graphed->recordings())
+                                           : fmt::format("  (CUDA graph off, steps run eagerly: {})", graphed->note());
     progress.end_epoch(fmt::format("test loss {:.4f}  top-1 {}  top-5 {}{}{}", m.loss(), pct(m.top1()), pct(m.top5()),
                                    best ? "  (best)" : "", graph_note));
     res.epochs_done = epoch + 1;
@@ -411,7 +422,8 @@ TrainResult train(const TrainOptions& opts) {
   }
   res.best_top1 = st.best_top1;
   if (last_metrics) {
-    fmt::print(opts.log, "\n{}\n{}\n", per_class_table(*last_metrics, c.classes), confusion_table(*last_metrics, c.classes));
+    fmt::print(opts.log, "\n{}\n{}\n", per_class_table(*last_metrics, c.classes),
+               confusion_table(*last_metrics, c.classes));
     const std::string png = (fs::path(opts.out_dir) / "confusion.png").string();
     write_confusion_png(*last_metrics, c.classes, png);
     fmt::print(opts.log, "wrote {}, {}, {}, {}\n", metrics_path, last_path, best_path, png);

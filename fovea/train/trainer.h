@@ -16,8 +16,8 @@ namespace fovea::train {
 struct TrainOptions {
   RunConfig config;
   std::string out_dir = "runs/run";
-  bool resume = false;   // continue out_dir/last.safetensors (its configuration wins)
-  bool quiet = false;    // plain one-line-per-epoch output even on a terminal
+  bool resume = false;  // continue out_dir/last.safetensors (its configuration wins)
+  bool quiet = false;   // plain one-line-per-epoch output even on a terminal
   std::FILE* log = stdout;
   // called after every optimizer step with the global step (tests use it to interrupt)
   std::function<void(std::int64_t)> on_step = nullptr;

@@ -8,15 +8,16 @@
 #include "fovea/io/safetensors.h"
 #include "fovea/models/registry.h"
 #include "fovea/models/spec.h"
-#include "fovea/ops/ops.h"
 #include "fovea/nn/nn.h"
+#include "fovea/ops/ops.h"
 
 using namespace fovea;
 
 namespace {
 
 Tensor rows_of(const std::string& name) {
-  return io::load_safetensors(std::string(FOVEA_SOURCE_DIR) + "/tests/golden/fixtures/" + name + ".safetensors").at("rows");
+  return io::load_safetensors(std::string(FOVEA_SOURCE_DIR) + "/tests/golden/fixtures/" + name + ".safetensors")
+      .at("rows");
 }
 
 const char* kArticle = R"({"input": [1, 30, 30], "layers": [
@@ -26,12 +27,14 @@ const char* kArticle = R"({"input": [1, 30, 30], "layers": [
 }  // namespace
 
 // Each fixture row holds the arguments and, last, PyTorch's output size.
-static void check_rows(const char* fixture, std::int64_t cols, const std::function<std::int64_t(const std::int64_t*)>& f) {
+static void check_rows(const char* fixture, std::int64_t cols,
+                       const std::function<std::int64_t(const std::int64_t*)>& f) {
   auto r = rows_of(fixture);
   ASSERT_EQ(r.size(1), cols);
   ASSERT_GT(r.size(0), 100);
   auto v = r.to_vector<std::int64_t>();
-  for (std::int64_t i = 0; i < r.size(0); ++i) EXPECT_EQ(f(&v[i * cols]), v[i * cols + cols - 1]) << fixture << " row " << i;
+  for (std::int64_t i = 0; i < r.size(0); ++i)
+    EXPECT_EQ(f(&v[i * cols]), v[i * cols + cols - 1]) << fixture << " row " << i;
 }
 
 TEST(Formulas, OutputSizesMatchPyTorch) {
@@ -45,8 +48,10 @@ TEST(Formulas, OutputSizesMatchPyTorch) {
 }
 
 TEST(Formulas, ParameterCountsMatchTheModules) {
-  EXPECT_EQ(analysis::conv2d_params(3, 64, 7, 7, 1, false), nn::make<nn::Conv2d>({.in = 3, .out = 64, .kernel = 7, .bias = false})->num_parameters());
-  EXPECT_EQ(analysis::conv2d_params(32, 32, 3, 3, 32), nn::make<nn::Conv2d>({.in = 32, .out = 32, .kernel = 3, .groups = 32})->num_parameters());
+  EXPECT_EQ(analysis::conv2d_params(3, 64, 7, 7, 1, false),
+            nn::make<nn::Conv2d>({.in = 3, .out = 64, .kernel = 7, .bias = false})->num_parameters());
+  EXPECT_EQ(analysis::conv2d_params(32, 32, 3, 3, 32),
+            nn::make<nn::Conv2d>({.in = 32, .out = 32, .kernel = 3, .groups = 32})->num_parameters());
   EXPECT_EQ(analysis::linear_params(1690, 200), 338200);
   EXPECT_EQ(analysis::batch_norm_params(64), nn::make<nn::BatchNorm2d>({.features = 64})->num_parameters());
   EXPECT_THROW(conv_output_size(2, 5), Error);
@@ -59,9 +64,9 @@ TEST(Summary, ArticleWorkedExample) {
   EXPECT_EQ(spec.output, (Shape{200}));
   auto s = analysis::summarize(*spec.net, spec.input);
   EXPECT_EQ(s.params, 338460);
-  EXPECT_EQ(s.rows[1].params, 260);                       // conv: 250 weights + 10 biases
-  EXPECT_EQ(s.rows[3].output, (Shape{1, 10, 13, 13}));    // 1,690 values
-  EXPECT_EQ(s.rows[5].params, 338200);                    // 338,000 weights + 200 biases
+  EXPECT_EQ(s.rows[1].params, 260);                     // conv: 250 weights + 10 biases
+  EXPECT_EQ(s.rows[3].output, (Shape{1, 10, 13, 13}));  // 1,690 values
+  EXPECT_EQ(s.rows[5].params, 338200);                  // 338,000 weights + 200 biases
   auto table = analysis::format_summary(s, analysis::Format::table);
   EXPECT_NE(table.find("Total params: 338,460"), std::string::npos) << table;
   auto j = analysis::format_summary(s, analysis::Format::json);
@@ -74,7 +79,8 @@ TEST(Summary, ArticleWorkedExample) {
 TEST(ReceptiveField, ArticleExample) {
   auto spec = models::parse_spec(R"({"input": [1, 5, 5], "layers": [
     {"type": "conv2d", "out": 1, "kernel": 3, "stride": 2, "padding": 1},
-    {"type": "conv2d", "out": 1, "kernel": 3, "stride": 2, "padding": 1}]})", "rf.json");
+    {"type": "conv2d", "out": 1, "kernel": 3, "stride": 2, "padding": 1}]})",
+                                 "rf.json");
   auto s = analysis::summarize(*spec.net, spec.input);
   ASSERT_EQ(s.rows.size(), 3u);
   EXPECT_EQ(s.rows[1].output, (Shape{1, 1, 3, 3}));
@@ -93,7 +99,8 @@ TEST(ReceptiveField, DilatedGrowsExponentially) {
   auto spec = models::parse_spec(R"({"input": [1, 1, 40], "layers": [
     {"type": "conv2d", "out": 1, "kernel": [1, 3], "dilation": [1, 1], "padding": "same"},
     {"type": "conv2d", "out": 1, "kernel": [1, 3], "dilation": [1, 2], "padding": "same"},
-    {"type": "conv2d", "out": 1, "kernel": [1, 3], "dilation": [1, 4], "padding": "same"}]})", "dilated.json");
+    {"type": "conv2d", "out": 1, "kernel": [1, 3], "dilation": [1, 4], "padding": "same"}]})",
+                                 "dilated.json");
   auto s = analysis::summarize(*spec.net, spec.input);
   EXPECT_EQ(s.rows[1].geometry.w.rf, 3);
   EXPECT_EQ(s.rows[2].geometry.w.rf, 7);
@@ -118,8 +125,8 @@ class TwoPaths : public nn::Module {
 }  // namespace
 
 TEST(ReceptiveField, LargestOverThePaths) {
-  auto net = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{std::make_shared<TwoPaths>(),
-                                                                                   nn::make<nn::MaxPool2d>({.kernel = 2})});
+  auto net = std::make_shared<nn::Sequential>(
+      std::initializer_list<nn::ModulePtr>{std::make_shared<TwoPaths>(), nn::make<nn::MaxPool2d>({.kernel = 2})});
   auto s = analysis::summarize(*net, {1, 16, 16});
   EXPECT_EQ(s.rows[1].type, "TwoPaths");
   EXPECT_EQ(s.rows[1].geometry.h.rf, 7);
@@ -149,7 +156,8 @@ TEST(Spec, ErrorsNameTheLayerAndField) {
       EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
     }
   };
-  expect_error(R"({"input": [1, 8, 8], "layers": [{"type": "conv2d", "kernel": 3}]})", "layer 0 (conv2d): missing field 'out'");
+  expect_error(R"({"input": [1, 8, 8], "layers": [{"type": "conv2d", "kernel": 3}]})",
+               "layer 0 (conv2d): missing field 'out'");
   expect_error(R"({"input": [1, 8, 8], "layers": [{"type": "relu"}, {"type": "conv2d", "out": 2, "kernal": 3}]})",
                "layer 1 (conv2d): unknown field 'kernal'");
   expect_error(R"({"input": [1, 8, 8], "layers": [{"type": "conv"}]})", "unknown layer type 'conv'");
@@ -157,7 +165,8 @@ TEST(Spec, ErrorsNameTheLayerAndField) {
   expect_error(R"({"input": [1, 8, 8], "layers": [{"type": "flatten"}, {"type": "maxpool2d", "kernel": 2}]})",
                "layer 1 (maxpool2d): needs an image input");
   expect_error(R"({"input": [1, 8], "layers": [{"type": "relu"}]})", "\"input\" must be [C, H, W]");
-  expect_error(R"({"input": [1, 8, 8], "layers": [{"type": "conv2d", "out": -1, "kernel": 3}]})", "must be an integer >= 1");
+  expect_error(R"({"input": [1, 8, 8], "layers": [{"type": "conv2d", "out": -1, "kernel": 3}]})",
+               "must be an integer >= 1");
   expect_error("{not json", "not valid JSON");
 }
 
@@ -180,11 +189,12 @@ TEST(Spec, LayerCatalogueTypes) {
     {"type": "maxpool2d", "kernel": 2}, {"type": "conv_transpose2d", "out": 4, "kernel": 2, "stride": 2},
     {"type": "upsample", "scale": 2, "mode": "bilinear"}, {"type": "adaptive_avgpool2d", "out": [3, 5]},
     {"type": "adaptive_maxpool2d", "out": 2}, {"type": "global_avgpool2d"}, {"type": "flatten"},
-    {"type": "linear", "out": 3}]})", "catalogue.json");
+    {"type": "linear", "out": 3}]})",
+                                 "catalogue.json");
   EXPECT_EQ(spec.output, (Shape{3}));
   EXPECT_EQ((*spec.net)(randn({2, 3, 16, 16})).shape(), (Shape{2, 3}));
   auto s = analysis::summarize(*spec.net, spec.input);
-  EXPECT_EQ(s.rows[4].output, (Shape{1, 4, 16, 16}));   // transposed conv undoes the pooling
+  EXPECT_EQ(s.rows[4].output, (Shape{1, 4, 16, 16}));  // transposed conv undoes the pooling
   EXPECT_EQ(s.rows[5].output, (Shape{1, 4, 32, 32}));
   EXPECT_TRUE(s.rows[8].geometry.global);
 }
@@ -201,8 +211,8 @@ TEST(ReceptiveField, PublishedValuesOfTheZoo) {
     if (rf == 0) ADD_FAILURE() << model << " has no layer " << layer;
     return rf;
   };
-  EXPECT_EQ(rf_of("alexnet", "features.12"), 195);       // pool5
-  EXPECT_EQ(rf_of("vgg16", "features.30"), 212);         // pool5
-  EXPECT_EQ(rf_of("resnet50", "layer4.2.relu"), 427);    // torchvision's: stride on the 3x3
-  EXPECT_EQ(rf_of("resnet50_v1", "layer4.2.relu"), 483); // the paper's: stride on the 1x1
+  EXPECT_EQ(rf_of("alexnet", "features.12"), 195);        // pool5
+  EXPECT_EQ(rf_of("vgg16", "features.30"), 212);          // pool5
+  EXPECT_EQ(rf_of("resnet50", "layer4.2.relu"), 427);     // torchvision's: stride on the 3x3
+  EXPECT_EQ(rf_of("resnet50_v1", "layer4.2.relu"), 483);  // the paper's: stride on the 1x1
 }

@@ -6,6 +6,6 @@
 
 // In a fixture's SetUp: skips the test, saying that `what` was NOT checked, where fovea was built
 // without CUDA or the machine has no GPU.
-#define FOVEA_SKIP_WITHOUT_CUDA(what)                                                                        \
-  if (!::fovea::backend::cuda_available())                                                                  \
+#define FOVEA_SKIP_WITHOUT_CUDA(what)      \
+  if (!::fovea::backend::cuda_available()) \
   GTEST_SKIP() << "no CUDA device (or fovea built without FOVEA_CUDA): " << (what) << " NOT checked"

@@ -84,7 +84,8 @@ TEST_F(DeviceParity, Elementwise) {
   check("mul div", {r({4, 5}), abs(r({4, 5})) + 0.5}, [](auto& v) { return v[0] * v[1] / (v[1] + 1.0); });
   check("exp log sqrt", {abs(r({6, 7})) + 0.1}, [](auto& v) { return exp(v[0]) + log(v[0]) + sqrt(v[0]); });
   check("pow maximum", {abs(r({5, 5})) + 0.1, r({5, 5})}, [](auto& v) { return pow(v[0], 1.7) + maximum(v[0], v[1]); });
-  check("clamp where", {r({5, 6})}, [](auto& v) { return where(gt(v[0], scalar_like(0, v[0])), clamp(v[0], -0.5, 0.5), v[0] * 2.0); });
+  check("clamp where", {r({5, 6})},
+        [](auto& v) { return where(gt(v[0], scalar_like(0, v[0])), clamp(v[0], -0.5, 0.5), v[0] * 2.0); });
 }
 
 TEST_F(DeviceParity, Activations) {
@@ -147,9 +148,11 @@ TEST_F(DeviceParity, Convolution) {
 TEST_F(DeviceParity, ConvolutionWithTf32) {
   backend::set_cuda_math({.conv_tf32 = true, .matmul_tf32 = true});
   // TF32 keeps 10 mantissa bits: about 1e-3 relative per product, 5e-3 on these sums
-  check("conv2d TF32", {r({2, 16, 12, 12}), r({16, 16, 3, 3}) * 0.1, r({16})},
-        [](auto& v) { return conv2d(v[0], v[1], v[2], {.padding = 1}); }, 5e-3);
-  check("matmul TF32", {r({32, 64}), r({64, 48}) * 0.1}, [](auto& v) { return matmul(v[0], v[1]); }, 5e-3);
+  check(
+      "conv2d TF32", {r({2, 16, 12, 12}), r({16, 16, 3, 3}) * 0.1, r({16})},
+      [](auto& v) { return conv2d(v[0], v[1], v[2], {.padding = 1}); }, 5e-3);
+  check(
+      "matmul TF32", {r({32, 64}), r({64, 48}) * 0.1}, [](auto& v) { return matmul(v[0], v[1]); }, 5e-3);
 }
 
 TEST_F(DeviceParity, Bf16Autocast) {
@@ -157,15 +160,18 @@ TEST_F(DeviceParity, Bf16Autocast) {
   // by up to 2^-9 relative, so a sum of n products is off by about 2^-9 sqrt(n) times the typical
   // product, 1% of the largest gradient here (measured: 0.3%)
   AutocastGuard bf16(Precision::bf16);
-  check("conv2d bf16", {r({2, 16, 12, 12}), r({16, 16, 3, 3}) * 0.1, r({16})},
-        [](auto& v) { return conv2d(v[0], v[1], v[2], {.padding = 1}); }, 1e-2, Tol::of_scale);
-  check("linear bf16", {r({8, 64}), r({32, 64}) * 0.1, r({32})}, [](auto& v) { return linear(v[0], v[1], v[2]); },
-        1e-2, Tol::of_scale);
+  check(
+      "conv2d bf16", {r({2, 16, 12, 12}), r({16, 16, 3, 3}) * 0.1, r({16})},
+      [](auto& v) { return conv2d(v[0], v[1], v[2], {.padding = 1}); }, 1e-2, Tol::of_scale);
+  check(
+      "linear bf16", {r({8, 64}), r({32, 64}) * 0.1, r({32})}, [](auto& v) { return linear(v[0], v[1], v[2]); }, 1e-2,
+      Tol::of_scale);
 }
 
 TEST_F(DeviceParity, Pooling) {
   check("max 2x2", {r({2, 3, 8, 8})}, [](auto& v) { return max_pool2d(v[0], {.kernel = 2}); });
-  check("max 3x3 s2 ceil", {r({2, 3, 9, 9})}, [](auto& v) { return max_pool2d(v[0], {.kernel = 3, .stride = 2, .ceil_mode = true}); });
+  check("max 3x3 s2 ceil", {r({2, 3, 9, 9})},
+        [](auto& v) { return max_pool2d(v[0], {.kernel = 3, .stride = 2, .ceil_mode = true}); });
   check("avg pad exclude", {r({2, 3, 7, 7})},
         [](auto& v) { return avg_pool2d(v[0], {.kernel = 3, .stride = 2, .padding = 1, .count_include_pad = false}); });
   check("avg ceil include", {r({1, 2, 8, 8})},
@@ -176,14 +182,19 @@ TEST_F(DeviceParity, Pooling) {
   auto c = max_pool2d_with_indices(x, {.kernel = 2});
   auto g = max_pool2d_with_indices(x.to(kCuda), {.kernel = 2});
   test::expect_close(g.indices.to(kCPU), c.indices, 0, "max pool indices");
-  check("max_unpool2d", {r({1, 2, 3, 3})}, [&](auto& v) { return max_unpool2d(v[0], c.indices.to(v[0].device()), {6, 6}); });
+  check("max_unpool2d", {r({1, 2, 3, 3})}, [&](auto& v) {
+    return max_unpool2d(v[0], c.indices.to(v[0].device()), {6, 6});
+  });
 }
 
 TEST_F(DeviceParity, ResamplingAndNormalisation) {
   check("nearest x2", {r({1, 2, 5, 6})}, [](auto& v) { return upsample(v[0], {.scale = 2.0}); });
-  check("bilinear", {r({1, 2, 5, 6})}, [](auto& v) { return upsample(v[0], {.size = {9, 11}, .mode = UpsampleMode::bilinear}); });
-  check("bilinear corners", {r({1, 2, 5, 6})},
-        [](auto& v) { return upsample(v[0], {.size = {8, 8}, .mode = UpsampleMode::bilinear, .align_corners = true}); });
+  check("bilinear", {r({1, 2, 5, 6})}, [](auto& v) {
+    return upsample(v[0], {.size = {9, 11}, .mode = UpsampleMode::bilinear});
+  });
+  check("bilinear corners", {r({1, 2, 5, 6})}, [](auto& v) {
+    return upsample(v[0], {.size = {8, 8}, .mode = UpsampleMode::bilinear, .align_corners = true});
+  });
   check("batch_norm eval", {r({4, 3, 5, 5}), r({3}), abs(r({3})) + 0.5, r({3}), r({3})},
         [](auto& v) { return batch_norm(v[0], v[1].detach(), v[2].detach(), v[3], v[4], {.training = false}); });
   check("batch_norm train", {r({4, 3, 5, 5}), r({3}), r({3})}, [](auto& v) {
@@ -199,7 +210,9 @@ TEST_F(DeviceParity, ResamplingAndNormalisation) {
                         {.training = true});
     });
   check("local_response_norm", {r({2, 8, 4, 4})}, [](auto& v) { return local_response_norm(v[0], {.size = 5}); });
-  check("pad cat", {r({2, 3, 4}), r({2, 3, 4})}, [](auto& v) { return cat({pad(v[0], {1, 2}), pad(v[1], {2, 1})}, 1); });
+  check("pad cat", {r({2, 3, 4}), r({2, 3, 4})}, [](auto& v) {
+    return cat({pad(v[0], {1, 2}), pad(v[1], {2, 1})}, 1);
+  });
 }
 
 TEST_F(DeviceParity, LossesAndDropout) {

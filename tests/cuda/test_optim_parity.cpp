@@ -26,9 +26,7 @@ const Device kCuda{DeviceType::cuda, 0};
 
 class OptimParity : public ::testing::Test {
  protected:
-  void SetUp() override {
-    FOVEA_SKIP_WITHOUT_CUDA("fused optimizer parity");
-  }
+  void SetUp() override { FOVEA_SKIP_WITHOUT_CUDA("fused optimizer parity"); }
 };
 
 using MakeOptimizer = std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>;
@@ -85,12 +83,10 @@ TEST_F(OptimParity, Sgd) {
 
 TEST_F(OptimParity, Adam) {
   for (DType dt : kDtypes) {
-    check("adam decay", dt, [](auto p) {
-      return std::make_unique<Adam>(std::move(p), AdamOptions{.lr = 1e-2, .weight_decay = 1e-2});
-    });
-    check("adam amsgrad", dt, [](auto p) {
-      return std::make_unique<Adam>(std::move(p), AdamOptions{.lr = 1e-2, .amsgrad = true});
-    });
+    check("adam decay", dt,
+          [](auto p) { return std::make_unique<Adam>(std::move(p), AdamOptions{.lr = 1e-2, .weight_decay = 1e-2}); });
+    check("adam amsgrad", dt,
+          [](auto p) { return std::make_unique<Adam>(std::move(p), AdamOptions{.lr = 1e-2, .amsgrad = true}); });
     check("adamw amsgrad", dt, [](auto p) {
       return std::make_unique<AdamW>(std::move(p), AdamWOptions{.lr = 1e-2, .weight_decay = 0.05, .amsgrad = true});
     });

@@ -17,9 +17,7 @@ namespace {
 
 class TrainGraph : public ::testing::Test {
  protected:
-  void SetUp() override {
-    FOVEA_SKIP_WITHOUT_CUDA("graph training");
-  }
+  void SetUp() override { FOVEA_SKIP_WITHOUT_CUDA("graph training"); }
 };
 
 std::string log_of(std::FILE* f) {
@@ -34,10 +32,10 @@ TEST_F(TrainGraph, ReplayedStepsTrainAsEagerOnes) {
   auto options = [&](const std::string& name, bool graph) {
     train::TrainOptions o = run.options(name);
     o.config.device = "cuda";
-    o.config.batch_size = 60;      // 512 images: 8 full batches and one of 32
-    o.config.schedule = "step";    // the rate changes after the first epoch: a new recording
+    o.config.batch_size = 60;    // 512 images: 8 full batches and one of 32
+    o.config.schedule = "step";  // the rate changes after the first epoch: a new recording
     o.config.cuda_graph = graph;
-    o.quiet = false;               // the epoch line reports the replays
+    o.quiet = false;  // the epoch line reports the replays
     return o;
   };
   const train::TrainResult eager = train::train(options("eager", false));

@@ -12,8 +12,8 @@
 
 #include "fovea/core/error.h"
 #include "fovea/core/generator.h"
-#include "tests/test_util.h"
 #include "fovea/data/dataset.h"
+#include "tests/test_util.h"
 
 namespace fovea::test {
 
@@ -78,7 +78,6 @@ inline std::vector<unsigned char> read_bytes(const std::filesystem::path& p) {
   std::ifstream f(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
-
 
 inline ::testing::AssertionResult contains(const char* text_expr, const char* needle_expr, const std::string& text,
                                            const std::string& needle) {

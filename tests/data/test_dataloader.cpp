@@ -191,14 +191,16 @@ TEST(DataLoader, NextWithoutStartEpochRunsEpochZero) {
 }
 
 TEST(DataLoader, DifferentSizesInOneBatch) {
-  std::vector<Tensor> images = {fovea::zeros({1, 4, 4}, {.dtype = DType::u8}), fovea::zeros({1, 5, 4}, {.dtype = DType::u8})};
+  std::vector<Tensor> images = {fovea::zeros({1, 4, 4}, {.dtype = DType::u8}),
+                                fovea::zeros({1, 5, 4}, {.dtype = DType::u8})};
   const auto ds = std::make_shared<fovea::test::MemoryDataset>(images, std::vector<std::int64_t>{0, 1});
   data::DataLoader loader(ds, nullptr, {.batch_size = 2, .shuffle = false, .workers = 1});
   EXPECT_CONTAINS(error_of([&] { loader.next(); }),
                   "[dataloader] images in one batch differ in size: (1,4,4) (sample 0) and (1,5,4) (sample 1); add a "
                   "resize transform");
   data::DataLoader raw(ds, [](const Tensor& x, Generator&) { return x; }, {.batch_size = 1, .workers = 0});
-  EXPECT_CONTAINS(error_of([&] { raw.next(); }), "the transform must return a CPU f32 image (C,H,W) (end it with to_tensor())");
+  EXPECT_CONTAINS(error_of([&] { raw.next(); }),
+                  "the transform must return a CPU f32 image (C,H,W) (end it with to_tensor())");
 }
 
 TEST(DataLoader, BadOptions) {

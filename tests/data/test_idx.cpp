@@ -164,7 +164,7 @@ TEST(IdxMalformed, ExtraBytes) {
   const Bytes b = idx_bytes({5}, iota_bytes(8));
   write_bytes(dir / "long.idx", b);
   EXPECT_CONTAINS(read_error(dir / "long.idx"),
-              "3 extra bytes after the data: dims (5) need 5 data bytes after the 8-byte header, the file has 8");
+                  "3 extra bytes after the data: dims (5) need 5 data bytes after the 8-byte header, the file has 8");
   write_gz(dir / "long.idx.gz", b);
   EXPECT_CONTAINS(read_error(dir / "long.idx.gz"), "3 extra bytes after the data");
 }
@@ -197,10 +197,8 @@ fs::path write_mnist(const MnistFiles& f, const std::string& tag = "") {
   const fs::path dir = fresh_dir(tag);
   write_bytes(dir / "t10k-images-idx3-ubyte", idx_bytes({f.n, f.rows, f.cols}, iota_bytes(f.n * f.rows * f.cols)));
   const Bytes labels = idx_bytes({static_cast<std::uint32_t>(f.labels.size())}, f.labels);
-  if (f.gzip_labels)
-    write_gz(dir / "t10k-labels-idx1-ubyte.gz", labels);
-  else
-    write_bytes(dir / "t10k-labels-idx1-ubyte", labels);
+  if (f.gzip_labels) write_gz(dir / "t10k-labels-idx1-ubyte.gz", labels);
+  else write_bytes(dir / "t10k-labels-idx1-ubyte", labels);
   return dir;
 }
 
@@ -226,7 +224,7 @@ TEST(Data, MnistFromSmallFiles) {
   EXPECT_EQ(ds->get(0).image.data<std::uint8_t>()[0], all[0]);
   EXPECT_CONTAINS(error_of([&] { ds->get(5); }), "[mnist] index 5 out of range for 5 images");
   EXPECT_CONTAINS(error_of([&] { fovea::data::mnist(dir.string(), true); }),
-              "missing " + (dir / "train-images-idx3-ubyte").string() + " (or train-images-idx3-ubyte.gz)");
+                  "missing " + (dir / "train-images-idx3-ubyte").string() + " (or train-images-idx3-ubyte.gz)");
 }
 
 TEST(Data, MnistMismatchedLabelCount) {
@@ -244,8 +242,8 @@ TEST(Data, MnistLabelOutOfRange) {
   f.gzip_labels = false;
   const fs::path dir = write_mnist(f);
   EXPECT_CONTAINS(error_of([&] { fovea::data::mnist(dir.string(), false); }),
-              (dir / "t10k-labels-idx1-ubyte").string() +
-                        ": label 10 at index 3 is out of range: mnist has 10 classes (0 to 9)");
+                  (dir / "t10k-labels-idx1-ubyte").string() +
+                      ": label 10 at index 3 is out of range: mnist has 10 classes (0 to 9)");
 }
 
 TEST(Data, MnistWrongImageShape) {
@@ -253,7 +251,7 @@ TEST(Data, MnistWrongImageShape) {
   f.cols = 27;
   const fs::path dir = write_mnist(f);
   EXPECT_CONTAINS(error_of([&] { fovea::data::mnist(dir.string(), false); }),
-              "expected images of shape (N,28,28), got (5,28,27)");
+                  "expected images of shape (N,28,28), got (5,28,27)");
 }
 
 TEST(Data, MnistMissingFolder) {
@@ -270,9 +268,9 @@ TEST(FashionMnist, MissingDatasetNamesTheDebianPackage) {
   EXPECT_CONTAINS(msg, "dataset-fashion-mnist");
   if (!fs::exists(fovea::data::kFashionMnistDir)) {
     EXPECT_CONTAINS(error_of([] { fovea::data::fashion_mnist(); }),
-                std::string(fovea::data::kFashionMnistDir) +
-                          " not found; install the Debian package dataset-fashion-mnist "
-                          "(apt-get install dataset-fashion-mnist)");
+                    std::string(fovea::data::kFashionMnistDir) +
+                        " not found; install the Debian package dataset-fashion-mnist "
+                        "(apt-get install dataset-fashion-mnist)");
   }
 }
 
@@ -290,7 +288,7 @@ TEST(FashionMnist, RealTestSetLoads) {
   std::vector<int> per_class(10, 0);
   for (std::int64_t i = 0; i < ds->size(); ++i) ++per_class[static_cast<std::size_t>(ds->get(i).label)];
   EXPECT_EQ(per_class, std::vector<int>(10, 1000));  // the test set is balanced
-  EXPECT_EQ(ds->get(0).label, 9);                     // its first image is an ankle boot
+  EXPECT_EQ(ds->get(0).label, 9);                    // its first image is an ankle boot
   const auto [mean, stdev] = fovea::data::channel_stats(*ds);
   ASSERT_EQ(mean.size(), 1u);
   EXPECT_NEAR(mean[0], 0.2868, 0.001);
@@ -332,8 +330,10 @@ TEST(Data, RandomSplitAndSubset) {
   ASSERT_EQ(sub->size(), 2);
   EXPECT_EQ(fovea::test::raw_bytes(sub->get(0).image), fovea::test::raw_bytes(ds->get(7).image));
   EXPECT_EQ(sub->get(1).label, 2);
-  EXPECT_CONTAINS(error_of([&] { fovea::data::subset(ds, {3, 10}); }),
-              "[subset] index 10 out of range for a dataset of 10 images");
+  EXPECT_CONTAINS(error_of([&] {
+                    fovea::data::subset(ds, {3, 10});
+                  }),
+                  "[subset] index 10 out of range for a dataset of 10 images");
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 #include <png.h>
 // jpeglib.h needs FILE and size_t declared before it
-#include <cstdio>
 #include <jpeglib.h>
+#include <cstdio>
 
 #include <csetjmp>
 #include <cstdint>
@@ -140,9 +140,13 @@ TEST(Image, WritePngFromFloatRoundsAndClamps) {
 
 TEST(Image, WritePngRejectsOtherLayouts) {
   const std::string p = (fresh_dir() / "x.png").string();
-  EXPECT_CONTAINS(error_of([&] { fovea::io::write_png(p, fovea::zeros({2, 4, 4}, {.dtype = DType::u8})); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    fovea::io::write_png(p, fovea::zeros({2, 4, 4}, {.dtype = DType::u8}));
+                  }),
                   "[write_png] " + p + ": expected a CPU image (C,H,W) with C 1 or 3, u8 or f32, got u8 (2,4,4)");
-  EXPECT_CONTAINS(error_of([&] { fovea::io::write_png(p, fovea::zeros({3, 4}, {.dtype = DType::f64})); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    fovea::io::write_png(p, fovea::zeros({3, 4}, {.dtype = DType::f64}));
+                  }),
                   "got f64 (3,4)");
   EXPECT_CONTAINS(error_of([&] { fovea::io::write_png(p, fovea::zeros({1, 0, 4})); }), "image size 0x4");
   EXPECT_FALSE(fs::exists(p));

@@ -26,7 +26,9 @@ namespace data = fovea::data;
 Tensor f32_image(const Shape& s, const std::vector<float>& v) { return fovea::from_vector<float>(v, s); }
 
 // (C,H,W) f32 with values 0, 1, 2, ... in row-major order
-Tensor ramp(const Shape& s) { return fovea::arange(0, static_cast<double>(fovea::numel(s)), 1, {.dtype = DType::f32}).reshape(s); }
+Tensor ramp(const Shape& s) {
+  return fovea::arange(0, static_cast<double>(fovea::numel(s)), 1, {.dtype = DType::f32}).reshape(s);
+}
 
 std::vector<float> values(const Tensor& t) { return t.contiguous().to_vector<float>(); }
 
@@ -43,7 +45,9 @@ TEST(Transform, ToTensorRange) {
   EXPECT_EQ(values(y), (std::vector<float>{0.0f, 128.0f / 255.0f, 1.0f, 0.2f}));
   EXPECT_CONTAINS(error_of([&] { run(data::to_tensor(), y); }),
                   "[to_tensor] expected a CPU image (C,H,W) of u8, got f32 (1,2,2)");
-  EXPECT_CONTAINS(error_of([&] { run(data::to_tensor(), fovea::zeros({2, 2}, {.dtype = DType::u8})); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    run(data::to_tensor(), fovea::zeros({2, 2}, {.dtype = DType::u8}));
+                  }),
                   "got u8 (2,2)");
 }
 
@@ -55,7 +59,9 @@ TEST(Transform, NormalizeValues) {
                   "[normalize] image has 2 channels (2,1,2), mean and std have 1");
   EXPECT_CONTAINS(error_of([&] { data::normalize({0.5, 0.5}, {0.5}); }), "got 2 means and 1 stds");
   EXPECT_CONTAINS(error_of([&] { data::normalize({0.5}, {0.0}); }), "std must be > 0, got 0 for channel 0");
-  EXPECT_CONTAINS(error_of([&] { run(data::normalize({0.5}, {0.5}), fovea::zeros({1, 2, 2}, {.dtype = DType::u8})); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    run(data::normalize({0.5}, {0.5}), fovea::zeros({1, 2, 2}, {.dtype = DType::u8}));
+                  }),
                   "(apply to_tensor() first)");
 }
 
@@ -191,15 +197,17 @@ TEST(Transform, RandomErasingChangesARectangle) {
 }
 
 TEST(Transform, SameSeedSameResult) {
-  const data::Transform t = data::compose({data::to_tensor(), data::random_crop(12, 12, 2),
-                                           data::random_horizontal_flip(), data::random_rotation(20),
-                                           data::random_erasing(0.7), data::normalize({0.5, 0.5, 0.5}, {0.2, 0.2, 0.2})});
+  const data::Transform t = data::compose(
+      {data::to_tensor(), data::random_crop(12, 12, 2), data::random_horizontal_flip(), data::random_rotation(20),
+       data::random_erasing(0.7), data::normalize({0.5, 0.5, 0.5}, {0.2, 0.2, 0.2})});
   const Tensor x = fovea::test::random_u8_image({3, 12, 12}, 3);
   const Tensor a = run(t, x, 42), b = run(t, x, 42), c = run(t, x, 43);
   EXPECT_EQ(raw_bytes(a), raw_bytes(b));
   EXPECT_NE(raw_bytes(a), raw_bytes(c));
   EXPECT_EQ(a.shape(), (Shape{3, 12, 12}));
-  EXPECT_CONTAINS(error_of([&] { data::compose({data::to_tensor(), data::Transform{}}); }),
+  EXPECT_CONTAINS(error_of([&] {
+                    data::compose({data::to_tensor(), data::Transform{}});
+                  }),
                   "[compose] transform 1 of 2 is empty");
 }
 

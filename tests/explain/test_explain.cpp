@@ -156,13 +156,23 @@ TEST(Explain, BadInputNamesTheProblem) {
   auto m = tiny_cnn();
   const Tensor x = randn({2, 1, 6, 6});
   auto has = [](const std::string& s, const char* part) { return s.find(part) != std::string::npos; };
-  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, randn({1, 6, 6}), from_vector<std::int64_t>({0}, {1})); }),
+  EXPECT_TRUE(has(test::error_of([&] {
+                    explain::explain(*m, randn({1, 6, 6}), from_vector<std::int64_t>({0}, {1}));
+                  }),
                   "(N,C,H,W)"));
-  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0}, {1})); }), "one target class"));
-  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 3}, {2})); }), "outside [0, 3)"));
-  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 1}, {2}), {.layer = "conv9"}); }),
+  EXPECT_TRUE(
+      has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0}, {1})); }), "one target class"));
+  EXPECT_TRUE(has(test::error_of([&] {
+                    explain::explain(*m, x, from_vector<std::int64_t>({0, 3}, {2}));
+                  }),
+                  "outside [0, 3)"));
+  EXPECT_TRUE(has(test::error_of([&] {
+                    explain::explain(*m, x, from_vector<std::int64_t>({0, 1}, {2}), {.layer = "conv9"});
+                  }),
                   "conv9"));
-  EXPECT_TRUE(has(test::error_of([&] { explain::explain(*m, x, from_vector<std::int64_t>({0, 1}, {2}), {.layer = "fc"}); }),
+  EXPECT_TRUE(has(test::error_of([&] {
+                    explain::explain(*m, x, from_vector<std::int64_t>({0, 1}, {2}), {.layer = "fc"});
+                  }),
                   "spatial"));
   EXPECT_TRUE(has(test::error_of([&] { explain::feature_maps(*m, x, {"nope"}); }), "nope"));
 }
@@ -193,8 +203,8 @@ TEST(FeatureMaps, AreTheLayersOutputs) {
 // global average pooling (CAM's) and global max pooling.
 
 struct Patches {
-  Tensor x;  // (N,1,32,32)
-  Tensor y;  // (N) i64
+  Tensor x;                             // (N,1,32,32)
+  Tensor y;                             // (N) i64
   std::vector<std::pair<int, int>> at;  // top-left corner of each image's patch
 };
 
@@ -207,13 +217,16 @@ Patches make_patches(int n, std::uint64_t seed) {
   float* px = p.x.data<float>();
   for (int i = 0; i < n; ++i) {
     const int cls = std::min(3, static_cast<int>(u[3 * i] * 4));
-    const int y0 = std::min(24, static_cast<int>(u[3 * i + 1] * 25)), x0 = std::min(24, static_cast<int>(u[3 * i + 2] * 25));
+    const int y0 = std::min(24, static_cast<int>(u[3 * i + 1] * 25)),
+              x0 = std::min(24, static_cast<int>(u[3 * i + 2] * 25));
     labels[i] = cls;
     p.at.emplace_back(y0, x0);
     for (int dy = 0; dy < 8; ++dy)
       for (int dx = 0; dx < 8; ++dx) {
-        const bool on = cls == 0 ? dy % 2 == 0 : cls == 1 ? dx % 2 == 0 : cls == 2 ? (dx + dy) % 2 == 0
-                                                                                   : (dy == 0 || dy == 7 || dx == 0 || dx == 7);
+        const bool on = cls == 0   ? dy % 2 == 0
+                        : cls == 1 ? dx % 2 == 0
+                        : cls == 2 ? (dx + dy) % 2 == 0
+                                   : (dy == 0 || dy == 7 || dx == 0 || dx == 7);
         px[(i * 32 + y0 + dy) * 32 + x0 + dx] = on ? 1.5f : -1.5f;
       }
   }

@@ -97,8 +97,8 @@ TEST(ExplainParity, Resnet18EqualsPyTorch) {
   if (!test::have_python_module("torchvision"))
     GTEST_SKIP() << "Debian's python3-torchvision is not installed: resnet18 map parity NOT checked";
   const fs::path dir = test::unique_temp_dir("explain_resnet18");
-  const std::string cmd = fmt::format("/usr/bin/python3 {}/tests/explain/explain_reference.py resnet18 {}",
-                                      FOVEA_SOURCE_DIR, dir.string());
+  const std::string cmd =
+      fmt::format("/usr/bin/python3 {}/tests/explain/explain_reference.py resnet18 {}", FOVEA_SOURCE_DIR, dir.string());
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto model = models::create("resnet18", {.num_classes = 1000, .in_channels = 3});
   nn::load(*model, (dir / "weights.safetensors").string());

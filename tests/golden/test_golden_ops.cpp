@@ -123,7 +123,9 @@ UpsampleOptions upsample_options(const Case& c) {
 }
 
 Pool2dOptions pool_options(const Case& c, bool avg) {
-  Pool2dOptions o{.kernel = c.pair("kernel"), .stride = c.pair("stride"), .padding = c.pair("padding"),
+  Pool2dOptions o{.kernel = c.pair("kernel"),
+                  .stride = c.pair("stride"),
+                  .padding = c.pair("padding"),
                   .ceil_mode = c.flag("ceil_mode")};
   if (avg) o.count_include_pad = c.flag("count_include_pad");
   return o;
@@ -213,15 +215,19 @@ const std::map<std::string, OpCall>& op_table() {
     // convolution, pooling
     t["conv2d"] = [](const Case& c) {
       return conv2d(c.input("x"), c.input("w"), c.optional_input("b"),
-                    {.stride = c.pair("stride"), .padding = c.padding("padding"), .dilation = c.pair("dilation"),
+                    {.stride = c.pair("stride"),
+                     .padding = c.padding("padding"),
+                     .dilation = c.pair("dilation"),
                      .groups = c.integer("groups")});
     };
     t["max_pool2d"] = [](const Case& c) { return max_pool2d(c.input("x"), pool_options(c, false)); };
     t["avg_pool2d"] = [](const Case& c) { return avg_pool2d(c.input("x"), pool_options(c, true)); };
     t["conv_transpose2d"] = [](const Case& c) {
       return conv_transpose2d(c.input("x"), c.input("w"), c.optional_input("b"),
-                              {.stride = c.pair("stride"), .padding = c.pair("padding"),
-                               .output_padding = c.pair("output_padding"), .dilation = c.pair("dilation"),
+                              {.stride = c.pair("stride"),
+                               .padding = c.pair("padding"),
+                               .output_padding = c.pair("output_padding"),
+                               .dilation = c.pair("dilation"),
                                .groups = c.integer("groups")});
     };
     t["adaptive_avg_pool2d"] = [](const Case& c) { return adaptive_avg_pool2d(c.input("x"), c.pair("out")); };
@@ -264,7 +270,8 @@ const std::map<std::string, OpCall>& op_table() {
     // losses
     t["cross_entropy"] = [](const Case& c) {
       return cross_entropy(c.input("logits"), c.input("target"),
-                           {.reduction = c.reduction(), .ignore_index = c.integer("ignore_index"),
+                           {.reduction = c.reduction(),
+                            .ignore_index = c.integer("ignore_index"),
                             .label_smoothing = c.num("label_smoothing")});
     };
     t["nll_loss"] = [](const Case& c) {

@@ -99,7 +99,6 @@ void expect_parse_error(const Bytes& b, std::string_view needle, const std::stri
   }
 }
 
-
 class TempDir {
  public:
   TempDir() {
@@ -143,16 +142,11 @@ void write_all(const std::string& path, const Bytes& b) {
 
 TEST(Safetensors, RoundTripEveryDtypeWithMetadata) {
   const Named in = {
-      {"w_f32", pattern_tensor({2, 3}, DType::f32, 1)},
-      {"w_f64", pattern_tensor({4}, DType::f64, 2)},
-      {"labels", pattern_tensor({2, 2}, DType::i64, 3)},
-      {"image", pattern_tensor({5}, DType::u8, 4)},
-      {"half", pattern_tensor({3, 1}, DType::f16, 5)},
-      {"brain", pattern_tensor({2, 2}, DType::bf16, 6)},
-      {"scalar", pattern_tensor({}, DType::f32, 7)},
-      {"empty", pattern_tensor({0, 3}, DType::f32, 8)},
-      {"empty_u8", pattern_tensor({0}, DType::u8, 9)},
-      {"scalar_i64", pattern_tensor({}, DType::i64, 10)},
+      {"w_f32", pattern_tensor({2, 3}, DType::f32, 1)},  {"w_f64", pattern_tensor({4}, DType::f64, 2)},
+      {"labels", pattern_tensor({2, 2}, DType::i64, 3)}, {"image", pattern_tensor({5}, DType::u8, 4)},
+      {"half", pattern_tensor({3, 1}, DType::f16, 5)},   {"brain", pattern_tensor({2, 2}, DType::bf16, 6)},
+      {"scalar", pattern_tensor({}, DType::f32, 7)},     {"empty", pattern_tensor({0, 3}, DType::f32, 8)},
+      {"empty_u8", pattern_tensor({0}, DType::u8, 9)},   {"scalar_i64", pattern_tensor({}, DType::i64, 10)},
   };
   const std::map<std::string, std::string> meta = {{"format", "pt"}, {"note", "fovea \xE2\x9C\x93"}};
   const Bytes b = fovea::io::serialize_safetensors(in, meta);
@@ -203,7 +197,7 @@ TEST(Safetensors, MatchesReferenceBytes) {
   const Tensor a = fovea::from_blob(v.data(), {2}, DType::f32);
   const Bytes b = fovea::io::serialize_safetensors({{"a", a}});
   const std::string json = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";  // 54 bytes
-  Bytes expected = make_file(json + "  ");                                                    // padded to 56
+  Bytes expected = make_file(json + "  ");                                               // padded to 56
   const auto* raw = reinterpret_cast<const std::byte*>(v.data());
   expected.insert(expected.end(), raw, raw + 8);
   EXPECT_EQ(b, expected);
@@ -231,7 +225,7 @@ TEST(Safetensors, EmptyFileHasNoTensors) {
 
 TEST(Safetensors, NonContiguousInputsAreWrittenRowMajor) {
   std::vector<float> v = {0, 1, 2, 3, 4, 5};
-  const Tensor base = fovea::from_blob(v.data(), {2, 3}, DType::f32);   // [[0,1,2],[3,4,5]]
+  const Tensor base = fovea::from_blob(v.data(), {2, 3}, DType::f32);  // [[0,1,2],[3,4,5]]
   const Tensor tr = fovea::make_view(base, {3, 2}, {1, 3}, 0);         // transpose
   const Tensor col = fovea::make_view(base, {2}, {3}, 1);              // column 1, offset view
   const Tensor rows = fovea::make_view(base, {2, 2}, {0, 1}, 4);       // [4,5] broadcast (stride 0)
@@ -250,16 +244,25 @@ TEST(Safetensors, NonContiguousInputsAreWrittenRowMajor) {
 
 TEST(Safetensors, WriterRejectsDuplicateAndReservedNames) {
   const Tensor t = pattern_tensor({2}, DType::f32, 1);
-  EXPECT_NE(error_of([&] { fovea::io::serialize_safetensors({{"a", t}, {"b", t}, {"a", t}}); }).find("duplicate tensor name 'a'"),
+  EXPECT_NE(error_of([&] {
+              fovea::io::serialize_safetensors({{"a", t}, {"b", t}, {"a", t}});
+            }).find("duplicate tensor name 'a'"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { fovea::io::serialize_safetensors({{"__metadata__", t}}); }).find("reserved"), std::string::npos);
-  EXPECT_NE(error_of([&] { fovea::io::serialize_safetensors({{"a", Tensor()}}); }).find("undefined"), std::string::npos);
+  EXPECT_NE(error_of([&] {
+              fovea::io::serialize_safetensors({{"__metadata__", t}});
+            }).find("reserved"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              fovea::io::serialize_safetensors({{"a", Tensor()}});
+            }).find("undefined"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { fovea::io::serialize_safetensors({{"bad\xFFname", t}}); }).find("UTF-8"), std::string::npos);
 }
 
 TEST(Safetensors, AtAndContains) {
   Named in;
-  for (int i = 0; i < 15; ++i) in.emplace_back("layer" + std::to_string(i), pattern_tensor({1}, DType::u8, static_cast<unsigned>(i)));
+  for (int i = 0; i < 15; ++i)
+    in.emplace_back("layer" + std::to_string(i), pattern_tensor({1}, DType::u8, static_cast<unsigned>(i)));
   const SafetensorsFile f = parse_safetensors(fovea::io::serialize_safetensors(in), "mem");
   EXPECT_TRUE(f.contains("layer3"));
   EXPECT_FALSE(f.contains("layer99"));
@@ -466,7 +469,9 @@ TEST(SafetensorsFileIo, LoadReportsMissingFileAndDirectory) {
 TEST(SafetensorsFileIo, SaveIntoMissingDirectoryFails) {
   const TempDir dir;
   const std::string path = dir.file("no/such/dir/model.safetensors");
-  const std::string msg = error_of([&] { fovea::io::save_safetensors(path, {{"a", pattern_tensor({1}, DType::u8, 1)}}); });
+  const std::string msg = error_of([&] {
+    fovea::io::save_safetensors(path, {{"a", pattern_tensor({1}, DType::u8, 1)}});
+  });
   EXPECT_EQ(msg.rfind("[safetensors] cannot write " + path + ": ", 0), 0u) << msg;
   EXPECT_TRUE(dir.names().empty());
 }
@@ -479,9 +484,12 @@ TEST(SafetensorsFileIo, UnwritableDirectoryKeepsOldFile) {
   fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec, fs::perm_options::replace);
   if (::access(dir.path().c_str(), W_OK) == 0) {
     fs::permissions(dir.path(), fs::perms::owner_all, fs::perm_options::replace);
-    GTEST_SKIP() << "directory permissions are not enforced for this user (root?); see SafetensorsFileIo.FailedWriteKeepsOldFile";
+    GTEST_SKIP() << "directory permissions are not enforced for this user (root?); see "
+                    "SafetensorsFileIo.FailedWriteKeepsOldFile";
   }
-  const std::string msg = error_of([&] { fovea::io::save_safetensors(path, {{"new", pattern_tensor({4}, DType::f32, 2)}}); });
+  const std::string msg = error_of([&] {
+    fovea::io::save_safetensors(path, {{"new", pattern_tensor({4}, DType::f32, 2)}});
+  });
   fs::permissions(dir.path(), fs::perms::owner_all, fs::perm_options::replace);
   EXPECT_EQ(msg.rfind("[safetensors] cannot write " + path + ": ", 0), 0u) << msg;
   EXPECT_EQ(read_all(path), before);
@@ -501,8 +509,10 @@ TEST(SafetensorsFileIo, FailedWriteKeepsOldFile) {
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
   rlimit small = old_limit;
   small.rlim_cur = 64 * 1024;
-  if (old_limit.rlim_max != RLIM_INFINITY && old_limit.rlim_max < small.rlim_cur) GTEST_SKIP() << "RLIMIT_FSIZE too low";
-  struct sigaction ignore {}, old_action {};
+  if (old_limit.rlim_max != RLIM_INFINITY && old_limit.rlim_max < small.rlim_cur)
+    GTEST_SKIP() << "RLIMIT_FSIZE too low";
+  struct sigaction ignore {
+  }, old_action{};
   ignore.sa_handler = SIG_IGN;
   ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &old_action), 0);
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);

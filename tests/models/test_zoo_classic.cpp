@@ -21,11 +21,11 @@ struct Expected {
 };
 
 const std::vector<Expected> kModels = {
-    {"alexnet", 61100840, true},        {"alexnet_2012", 60965224, false}, {"zfnet", 62357608, false},
-    {"vgg11", 132863336, true},         {"vgg13", 133047848, true},        {"vgg16", 138357544, true},
-    {"vgg19", 143667240, true},         {"vgg11_bn", 132868840, true},     {"vgg13_bn", 133053736, true},
-    {"vgg16_bn", 138365992, true},      {"vgg19_bn", 143678248, true},     {"googlenet", 13004888, true},
-    {"squeezenet1_1", 1235496, true},   {"mobilenet_v2", 3504872, true}};
+    {"alexnet", 61100840, true},      {"alexnet_2012", 60965224, false}, {"zfnet", 62357608, false},
+    {"vgg11", 132863336, true},       {"vgg13", 133047848, true},        {"vgg16", 138357544, true},
+    {"vgg19", 143667240, true},       {"vgg11_bn", 132868840, true},     {"vgg13_bn", 133053736, true},
+    {"vgg16_bn", 138365992, true},    {"vgg19_bn", 143678248, true},     {"googlenet", 13004888, true},
+    {"squeezenet1_1", 1235496, true}, {"mobilenet_v2", 3504872, true}};
 
 const models::ModelOptions kImageNet{.num_classes = 1000, .in_channels = 3};
 

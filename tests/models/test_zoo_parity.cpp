@@ -23,10 +23,11 @@ class ZooParity : public ::testing::TestWithParam<const char*> {};
 TEST_P(ZooParity, LogitsEqualTorchvision) {
   const std::string name = GetParam();
   if (!models::has(name)) GTEST_SKIP() << name << " is not in the zoo yet";
-  if (!test::have_python_module("torchvision")) GTEST_SKIP() << "Debian's python3-torchvision is not installed: parity with torchvision NOT checked";
+  if (!test::have_python_module("torchvision"))
+    GTEST_SKIP() << "Debian's python3-torchvision is not installed: parity with torchvision NOT checked";
   const fs::path dir = fs::path(::testing::TempDir()) / ("fovea_parity_" + name);
-  const std::string cmd = fmt::format("/usr/bin/python3 {}/tests/models/torchvision_parity.py {} 224 {}", FOVEA_SOURCE_DIR,
-                                      name, dir.string());
+  const std::string cmd = fmt::format("/usr/bin/python3 {}/tests/models/torchvision_parity.py {} 224 {}",
+                                      FOVEA_SOURCE_DIR, name, dir.string());
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto model = models::create(name, {.num_classes = 1000, .in_channels = 3});
   nn::load(*model, (dir / "weights.safetensors").string());  // strict: every key, every shape

@@ -72,7 +72,9 @@ TEST(ZooResidual, StateDictKeysEqualTorchvision) {
 TEST(ZooResidual, OutputShapeAtUsualInputOnMeta) {
   for (auto& e : models::zoo_residual()) {
     const Shape& in = e.info.input;
-    EXPECT_EQ(in, (e.info.name == "xception" || e.info.name == "inception_resnet_v2" ? Shape{3, 299, 299} : Shape{3, 224, 224})) << e.info.name;
+    EXPECT_EQ(in, (e.info.name == "xception" || e.info.name == "inception_resnet_v2" ? Shape{3, 299, 299}
+                                                                                     : Shape{3, 224, 224}))
+        << e.info.name;
     auto net = on_meta(e.info.name, kImageNet);
     net->eval();
     EXPECT_EQ((*net)(empty({1, in[0], in[1], in[2]}, {.device = kMeta})).shape(), (Shape{1, 1000})) << e.info.name;

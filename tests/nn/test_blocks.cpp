@@ -91,7 +91,7 @@ TEST(Blocks, DepthwiseSeparableConv2d) {
   auto mb = nn::make<nn::DepthwiseSeparableConv2d>(
       {.in = 3, .out = 5, .stride = 2, .padding = 1, .multiplier = 2, .bias = false, .norm = true});
   EXPECT_EQ(keys(*mb), (std::vector<std::string>{"depthwise.weight", "bn.weight", "bn.bias", "bn.running_mean",
-                                                  "bn.running_var", "bn.num_batches_tracked", "pointwise.weight"}));
+                                                 "bn.running_var", "bn.num_batches_tracked", "pointwise.weight"}));
   EXPECT_EQ(mb->pointwise->weight.shape(), (Shape{5, 6, 1, 1}));
   EXPECT_EQ((*mb)(randn({2, 3, 7, 7})).shape(), (Shape{2, 5, 4, 4}));
   expect_gradcheck(*plain, {1, 4, 4, 4});
@@ -132,7 +132,8 @@ TEST(Blocks, Residual) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find("[Residual] the body gives (2,4,1,1) but the identity shortcut gives (2,4,5,5)"), std::string::npos)
+    EXPECT_NE(m.find("[Residual] the body gives (2,4,1,1) but the identity shortcut gives (2,4,5,5)"),
+              std::string::npos)
         << m;
   }
   EXPECT_THROW(nn::make<nn::Residual>({}), Error);
@@ -140,7 +141,7 @@ TEST(Blocks, Residual) {
 
 TEST(Blocks, ConcatInceptionStyle) {
   auto inc = nn::make<nn::Concat>({.branches = {nn::make<nn::Conv2d>({.in = 3, .out = 2, .kernel = 1}),
-                                                 nn::make<nn::Conv2d>({.in = 3, .out = 4, .padding = 1})}});
+                                                nn::make<nn::Conv2d>({.in = 3, .out = 4, .padding = 1})}});
   inc->add("pool", std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
                        nn::make<nn::MaxPool2d>({.kernel = 3, .stride = 1, .padding = 1}),
                        nn::make<nn::Conv2d>({.in = 3, .out = 1, .kernel = 1})}));

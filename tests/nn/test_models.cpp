@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "fovea/models/registry.h"
 #include "fovea/autograd/grad_mode.h"
+#include "fovea/models/registry.h"
 #include "fovea/ops/ops.h"
 
 #include <map>

@@ -111,13 +111,13 @@ TEST(Modules, Repr) {
 }
 
 namespace {
-struct ScaleOptions {
+struct MultiplyOptions {
   double factor = 2.0;
 };
 // docs/modules.md's custom layer with options
-class Scale : public nn::WithOptions<ScaleOptions> {
+class Multiply : public nn::WithOptions<MultiplyOptions> {
  public:
-  explicit Scale(Options o = {}) : WithOptions("Scale", o) {}
+  explicit Multiply(Options o = {}) : WithOptions("Multiply", o) {}
   Tensor forward(const Tensor& x) override { return x * o_.factor; }
 };
 }  // namespace
@@ -128,9 +128,9 @@ TEST(Modules, OptionsOfEveryConfiguredLayer) {
   EXPECT_EQ(nn::make<nn::Flatten>()->options().start, 1);
   EXPECT_EQ(nn::make<nn::LogSoftmax>({.dim = 0})->options().dim, 0);
   EXPECT_EQ(nn::make<nn::ConvTranspose2d>({.in = 2, .out = 4, .kernel = 4, .stride = 2})->options().stride, Pair(2));
-  auto s = nn::make<Scale>({.factor = 0.5});
+  auto s = nn::make<Multiply>({.factor = 0.5});
   EXPECT_EQ(s->options().factor, 0.5);
-  EXPECT_EQ(s->type(), "Scale");
+  EXPECT_EQ(s->type(), "Multiply");
   EXPECT_EQ((*s)(full({3}, 4.0)).to_vector<float>(), (std::vector<float>{2, 2, 2}));
 }
 
@@ -142,10 +142,17 @@ TEST(Modules, GradcheckEveryModule) {
       {nn::make<nn::BatchNorm2d>({.features = 2}), {3, 2, 2, 2}},
       {nn::make<nn::MaxPool2d>({.kernel = 2}), {1, 2, 4, 4}},
       {nn::make<nn::AvgPool2d>({.kernel = 2}), {1, 2, 4, 4}},
-      {nn::make<nn::ReLU>(), {6}}, {nn::make<nn::LeakyReLU>(), {6}}, {nn::make<nn::ELU>(), {6}},
-      {nn::make<nn::Sigmoid>(), {6}}, {nn::make<nn::Tanh>(), {6}}, {nn::make<nn::GELU>(), {6}},
-      {nn::make<nn::Hardswish>(), {6}}, {nn::make<nn::Softmax>(), {2, 3}}, {nn::make<nn::LogSoftmax>(), {2, 3}},
-      {nn::make<nn::Flatten>(), {2, 3, 2}}, {nn::make<nn::Identity>(), {3}}};
+      {nn::make<nn::ReLU>(), {6}},
+      {nn::make<nn::LeakyReLU>(), {6}},
+      {nn::make<nn::ELU>(), {6}},
+      {nn::make<nn::Sigmoid>(), {6}},
+      {nn::make<nn::Tanh>(), {6}},
+      {nn::make<nn::GELU>(), {6}},
+      {nn::make<nn::Hardswish>(), {6}},
+      {nn::make<nn::Softmax>(), {2, 3}},
+      {nn::make<nn::LogSoftmax>(), {2, 3}},
+      {nn::make<nn::Flatten>(), {2, 3, 2}},
+      {nn::make<nn::Identity>(), {3}}};
   for (auto& [m, shape] : cases) {
     Generator g(5);
     Tensor x = randn(shape, {}, g).requires_grad_();

@@ -31,7 +31,8 @@ void round_trip(nn::Module& m, const Shape& chw, const std::string& tag, std::in
   const std::string path = (dir / "model.onnx").string();
   onnx::save_model(m, chw, path, {.opset = opset});
   if (test::have_python_module("onnx")) {
-    const std::string cmd = fmt::format("/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))' {}", path);
+    const std::string cmd = fmt::format(
+        "/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))' {}", path);
     EXPECT_EQ(std::system(cmd.c_str()), 0) << tag << ": onnx.checker rejects " << path;
   } else {
     std::printf("python3-onnx is not installed: onnx.checker NOT run on %s\n", tag.c_str());

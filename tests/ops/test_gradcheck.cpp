@@ -67,14 +67,19 @@ TEST(Gradcheck, Linalg) {
   check([](auto& v) { return matmul(v[0], v[1]); }, {rnd({3, 4}), rnd({4, 5}, DType::f64, 2)});
   check([](auto& v) { return matmul(v[0], v[1]); }, {rnd({2, 3, 4}), rnd({4, 2}, DType::f64, 2)});
   check([](auto& v) { return matmul(v[0], v[1]); }, {rnd({4}), rnd({2, 4, 3}, DType::f64, 2)});
-  check([](auto& v) { return linear(v[0], v[1], v[2]); }, {rnd({2, 3, 4}), rnd({5, 4}, DType::f64, 2), rnd({5}, DType::f64, 3)});
+  check([](auto& v) { return linear(v[0], v[1], v[2]); },
+        {rnd({2, 3, 4}), rnd({5, 4}, DType::f64, 2), rnd({5}, DType::f64, 3)});
   check([](auto& v) { return linear(v[0], v[1], v[2]); },
         {rnd({3, 4}, DType::f32), rnd({5, 4}, DType::f32, 2), rnd({5}, DType::f32, 3)}, kF32);
 }
 
 TEST(Gradcheck, Conv2d) {
-  for (auto [stride, pad, dil, groups] : std::vector<std::tuple<Pair, Padding, Pair, int>>{
-           {1, 0, 1, 1}, {2, 1, 1, 1}, {Pair(2, 1), Padding(0, 1, 2, 1), 2, 2}, {1, PadMode::same, 1, 4}, {2, PadMode::same, 1, 1}}) {
+  for (auto [stride, pad, dil, groups] :
+       std::vector<std::tuple<Pair, Padding, Pair, int>>{{1, 0, 1, 1},
+                                                         {2, 1, 1, 1},
+                                                         {Pair(2, 1), Padding(0, 1, 2, 1), 2, 2},
+                                                         {1, PadMode::same, 1, 4},
+                                                         {2, PadMode::same, 1, 1}}) {
     auto x = rnd({2, 4, 7, 6}, DType::f32);
     auto w = rnd({4, 4 / groups, 3, 3}, DType::f32, 2);
     auto b = rnd({4}, DType::f32, 3);
@@ -124,7 +129,8 @@ TEST(Gradcheck, Losses) {
   Tensor t = from_vector<std::int64_t>({0, 3, 4, 1}, {4});
   Tensor tig = from_vector<std::int64_t>({0, -100, 4, 1}, {4});
   check([t](auto& v) { return cross_entropy(v[0], t); }, {logits});
-  check([tig](auto& v) { return cross_entropy(v[0], tig, {.reduction = Reduction::sum, .label_smoothing = 0.1}); }, {logits});
+  check([tig](auto& v) { return cross_entropy(v[0], tig, {.reduction = Reduction::sum, .label_smoothing = 0.1}); },
+        {logits});
   check([t](auto& v) { return cross_entropy(v[0], t, {.reduction = Reduction::none}); }, {logits});
   auto spatial = rnd({2, 3, 2, 2});
   Tensor ts = from_vector<std::int64_t>({0, 1, 2, 1, 2, 0, 1, 1}, {2, 2, 2});
@@ -134,14 +140,17 @@ TEST(Gradcheck, Losses) {
   check([](auto& v) { return mse_loss(v[0], v[1]); }, {logits, y});
   auto target = rnd({4, 5}, DType::f64, 10, 0, 1).detach();
   auto pw = rnd({5}, DType::f64, 11, 0.5, 2).detach();
-  check([target, pw](auto& v) { return binary_cross_entropy_with_logits(v[0], target, Reduction::mean, pw); }, {logits});
+  check([target, pw](auto& v) { return binary_cross_entropy_with_logits(v[0], target, Reduction::mean, pw); },
+        {logits});
 }
 
 TEST(Gradcheck, Dropout) {
   auto a = rnd({50});
   // the same generator seed gives the same mask in every evaluation
-  check([](auto& v) {
-    Generator g(3);
-    return dropout(v[0], 0.3, true, g);
-  }, {a});
+  check(
+      [](auto& v) {
+        Generator g(3);
+        return dropout(v[0], 0.3, true, g);
+      },
+      {a});
 }

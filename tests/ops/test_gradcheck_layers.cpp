@@ -15,13 +15,13 @@ TEST(GradcheckLayers, ConvTranspose2d) {
     ConvTranspose2dOptions o;
     std::int64_t cin, cout;
   };
-  for (const Case& c : std::vector<Case>{
-           {{}, 3, 2},
-           {{.stride = 2, .padding = 1, .output_padding = 1}, 4, 2},
-           {{.stride = Pair(2, 1), .padding = Pair(0, 1), .dilation = Pair(1, 2), .groups = 2}, 4, 6},
-           // output_padding >= stride (allowed by dilation) and > padding: rows no window reaches
-           {{.stride = 1, .output_padding = 1, .dilation = 2}, 2, 2},
-           {{.stride = 3, .padding = 2, .output_padding = 2, .groups = 2}, 2, 4}}) {
+  for (const Case& c :
+       std::vector<Case>{{{}, 3, 2},
+                         {{.stride = 2, .padding = 1, .output_padding = 1}, 4, 2},
+                         {{.stride = Pair(2, 1), .padding = Pair(0, 1), .dilation = Pair(1, 2), .groups = 2}, 4, 6},
+                         // output_padding >= stride (allowed by dilation) and > padding: rows no window reaches
+                         {{.stride = 1, .output_padding = 1, .dilation = 2}, 2, 2},
+                         {{.stride = 3, .padding = 2, .output_padding = 2, .groups = 2}, 2, 4}}) {
     const ConvTranspose2dOptions o = c.o;
     auto x = rnd({2, c.cin, 4, 5}, DType::f32);
     auto w = rnd({c.cin, c.cout / o.groups, 3, 2}, DType::f32, 2);
@@ -32,16 +32,16 @@ TEST(GradcheckLayers, ConvTranspose2d) {
 
 TEST(GradcheckLayers, Upsample) {
   auto x = rnd({2, 3, 4, 5});
-  for (UpsampleOptions o : std::vector<UpsampleOptions>{
-           {.size = {8, 10}},
-           {.size = {7, 3}},
-           {.scale = 2.0},
-           {.scale = {1.5, 2.5}},
-           {.size = {9, 7}, .mode = UpsampleMode::bilinear},
-           {.size = {9, 7}, .mode = UpsampleMode::bilinear, .align_corners = true},
-           {.size = {3, 2}, .mode = UpsampleMode::bilinear},
-           {.scale = {1.7, 2.3}, .mode = UpsampleMode::bilinear},
-           {.scale = 0.6, .mode = UpsampleMode::bilinear, .align_corners = true}})
+  for (UpsampleOptions o :
+       std::vector<UpsampleOptions>{{.size = {8, 10}},
+                                    {.size = {7, 3}},
+                                    {.scale = 2.0},
+                                    {.scale = {1.5, 2.5}},
+                                    {.size = {9, 7}, .mode = UpsampleMode::bilinear},
+                                    {.size = {9, 7}, .mode = UpsampleMode::bilinear, .align_corners = true},
+                                    {.size = {3, 2}, .mode = UpsampleMode::bilinear},
+                                    {.scale = {1.7, 2.3}, .mode = UpsampleMode::bilinear},
+                                    {.scale = 0.6, .mode = UpsampleMode::bilinear, .align_corners = true}})
     check([o](auto& v) { return upsample(v[0], o); }, {x});
   check([](auto& v) { return upsample(v[0], {.scale = 2.0, .mode = UpsampleMode::bilinear}); },
         {rnd({1, 2, 3, 3}, DType::f32)}, kF32);
@@ -71,8 +71,10 @@ TEST(GradcheckLayers, MaxPoolIndicesAndUnpool) {
   check([idx](auto& v) { return max_unpool2d(v[0], idx, {6, 7}); }, {rnd({2, 3, 3, 3}, DType::f64, 2)});
   // pool then unpool: the gradient reaches the maxima only. Windows must not overlap here: a
   // maximum that two windows pick gets the gradient twice (PyTorch's gather backward)
-  check([](auto& v) {
-    auto [y, i] = max_pool2d_with_indices(v[0], {.kernel = 2, .ceil_mode = true});
-    return max_unpool2d(y, i, {6, 7});
-  }, {x});
+  check(
+      [](auto& v) {
+        auto [y, i] = max_pool2d_with_indices(v[0], {.kernel = 2, .ceil_mode = true});
+        return max_unpool2d(y, i, {6, 7});
+      },
+      {x});
 }

@@ -73,10 +73,10 @@ TEST(LayerOps, ShapesOnMeta) {
 TEST(LayerOps, UpsampleSourceIndices) {
   Tensor x = from_vector<float>({0, 1, 2}, {1, 1, 1, 3});
   auto row = [&](UpsampleOptions o) { return upsample(x, o).to_vector<float>(); };
-  EXPECT_EQ(row({.size = {1, 5}}), (std::vector<float>{0, 0, 1, 1, 2}));   // floor(i * 3/5)
+  EXPECT_EQ(row({.size = {1, 5}}), (std::vector<float>{0, 0, 1, 1, 2}));  // floor(i * 3/5)
   EXPECT_EQ(row({.size = {1, 6}}), (std::vector<float>{0, 0, 1, 1, 2, 2}));
   EXPECT_EQ(row({.size = {1, 5}, .mode = UpsampleMode::bilinear, .align_corners = true}),
-            (std::vector<float>{0, 0.5, 1, 1.5, 2}));                          // i * (3-1)/(5-1)
+            (std::vector<float>{0, 0.5, 1, 1.5, 2}));  // i * (3-1)/(5-1)
   // pixel centres: src = (i + 0.5) * 3/6 - 0.5, clamped at 0
   EXPECT_EQ(row({.scale = {1.0, 2.0}, .mode = UpsampleMode::bilinear}),
             (std::vector<float>{0, 0.25, 0.75, 1.25, 1.75, 2}));
@@ -113,17 +113,29 @@ TEST(LayerOps, UnpoolPutsMaximaBack) {
 
 TEST(LayerOps, ErrorsNameTheOp) {
   Tensor x = randn({1, 2, 4, 4});
-  expect_error([&] { conv_transpose2d(x, randn({2, 2, 3, 3}), {}, {.stride = 2, .output_padding = 2}); },
-               "[conv_transpose2d] output_padding 2x2 must be non-negative and smaller than stride or dilation");
-  expect_error([&] { conv_transpose2d(x, randn({3, 2, 3, 3})); },
-               "[conv_transpose2d] weight (3,2,3,3) expects 3 input channels, got input (1,2,4,4)");
+  expect_error(
+      [&] {
+        conv_transpose2d(x, randn({2, 2, 3, 3}), {}, {.stride = 2, .output_padding = 2});
+      },
+      "[conv_transpose2d] output_padding 2x2 must be non-negative and smaller than stride or dilation");
+  expect_error(
+      [&] {
+        conv_transpose2d(x, randn({3, 2, 3, 3}));
+      },
+      "[conv_transpose2d] weight (3,2,3,3) expects 3 input channels, got input (1,2,4,4)");
   expect_error([&] { upsample(x, {.size = 8, .scale = 2.0}); }, "[upsample] give exactly one of size and scale");
   expect_error([&] { upsample(x, {.scale = 2.0, .align_corners = true}); }, "[upsample] align_corners applies to");
   expect_error([&] { local_response_norm(x, {}); }, "[local_response_norm] size must be >= 1, got 0");
   expect_error([&] { adaptive_avg_pool2d(x, {0, 2}); }, "[adaptive_avg_pool2d] output size must be >= 1, got 0x2");
   Tensor idx = full({1, 2, 2, 2}, 16, {.dtype = DType::i64});
-  expect_error([&] { max_unpool2d(randn({1, 2, 2, 2}), idx, {4, 4}); },
-               "[max_unpool2d] index 16 out of range for output 4x4 (16 positions per plane)");
-  expect_error([&] { max_unpool2d(randn({1, 2, 2, 2}), idx.to(DType::f32), {4, 4}); },
-               "[max_unpool2d] expected i64 indices, got f32");
+  expect_error(
+      [&] {
+        max_unpool2d(randn({1, 2, 2, 2}), idx, {4, 4});
+      },
+      "[max_unpool2d] index 16 out of range for output 4x4 (16 positions per plane)");
+  expect_error(
+      [&] {
+        max_unpool2d(randn({1, 2, 2, 2}), idx.to(DType::f32), {4, 4});
+      },
+      "[max_unpool2d] expected i64 indices, got f32");
 }

@@ -200,12 +200,12 @@ TEST_P(FusedAdam, MatchesSeparateOpsBitForBit) {
 // whether or not the compiler fuses it into an FMA in the reference.
 INSTANTIATE_TEST_SUITE_P(
     Options, FusedAdam,
-    ::testing::Values(AdamCase{"adam", {.lr = 1e-2}, false},
-                      AdamCase{"adam_weight_decay", {.lr = 1e-2, .beta1 = 0.8, .weight_decay = 1e-2}, false},
-                      AdamCase{"adam_amsgrad", {.lr = 1e-2, .weight_decay = 1e-3, .amsgrad = true}, false},
-                      AdamCase{"adamw", {.lr = 0.015625, .weight_decay = 0.5}, true},
-                      AdamCase{"adamw_amsgrad", {.lr = 0.03125, .beta2 = 0.99, .weight_decay = 0.25, .amsgrad = true},
-                               true}),
+    ::testing::Values(
+        AdamCase{"adam", {.lr = 1e-2}, false},
+        AdamCase{"adam_weight_decay", {.lr = 1e-2, .beta1 = 0.8, .weight_decay = 1e-2}, false},
+        AdamCase{"adam_amsgrad", {.lr = 1e-2, .weight_decay = 1e-3, .amsgrad = true}, false},
+        AdamCase{"adamw", {.lr = 0.015625, .weight_decay = 0.5}, true},
+        AdamCase{"adamw_amsgrad", {.lr = 0.03125, .beta2 = 0.99, .weight_decay = 0.25, .amsgrad = true}, true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // f32 and f64 parameters in one group: one backend call per dtype, each as the reference.
@@ -277,9 +277,7 @@ TEST(FusedStep, BackendRejectsBadArguments) {
             "[sgd] expected one buffer_is_new flag per momentum buffer (1), got 0");
   EXPECT_EQ(test::error_of([&] { be.adam_step(ps, gs, gs, gs, {}, one, one, adam); }),
             "[adam] expected one max_exp_avg_sq tensor per parameter (1), got 0");
-  EXPECT_EQ(test::error_of([&] {
-              be.adam_step(ps, gs, gs, gs, {}, {}, one, {.lr = 0.1, .decoupled = true});
-            }),
+  EXPECT_EQ(test::error_of([&] { be.adam_step(ps, gs, gs, gs, {}, {}, one, {.lr = 0.1, .decoupled = true}); }),
             "[adamw] expected one step_size per parameter (1), got 0");
   // nothing was written
   test::expect_close(p, zeros({2, 3}), 0, "parameter after rejected calls");

@@ -213,8 +213,7 @@ std::shared_ptr<LRScheduler> make_schedule(const std::string& name, const io::Sa
   if (name == "one_cycle_lr" || name == "one_cycle_three_phase_lr") {
     OneCycleLROptions o{.total_steps = meta_i(f, "total_steps")};
     auto max_lrs = split(meta(f, "max_lr"));
-    if (max_lrs.size() == 1)
-      o.max_lr = std::stod(max_lrs[0]);
+    if (max_lrs.size() == 1) o.max_lr = std::stod(max_lrs[0]);
     else
       for (const auto& m : max_lrs) o.group_max_lr.push_back(std::stod(m));
     o.pct_start = meta_d(f, "pct_start", o.pct_start);

@@ -38,11 +38,11 @@ std::vector<std::string> lines_of(const std::string& s) {
 
 TEST(Metrics, Top1AndTop5) {
   Metrics m(7);
-  m.update(logits({0, 1, 9, 2, 3, 4, 5,     // label 2 is the largest: top-1 and top-5
-                   7, 9, 8, 1, 2, 3, 4,     // label 0 is third: top-5 only
-                   6, 5, 4, 3, 2, 1, 0,     // label 6 is last: neither
-                   6, 5, 4, 3, 2, 1, 0,     // label 4 is fifth (4 above): top-5 only
-                   6, 5, 4, 3, 2, 1, 0},    // label 5 is sixth (5 above): neither
+  m.update(logits({0, 1, 9, 2, 3, 4, 5,   // label 2 is the largest: top-1 and top-5
+                   7, 9, 8, 1, 2, 3, 4,   // label 0 is third: top-5 only
+                   6, 5, 4, 3, 2, 1, 0,   // label 6 is last: neither
+                   6, 5, 4, 3, 2, 1, 0,   // label 4 is fifth (4 above): top-5 only
+                   6, 5, 4, 3, 2, 1, 0},  // label 5 is sixth (5 above): neither
                   7),
            labels({2, 0, 6, 4, 5}), 0.5);
   EXPECT_EQ(m.count(), 5);
@@ -61,10 +61,10 @@ TEST(Metrics, TopKIsAtMostTheClassCount) {
 // Top-1 is the first maximum (torch.argmax); top-k counts the logits strictly above the label's.
 TEST(Metrics, Ties) {
   Metrics m(6);
-  m.update(logits({1, 1, 1, 1, 1, 1,    // all equal, label 3: argmax is 0, so top-1 misses; none above
-                   2, 0, 0, 0, 2, 0,    // label 0 ties class 4 and comes first: top-1 hit
-                   5, 5, 5, 5, 1, 1,    // label 5: four above, ties with class 4: top-5 hit
-                   5, 5, 5, 5, 5, 1},   // label 5: five above: top-5 miss
+  m.update(logits({1, 1, 1, 1, 1, 1,   // all equal, label 3: argmax is 0, so top-1 misses; none above
+                   2, 0, 0, 0, 2, 0,   // label 0 ties class 4 and comes first: top-1 hit
+                   5, 5, 5, 5, 1, 1,   // label 5: four above, ties with class 4: top-5 hit
+                   5, 5, 5, 5, 5, 1},  // label 5: five above: top-5 miss
                   6),
            labels({3, 0, 5, 5}), 0.0);
   EXPECT_DOUBLE_EQ(m.top1(), 1.0 / 4);
@@ -176,7 +176,7 @@ TEST(MetricsTables, Confusion) {
 
 TEST(MetricsTables, TenClassesFitEightyColumns) {
   const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+                                          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   Metrics m(10);
   std::vector<float> x;
   std::vector<std::int64_t> y;

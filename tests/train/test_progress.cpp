@@ -79,8 +79,9 @@ TEST_F(ProgressPlain, OneLineAtTheEnd) {
   EXPECT_EQ(contents(f_), "");  // nothing during the epoch
   p.end_epoch("test loss 0.3100  top-1 88.9%");
   const std::string out = contents(f_);
-  EXPECT_TRUE(matches(out, "epoch 3/10  2 batches  # s  # img/s  loss 0.5000  acc 75.0%  "
-                           "test loss 0.3100  top-1 88.9%\n"))
+  EXPECT_TRUE(matches(out,
+                      "epoch 3/10  2 batches  # s  # img/s  loss 0.5000  acc 75.0%  "
+                      "test loss 0.3100  top-1 88.9%\n"))
       << out;
 }
 
@@ -138,8 +139,9 @@ TEST_F(ProgressTerminal, RedrawsInPlaceAndEndsTheLine) {
             std::string::npos)
       << out;
   const std::string last = out.substr(out.rfind('\r'));
-  EXPECT_TRUE(matches(last, "\repoch 1/2 [====================] 3/3  # img/s  # s  loss 0.2500  acc 50.0%\x1b[K\n"
-                            "  test loss 0.2000\n"))
+  EXPECT_TRUE(matches(last,
+                      "\repoch 1/2 [====================] 3/3  # img/s  # s  loss 0.2500  acc 50.0%\x1b[K\n"
+                      "  test loss 0.2000\n"))
       << last;
 }
 

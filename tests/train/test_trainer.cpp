@@ -33,7 +33,8 @@ TEST(Trainer, TrainsAndWritesTheRunDirectory) {
   std::ifstream in(fs::path(o.out_dir) / "metrics.json");
   auto j = nlohmann::json::parse(in);
   ASSERT_EQ(j["epochs"].size(), 2u);
-  for (auto key : {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "train_images_per_sec", "seconds"})
+  for (auto key :
+       {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "train_images_per_sec", "seconds"})
     EXPECT_TRUE(j["epochs"][1].contains(key)) << key;
   EXPECT_EQ(j["config"]["model"], "lenet5");
   auto ck = train::load_checkpoint((fs::path(o.out_dir) / "last.safetensors").string());
@@ -153,7 +154,8 @@ TEST(Trainer, TrainsASpecFileModelAndKeepsItsText) {
 
   auto bad = s.options("bad-spec");
   bad.config.model = (s.root / "bad.json").string();
-  std::ofstream(bad.config.model) << R"({"input": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "linear", "out": 7}]})";
+  std::ofstream(bad.config.model)
+      << R"({"input": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "linear", "out": 7}]})";
   try {
     train::train(bad);
     FAIL();

@@ -24,11 +24,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 TEST(Freeze, ByPatternAndBack) {
   auto net = models::create("lenet5", {});
   const auto hit = net->freeze("features.*");
-  EXPECT_EQ(hit, (std::vector<std::string>{"features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias"}));
+  EXPECT_EQ(hit,
+            (std::vector<std::string>{"features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias"}));
   for (auto& [name, p] : net->named_parameters()) EXPECT_EQ(p.requires_grad(), name.rfind("features.", 0) != 0) << name;
   EXPECT_EQ(net->num_parameters(true), 61706 - 2572);
   EXPECT_EQ(net->unfreeze("features.3.*").size(), 2u);
@@ -49,7 +49,8 @@ TEST(Freeze, FrozenWeightsAreBitIdenticalAfterTraining) {
   for (auto& [k, p] : net->named_parameters()) before.emplace_back(k, p.detach().clone());
   optim::SGD opt(net->trainable_parameters(), {.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4});
   for (int i = 0; i < 3; ++i) {
-    Tensor loss = cross_entropy((*net)(randn({8, 1, 28, 28})), from_vector<std::int64_t>({0, 1, 2, 3, 4, 5, 6, 7}, {8}));
+    Tensor loss =
+        cross_entropy((*net)(randn({8, 1, 28, 28})), from_vector<std::int64_t>({0, 1, 2, 3, 4, 5, 6, 7}, {8}));
     opt.zero_grad();
     loss.backward();
     opt.step();
@@ -105,7 +106,8 @@ TEST(ReplaceModule, NewHeadsInSequentialsAndGoogLeNet) {
   const std::string e = error_of([&] { resnet->replace_module("layer1.0.conv1", nn::make<nn::Identity>()); });
   EXPECT_NE(e.find("layer1.0.conv1"), std::string::npos) << e;
   EXPECT_EQ(&resnet->submodule("layer1.0.conv1"), &conv);
-  EXPECT_NE(error_of([&] { resnet->replace_module("nope", nn::make<nn::Identity>()); }).find("nope"), std::string::npos);
+  EXPECT_NE(error_of([&] { resnet->replace_module("nope", nn::make<nn::Identity>()); }).find("nope"),
+            std::string::npos);
 }
 
 TEST(Pretrained, HeadsAreFoundAndReplaced) {
@@ -198,7 +200,8 @@ TEST(TrainTransfer, FrozenBodyStaysAsPretrained) {
   o.config.unfreeze = {"classifier.4.*"};
   auto r = train::train(o);
   EXPECT_EQ(r.epochs_done, 2);
-  const auto a = model_weights(o.config.init_from), b = model_weights((fs::path(o.out_dir) / "last.safetensors").string());
+  const auto a = model_weights(o.config.init_from),
+             b = model_weights((fs::path(o.out_dir) / "last.safetensors").string());
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     const bool head = a[i].first.rfind("classifier.4.", 0) == 0;
@@ -231,7 +234,8 @@ TEST(RunConfigJson, TransferFieldsRoundTripAndOldFilesLoad) {
   EXPECT_TRUE(d.bn_update);
   EXPECT_TRUE(d.head_from_pretrained);
   auto j = nlohmann::json::parse(train::RunConfig{}.to_json());
-  for (auto k : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update"})
+  for (auto k :
+       {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze", "unfreeze", "bn_update"})
     j.erase(k);
   EXPECT_TRUE(train::RunConfig::from_json(j.dump()).freeze.empty());
 }

@@ -48,8 +48,9 @@ struct SyntheticRun {
   fs::path root;
   SyntheticRun() {
     // unique per process and test: ctest runs the tests in parallel processes
-    root = fs::path(::testing::TempDir()) /
-           fmt::format("fovea_train_{}_{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root =
+        fs::path(::testing::TempDir()) /
+        fmt::format("fovea_train_{}_{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(root / "data");
     write_split(root / "data", "train", 512, 1);
     write_split(root / "data", "t10k", 128, 2);
@@ -75,6 +76,5 @@ inline NamedTensors model_weights(const std::string& path) {
   auto ck = train::load_checkpoint(path);
   return ck.model;
 }
-
 
 }  // namespace fovea::test

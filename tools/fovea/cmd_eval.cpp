@@ -39,14 +39,20 @@ void add_eval(CLI::App& app) {
     if (a->format == "json") {
       nlohmann::ordered_json per;
       auto acc = m.per_class_accuracy();
-      for (size_t i = 0; i < c.classes.size(); ++i) per[c.classes[i]] = std::isnan(acc[i]) ? nlohmann::json() : nlohmann::json(acc[i]);
-      nlohmann::ordered_json j{{"checkpoint", a->checkpoint}, {"data", c.data}, {"samples", m.count()}, {"loss", m.loss()},
-                       {"top1", m.top1()}, {"top5", m.top5()}, {"per_class_accuracy", per}};
+      for (size_t i = 0; i < c.classes.size(); ++i)
+        per[c.classes[i]] = std::isnan(acc[i]) ? nlohmann::json() : nlohmann::json(acc[i]);
+      nlohmann::ordered_json j{{"checkpoint", a->checkpoint},
+                               {"data", c.data},
+                               {"samples", m.count()},
+                               {"loss", m.loss()},
+                               {"top1", m.top1()},
+                               {"top5", m.top5()},
+                               {"per_class_accuracy", per}};
       fmt::print("{}\n", j.dump(2));
       return;
     }
-    fmt::print("{} on {} ({} images): loss {:.4f}  top-1 {:.2f}%  top-5 {:.2f}%\n\n{}", a->checkpoint, c.data, m.count(),
-               m.loss(), 100 * m.top1(), 100 * m.top5(), train::per_class_table(m, c.classes));
+    fmt::print("{} on {} ({} images): loss {:.4f}  top-1 {:.2f}%  top-5 {:.2f}%\n\n{}", a->checkpoint, c.data,
+               m.count(), m.loss(), 100 * m.top1(), 100 * m.top5(), train::per_class_table(m, c.classes));
   });
 }
 

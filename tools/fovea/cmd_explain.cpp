@@ -23,7 +23,6 @@ namespace {
 
 constexpr const char* kOp = "explain";
 
-
 // --class: an index or a class name
 std::int64_t parse_class(const std::string& s, const std::vector<std::string>& classes) {
   for (std::size_t i = 0; i < classes.size(); ++i)
@@ -40,7 +39,8 @@ std::int64_t parse_class(const std::string& s, const std::vector<std::string>& c
 }  // namespace
 
 void add_explain(CLI::App& app) {
-  auto* cmd = app.add_subcommand("explain", "what the network looks at: saliency, guided backprop, deconvnet, Grad-CAM, ...");
+  auto* cmd =
+      app.add_subcommand("explain", "what the network looks at: saliency, guided backprop, deconvnet, Grad-CAM, ...");
   struct Args {
     ModelArgs model;
     InputArgs in;
@@ -66,7 +66,8 @@ void add_explain(CLI::App& app) {
   cmd->add_option("--colormap", a->colormap, "jet | viridis | grey")->capture_default_str();
   cmd->add_option("--alpha", a->alpha, "Grad-CAM overlay opacity")->capture_default_str();
   cmd->add_option("--samples", a->samples, "SmoothGrad: noisy copies")->capture_default_str();
-  cmd->add_option("--sigma", a->sigma, "SmoothGrad: noise std as a fraction of the image's range")->capture_default_str();
+  cmd->add_option("--sigma", a->sigma, "SmoothGrad: noise std as a fraction of the image's range")
+      ->capture_default_str();
   cmd->add_option("--window", a->window, "occlusion: square side (default about 1/7 of the image)");
   cmd->add_option("--stride", a->stride, "occlusion: step (default half the window)");
   cmd->add_option("--sanity-check", a->sanity,
@@ -128,7 +129,8 @@ void add_explain(CLI::App& app) {
     es.reserve(targets.size());
     for (auto& t : targets) es.push_back(explain::explain(*in.model, in.x, t, o));
     std::vector<explain::SanityStep> steps;
-    if (!a->sanity.empty()) steps = explain::cascading_randomization(*in.model, in.x, targets.front(), split_list(a->sanity), o);
+    if (!a->sanity.empty())
+      steps = explain::cascading_randomization(*in.model, in.x, targets.front(), split_list(a->sanity), o);
 
     std::filesystem::create_directories(a->out);
     const auto pv = prob.to_vector<float>();
@@ -150,10 +152,10 @@ void add_explain(CLI::App& app) {
                    fmt::format("{} ({:.1f}%)", in.classes[c], 100 * pv[i * k + c]), stem);
       }
     for (std::size_t r = 0; r < es.size(); ++r)
-      explain::save_maps(
-          (std::filesystem::path(a->out) / (es.size() > 1 ? fmt::format("maps_top{}.safetensors", r + 1) : "maps.safetensors"))
-              .string(),
-          es[r]);
+      explain::save_maps((std::filesystem::path(a->out) /
+                          (es.size() > 1 ? fmt::format("maps_top{}.safetensors", r + 1) : "maps.safetensors"))
+                             .string(),
+                         es[r]);
     const auto fig = (std::filesystem::path(a->out) / "figure.png").string();
     io::write_png(fig, explain::figure(rows, o.methods, ro));
     fmt::print("Grad-CAM layer: {}\nfigure: {}\n", layer, fig);

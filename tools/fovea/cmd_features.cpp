@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include "fovea/explain/explain.h"
 #include "fovea/explain/draw.h"
+#include "fovea/explain/explain.h"
 #include "fovea/io/image.h"
 #include "fovea/io/safetensors.h"
 #include "tools/fovea/cli_inputs.h"

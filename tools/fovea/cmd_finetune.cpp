@@ -51,7 +51,8 @@ void add_finetune(CLI::App& app) {
       ->required();
   cmd->add_option("--model", c.model, "the network (default: the checkpoint's, or the .onnx file itself)");
   cmd->add_option("--data", c.data, "fashion-mnist | mnist:DIR | folder:DIR")->capture_default_str();
-  cmd->add_option("--classes", c.select_classes, "only these classes of the data (indices), relabelled 0..K-1")->delimiter(',');
+  cmd->add_option("--classes", c.select_classes, "only these classes of the data (indices), relabelled 0..K-1")
+      ->delimiter(',');
   cmd->add_option("--per-class", c.per_class, "at most N training images of each class");
   cmd->add_option("--num-classes", a->num_classes, "the new head's classes (checked against the data)");
   cmd->add_option("--head", c.head, "the layer to replace ('auto': the last Linear layer)")->capture_default_str();
@@ -75,7 +76,7 @@ void add_finetune(CLI::App& app) {
   cmd->add_option("--precision", c.precision, "f32 | bf16 (CUDA: conv and linear layers in bf16, f32 master weights)")
       ->capture_default_str();
   cmd->add_flag("--cuda-graph", c.cuda_graph,
-                 "replay each training step as a CUDA graph (SGD on CUDA; pays off with --schedule none or step)");
+                "replay each training step as a CUDA graph (SGD on CUDA; pays off with --schedule none or step)");
   cmd->add_option("--limit-train", c.limit_train, "only the first N training images (smoke tests)");
   cmd->add_option("--limit-test", c.limit_test, "only the first N test images (smoke tests)");
   cmd->add_option("--out", a->o.out_dir, "run directory: head/ and finetune/ runs inside")->required();
@@ -155,9 +156,10 @@ void add_finetune(CLI::App& app) {
     print_frozen(s2.config, stdout);
     auto r2 = train::train(s2);
     if (r2.interrupted) throw CLI::RuntimeError(130);
-    fmt::print("\nnew head only: best test top-1 {:.2f}%; after fine-tuning: best {:.2f}%, last {:.2f}%\n"
-               "the fine-tuned model: {}/best.safetensors\n",
-               100 * r1.best_top1, 100 * r2.best_top1, 100 * r2.last_top1, tune_dir);
+    fmt::print(
+        "\nnew head only: best test top-1 {:.2f}%; after fine-tuning: best {:.2f}%, last {:.2f}%\n"
+        "the fine-tuned model: {}/best.safetensors\n",
+        100 * r1.best_top1, 100 * r2.best_top1, 100 * r2.last_top1, tune_dir);
   });
 }
 

@@ -62,8 +62,7 @@ void add_predict(CLI::App& app) {
       for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);
       std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](auto x1, auto x2) { return p[x1] > p[x2]; });
       fmt::print("{}\n", name);
-      for (std::int64_t r = 0; r < k; ++r)
-        fmt::print("  {:>6.2f}%  {}\n", 100 * p[order[r]], c.classes[order[r]]);
+      for (std::int64_t r = 0; r < k; ++r) fmt::print("  {:>6.2f}%  {}\n", 100 * p[order[r]], c.classes[order[r]]);
     }
   });
 }

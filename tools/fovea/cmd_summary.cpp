@@ -22,7 +22,8 @@ void add_model_args(CLI::App* cmd, const std::shared_ptr<Args>& a, bool markdown
   cmd->add_option("model", a->model, "a zoo model (fovea models) or a network spec file (.json)")->required();
   cmd->add_option("--input", a->input, "input size CxHxW (a spec file's own by default)");
   cmd->add_option("--num-classes", a->num_classes, "zoo models: the classifier's outputs")->capture_default_str();
-  auto formats = markdown ? std::vector<std::string>{"table", "json", "markdown"} : std::vector<std::string>{"table", "json"};
+  auto formats =
+      markdown ? std::vector<std::string>{"table", "json", "markdown"} : std::vector<std::string>{"table", "json"};
   cmd->add_option("--format", a->format)->check(CLI::IsMember(formats))->capture_default_str();
 }
 

@@ -7,7 +7,6 @@
 
 namespace fovea::cli {
 
-
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a classifier and evaluate it after every epoch");
   auto o = std::make_shared<train::TrainOptions>();
@@ -22,25 +21,31 @@ void add_train(CLI::App& app) {
   cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--weight-decay", c.weight_decay)->capture_default_str();
   cmd->add_option("--schedule", c.schedule, "none | cosine | step | onecycle")->capture_default_str();
-  cmd->add_option("--warmup-epochs", c.warmup_epochs, "linear warm-up epochs before the schedule")->capture_default_str();
-  cmd->add_option("--augment", c.augment, "none, or a list of crop[=PAD], flip, rotate=DEG, erase[=P]")->capture_default_str();
-  cmd->add_option("--normalize", c.normalize, "auto (mean/std of the training data) | none | M1,..,S1,..")->capture_default_str();
+  cmd->add_option("--warmup-epochs", c.warmup_epochs, "linear warm-up epochs before the schedule")
+      ->capture_default_str();
+  cmd->add_option("--augment", c.augment, "none, or a list of crop[=PAD], flip, rotate=DEG, erase[=P]")
+      ->capture_default_str();
+  cmd->add_option("--normalize", c.normalize, "auto (mean/std of the training data) | none | M1,..,S1,..")
+      ->capture_default_str();
   cmd->add_option("--input", *input, "model input CxHxW (images are resized); default: the data's");
-  cmd->add_option("--val-fraction", c.val_fraction, "folder data: share held out for validation")->capture_default_str();
+  cmd->add_option("--val-fraction", c.val_fraction, "folder data: share held out for validation")
+      ->capture_default_str();
   cmd->add_option("--seed", c.seed)->capture_default_str();
   cmd->add_option("--workers", c.workers, "data loading threads")->capture_default_str();
   cmd->add_option("--device", c.device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--precision", c.precision, "f32 | bf16 (CUDA: conv and linear layers in bf16, f32 master weights)")
       ->capture_default_str();
   cmd->add_flag("--cuda-graph", c.cuda_graph,
-                 "replay each training step as a CUDA graph (SGD on CUDA; pays off with --schedule none or step)");
+                "replay each training step as a CUDA graph (SGD on CUDA; pays off with --schedule none or step)");
   cmd->add_option("--limit-train", c.limit_train, "use only the first N training images (smoke tests)");
   cmd->add_option("--limit-test", c.limit_test, "use only the first N test images (smoke tests)");
   cmd->add_option("--classes", c.select_classes, "only these classes (indices, comma-separated), relabelled 0..K-1")
       ->delimiter(',');
   cmd->add_option("--per-class", c.per_class, "at most N training images of each class");
-  cmd->add_option("--init-from", c.init_from, "pretrained weights: a fovea checkpoint, a state dict (.safetensors) or .onnx");
-  cmd->add_option("--new-head", c.head, "rebuild this layer for the data's classes, freshly initialised ('auto': the classifier)");
+  cmd->add_option("--init-from", c.init_from,
+                  "pretrained weights: a fovea checkpoint, a state dict (.safetensors) or .onnx");
+  cmd->add_option("--new-head", c.head,
+                  "rebuild this layer for the data's classes, freshly initialised ('auto': the classifier)");
   cmd->add_option("--freeze", c.freeze, "parameter-name pattern to freeze, e.g. 'features.*' (repeatable)");
   cmd->add_option("--unfreeze", c.unfreeze, "pattern made trainable again after --freeze (repeatable)");
   cmd->add_flag("--bn-update", c.bn_update, "frozen batch norms still update their running statistics");

@@ -1,6 +1,6 @@
 // fovea: the command-line tool. Each subcommand lives in its own cmd_*.cpp file.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include "fovea/core/error.h"
 #include "fovea/core/threads.h"

@@ -79,7 +79,8 @@ void CpuBackend::activation_backward(Act a, const ActParams& p, const Tensor& x,
     const scalar_t* px = x.data<scalar_t>();
     const scalar_t* pg = gy.data<scalar_t>();
     scalar_t* po = gx.data<scalar_t>();
-    for (std::int64_t i = 0, n = x.numel(); i < n; ++i) po[i] = pg[i] * activation_math::value_slope(a, px[i], alpha, beta).df;
+    for (std::int64_t i = 0, n = x.numel(); i < n; ++i)
+      po[i] = pg[i] * activation_math::value_slope(a, px[i], alpha, beta).df;
   });
 }
 

@@ -22,7 +22,7 @@ struct ConvEntry {
   dnnl::convolution_backward_weights::primitive_desc bwd_w_pd;
   dnnl::convolution_backward_weights bwd_w;
   bool has_bwd_data = false, has_bwd_w = false;
-  std::mutex mu;  // backward primitives are built on first use
+  std::mutex mu;                              // backward primitives are built on first use
   dnnl::memory::desc x_md, w_md, y_md, b_md;  // plain user layouts
   dims strides, dil, pad_l, pad_r;
 };
@@ -54,7 +54,8 @@ dnnl::memory::desc with_layout(const dnnl::memory::desc& md, dnnl::memory::forma
   return dnnl::memory::desc(md.dims(), dnnl::memory::data_type::f32, t);
 }
 
-std::shared_ptr<ConvEntry> conv_entry(const Shape& x, const Shape& w, const Shape& y, bool bias, const Conv2dParams& p) {
+std::shared_ptr<ConvEntry> conv_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
+                                      const Conv2dParams& p) {
   std::string key = fmt::format("conv{}{}{}b{}s{},{}p{},{},{},{}d{},{}g{}", shape_str(x), shape_str(w), shape_str(y),
                                 bias, p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.padding[2], p.padding[3],
                                 p.dilation[0], p.dilation[1], p.groups);
@@ -71,10 +72,11 @@ std::shared_ptr<ConvEntry> conv_entry(const Shape& x, const Shape& w, const Shap
     e->pad_r = {p.padding[1], p.padding[3]};
     const auto t = layout_for(Kind::fwd, x[1], p.groups);
     const auto xm = with_layout(e->x_md, t), wm = with_layout(e->w_md, tag::any), ym = with_layout(e->y_md, t);
-    auto d = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                                   xm, wm, e->b_md, ym, e->strides, e->dil, e->pad_l, e->pad_r)
-                  : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                                   xm, wm, ym, e->strides, e->dil, e->pad_l, e->pad_r);
+    auto d =
+        bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                               xm, wm, e->b_md, ym, e->strides, e->dil, e->pad_l, e->pad_r)
+             : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                               xm, wm, ym, e->strides, e->dil, e->pad_l, e->pad_r);
     e->fwd_pd = dnnl::convolution_forward::primitive_desc(d, engine());
     e->fwd = dnnl::convolution_forward(e->fwd_pd);
     return e;
@@ -99,9 +101,9 @@ void ensure_bwd_w(ConvEntry& e, bool bias, std::int64_t groups) {
   const auto t = layout_for(Kind::bwd_weights, e.x_md.dims()[1], groups);
   const auto xm = with_layout(e.x_md, t), wm = with_layout(e.w_md, tag::any), ym = with_layout(e.y_md, t);
   auto d = bias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, xm, wm, e.b_md, ym,
-                                                            e.strides, e.dil, e.pad_l, e.pad_r)
+                                                           e.strides, e.dil, e.pad_l, e.pad_r)
                 : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, xm, wm, ym, e.strides,
-                                                            e.dil, e.pad_l, e.pad_r);
+                                                           e.dil, e.pad_l, e.pad_r);
   e.bwd_w_pd = dnnl::convolution_backward_weights::primitive_desc(d, engine(), e.fwd_pd);
   e.bwd_w = dnnl::convolution_backward_weights(e.bwd_w_pd);
   e.has_bwd_w = true;
@@ -114,7 +116,8 @@ void check_f32(const Tensor& t) {
 }  // namespace
 
 // x: (N,C,H,W), w: (O,C/g,kH,kW), b: (O) -> y: (N,O,H',W'); all contiguous
-void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y, const Conv2dParams& p) {
+void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y,
+                                const Conv2dParams& p) {
   check_f32(x);
   auto e = conv_entry(x.shape(), w.shape(), y.shape(), b != nullptr, p);
   auto xm = as_layout(make_memory(e->x_md, x), e->fwd_pd.src_desc(), true);
@@ -152,7 +155,8 @@ void CpuBackend::conv2d_backward_weights(const Tensor& gy, const Tensor& x, cons
   auto gym = as_layout(make_memory(e->y_md, gy), e->bwd_w_pd.diff_dst_desc(), true);
   auto gw_plain = make_memory(e->w_md, gw);
   auto gwm = as_layout(gw_plain, e->bwd_w_pd.diff_weights_desc(), false);
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_DIFF_WEIGHTS, gwm}};
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_DIFF_WEIGHTS, gwm}};
   if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, make_memory(e->b_md, *gb));
   e->bwd_w.execute(stream(), args);
   if (gwm != gw_plain) reorder(gwm, gw_plain);

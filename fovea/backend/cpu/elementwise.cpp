@@ -106,13 +106,10 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& o
         });
         if (zero) fail("div", "integer division by zero");
         return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x / y); });
-      } else
-        return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x / y); });
+      } else return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(x / y); });
     case BinaryOp::pow: return binary_loop<T, T>(a, b, out, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
-    case BinaryOp::maximum:
-      return binary_loop<T, T>(a, b, out, [](T x, T y) { return (x != x || x > y) ? x : y; });
-    case BinaryOp::minimum:
-      return binary_loop<T, T>(a, b, out, [](T x, T y) { return (x != x || x < y) ? x : y; });
+    case BinaryOp::maximum: return binary_loop<T, T>(a, b, out, [](T x, T y) { return (x != x || x > y) ? x : y; });
+    case BinaryOp::minimum: return binary_loop<T, T>(a, b, out, [](T x, T y) { return (x != x || x < y) ? x : y; });
     case BinaryOp::eq: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x == y); });
     case BinaryOp::ne: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x != y); });
     case BinaryOp::lt: return binary_loop<T, U>(a, b, out, [](T x, T y) { return static_cast<U>(x < y); });
@@ -135,8 +132,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   }
   const DType s = src.dtype(), d = dst.dtype();
   using u16 = std::uint16_t;
-  if (s == d && (s == DType::f16 || s == DType::bf16))
-    return map_loop<u16, u16>(src, dst, [](u16 v) { return v; });
+  if (s == d && (s == DType::f16 || s == DType::bf16)) return map_loop<u16, u16>(src, dst, [](u16 v) { return v; });
   if (s == DType::f16 || s == DType::bf16) {
     Tensor tmp = empty(src.shape(), {.dtype = DType::f32});
     if (s == DType::f16) map_loop<float, u16>(src, tmp, half_to_float);
@@ -152,15 +148,14 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   }
   FOVEA_DISPATCH(d, "copy", [&] {
     using O = scalar_t;
-    FOVEA_DISPATCH(s, "copy", [&] {
-      map_loop<O, scalar_t>(src, dst, [](scalar_t v) { return static_cast<O>(v); });
-    });
+    FOVEA_DISPATCH(s, "copy", [&] { map_loop<O, scalar_t>(src, dst, [](scalar_t v) { return static_cast<O>(v); }); });
   });
 }
 
 void CpuBackend::fill(const Tensor& dst, double v) {
   if (dst.dtype() == DType::f16 || dst.dtype() == DType::bf16) {
-    std::uint16_t h = dst.dtype() == DType::f16 ? float_to_half(static_cast<float>(v)) : float_to_bf16(static_cast<float>(v));
+    std::uint16_t h =
+        dst.dtype() == DType::f16 ? float_to_half(static_cast<float>(v)) : float_to_bf16(static_cast<float>(v));
     return map_loop<std::uint16_t, std::uint16_t>(dst, dst, [h](std::uint16_t) { return h; });
   }
   FOVEA_DISPATCH(dst.dtype(), "fill", [&] {
@@ -172,10 +167,14 @@ void CpuBackend::fill(const Tensor& dst, double v) {
 void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out) {
   FOVEA_DISPATCH(x.dtype(), "unary", [&] {
     switch (op) {  // the common cases get their own loops so they vectorise
-      case UnaryOp::neg: return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(-v); });
-      case UnaryOp::square: return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(v * v); });
-      case UnaryOp::sqrt: return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::sqrt(v)); });
-      case UnaryOp::exp: return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::exp(v)); });
+      case UnaryOp::neg:
+        return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(-v); });
+      case UnaryOp::square:
+        return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(v * v); });
+      case UnaryOp::sqrt:
+        return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::sqrt(v)); });
+      case UnaryOp::exp:
+        return map_loop<scalar_t, scalar_t>(x, out, [](scalar_t v) { return static_cast<scalar_t>(std::exp(v)); });
       default: return map_loop<scalar_t, scalar_t>(x, out, [op](scalar_t v) { return apply_unary(op, v); });
     }
   });

@@ -50,7 +50,8 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor* bias, co
       m->out_md = plain_desc(out, "matmul");
       if (bias) {
         m->bias_md = dnnl::memory::desc({1, 1, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{N, N, 1});
-        m->prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(m->a_md, m->b_md, m->bias_md, m->out_md), engine()));
+        m->prim = dnnl::matmul(
+            dnnl::matmul::primitive_desc(dnnl::matmul::desc(m->a_md, m->b_md, m->bias_md, m->out_md), engine()));
       } else {
         m->prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(m->a_md, m->b_md, m->out_md), engine()));
       }

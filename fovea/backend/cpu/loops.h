@@ -15,7 +15,7 @@ inline constexpr std::int64_t kParallelGrain = 32768;
 
 template <int N>
 struct Loop {
-  std::vector<std::int64_t> sizes;                 // collapsed dims, outermost first
+  std::vector<std::int64_t> sizes;                   // collapsed dims, outermost first
   std::vector<std::array<std::int64_t, N>> strides;  // per dim, per operand (elements)
   std::int64_t numel = 1;
 };

@@ -31,8 +31,8 @@ std::shared_ptr<BnEntry> bn_entry(const Tensor& x, double eps, bool training) {
     e->fwd_pd = dnnl::batch_normalization_forward::primitive_desc(d, engine());
     e->fwd = dnnl::batch_normalization_forward(e->fwd_pd);
     if (training) {
-      dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, e->x_md, e->x_md,
-                                                  static_cast<float>(eps), flags::use_scale | flags::use_shift);
+      dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, e->x_md, e->x_md, static_cast<float>(eps),
+                                                  flags::use_scale | flags::use_shift);
       e->bwd_pd = dnnl::batch_normalization_backward::primitive_desc(bd, engine(), e->fwd_pd);
       e->bwd = dnnl::batch_normalization_backward(e->bwd_pd);
       e->has_bwd = true;

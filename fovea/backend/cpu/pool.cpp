@@ -112,8 +112,7 @@ void pool_forward(const Tensor& x, const Tensor& y, std::int64_t* ind, const Poo
   for (std::int64_t pl = 0; pl < planes; ++pl) {
     if (p.kind == PoolKind::max)
       plane(px + pl * H * W, py + pl * OH * OW, ind ? ind + pl * OH * OW : nullptr, H, W, OH, OW, p);
-    else
-      avg_plane(px + pl * H * W, py + pl * OH * OW, H, W, OH, OW, p);
+    else avg_plane(px + pl * H * W, py + pl * OH * OW, H, W, OH, OW, p);
   }
 }
 

@@ -52,7 +52,10 @@ void reduce_typed(ReduceOp op, const T* x, std::int64_t M, std::int64_t R, const
         T best = r[0];
         for (std::int64_t k = 1; k < R; ++k) {
           T v = r[k];
-          if (v != v) { best = v; break; }  // NaN propagates, as in PyTorch
+          if (v != v) {
+            best = v;
+            break;
+          }  // NaN propagates, as in PyTorch
           if (mx ? v > best : v < best) best = v;
         }
         o[i] = best;
@@ -68,7 +71,10 @@ void reduce_typed(ReduceOp op, const T* x, std::int64_t M, std::int64_t R, const
         T best = r[0];
         for (std::int64_t k = 1; k < R && best == best; ++k) {
           T v = r[k];
-          if (v != v || (mx ? v > best : v < best)) { best = v; bi = k; }
+          if (v != v || (mx ? v > best : v < best)) {
+            best = v;
+            bi = k;
+          }
         }
         o[i] = bi;
       });

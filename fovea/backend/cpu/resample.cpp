@@ -13,9 +13,9 @@ namespace fovea::backend::cpu {
 
 namespace {
 
-using interp::Tap;
 using interp::linear_taps;
 using interp::nearest_taps;
+using interp::Tap;
 
 template <typename T>
 std::vector<Tap<T>> taps_for(const Resample2dParams& p, int axis, std::int64_t in, std::int64_t out) {

@@ -13,8 +13,7 @@ void CudaBackend::activation_forward(Act a, const ActParams& p, const Tensor& x,
   if (x.numel() == 0) return;
   Strided xs = strided(x, "activation"), ys = strided(y, "activation");
   collapse({&ys, &xs});
-  launch_activation_forward(a, p.alpha, p.beta, code(x.dtype()), ptr(x), xs, ptr(y), ys, x.numel(),
-                            stream_for(y));
+  launch_activation_forward(a, p.alpha, p.beta, code(x.dtype()), ptr(x), xs, ptr(y), ys, x.numel(), stream_for(y));
   FOVEA_CUDA_LAUNCHED("activation");
 }
 
@@ -26,8 +25,8 @@ void CudaBackend::activation_backward(Act a, const ActParams& p, const Tensor& x
   if (x.numel() == 0) return;
   Strided xs = strided(x, "activation"), gs = strided(gy, "activation"), gxs = strided(gx, "activation");
   collapse({&gxs, &xs, &gs});
-  launch_activation_backward(a, p.alpha, p.beta, code(x.dtype()), ptr(x), xs, ptr(gy), gs, ptr(gx),
-                             gxs, x.numel(), stream_for(gx));
+  launch_activation_backward(a, p.alpha, p.beta, code(x.dtype()), ptr(x), xs, ptr(gy), gs, ptr(gx), gxs, x.numel(),
+                             stream_for(gx));
   FOVEA_CUDA_LAUNCHED("activation");
 }
 

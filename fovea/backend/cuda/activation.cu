@@ -22,9 +22,7 @@ struct ActForward {
 template <Act A, class T>
 struct ActBackward {
   T alpha, beta;
-  __device__ T operator()(T x, T g) const {
-    return g * activation_math::value_slope<A>(x, alpha, beta).df;
-  }
+  __device__ T operator()(T x, T g) const { return g * activation_math::value_slope<A>(x, alpha, beta).df; }
 };
 
 }  // namespace
@@ -34,20 +32,19 @@ void launch_activation_forward(Act act, double alpha, double beta, int code, con
   dispatch_float(code, [&](auto t) {
     using T = decltype(t);
     dispatch_code<0, kActCount>(static_cast<int>(act), [&](auto c) {
-      map1<T, T>(ActForward<static_cast<Act>(decltype(c)::value), T>{static_cast<T>(alpha), static_cast<T>(beta)}, n, y, ys, x, xs,
-                 stream);
+      map1<T, T>(ActForward<static_cast<Act>(decltype(c)::value), T>{static_cast<T>(alpha), static_cast<T>(beta)}, n, y,
+                 ys, x, xs, stream);
     });
   });
 }
 
-void launch_activation_backward(Act act, double alpha, double beta, int code, const void* x, Strided xs,
-                                const void* gy, Strided gs, void* gx, Strided gxs, std::int64_t n,
-                                cudaStream_t stream) {
+void launch_activation_backward(Act act, double alpha, double beta, int code, const void* x, Strided xs, const void* gy,
+                                Strided gs, void* gx, Strided gxs, std::int64_t n, cudaStream_t stream) {
   dispatch_float(code, [&](auto t) {
     using T = decltype(t);
     dispatch_code<0, kActCount>(static_cast<int>(act), [&](auto c) {
-      map2<T, T, T>(ActBackward<static_cast<Act>(decltype(c)::value), T>{static_cast<T>(alpha), static_cast<T>(beta)}, n, gx, gxs, x,
-                    xs, gy, gs, stream);
+      map2<T, T, T>(ActBackward<static_cast<Act>(decltype(c)::value), T>{static_cast<T>(alpha), static_cast<T>(beta)},
+                    n, gx, gxs, x, xs, gy, gs, stream);
     });
   });
 }

@@ -11,9 +11,8 @@ inline namespace FOVEA_CUDA_ABI {
 // y = f(x), gx = gy * f'(x); alpha, beta as in ActParams
 void launch_activation_forward(Act act, double alpha, double beta, int code, const void* x, Strided xs, void* y,
                                Strided ys, std::int64_t n, cudaStream_t stream);
-void launch_activation_backward(Act act, double alpha, double beta, int code, const void* x, Strided xs,
-                                const void* gy, Strided gs, void* gx, Strided gxs, std::int64_t n,
-                                cudaStream_t stream);
+void launch_activation_backward(Act act, double alpha, double beta, int code, const void* x, Strided xs, const void* gy,
+                                Strided gs, void* gx, Strided gxs, std::int64_t n, cudaStream_t stream);
 
 }  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

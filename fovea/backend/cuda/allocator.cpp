@@ -22,9 +22,8 @@ std::shared_ptr<std::byte> CachingAllocator::allocate(int device, std::size_t nb
     }
   }
   if (!p) p = fresh(device, size);
-  return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [this, device, size, pool](std::byte* q) {
-    give_back(device, size, q, pool);
-  });
+  return std::shared_ptr<std::byte>(static_cast<std::byte*>(p),
+                                    [this, device, size, pool](std::byte* q) { give_back(device, size, q, pool); });
 }
 
 // A block freed while a graph is captured may still be read by the work recorded before: it

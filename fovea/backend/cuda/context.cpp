@@ -42,7 +42,8 @@ DeviceState& state(int device) {
 cudaStream_t device_stream(int device) {
   FOVEA_CUDA_CHECK(cudaSetDevice(device), "cuda");
   DeviceState& s = state(device);
-  std::call_once(s.made, [&] { FOVEA_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "cuda"); });
+  std::call_once(s.made,
+                 [&] { FOVEA_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "cuda"); });
   return s.stream;
 }
 
@@ -86,7 +87,8 @@ void synchronize_and_raise(int device, cudaStream_t st) {
 }  // namespace
 
 Strided strided(const Tensor& t, const char* op) {
-  if (t.dim() > kMaxDims) fail(op, "tensors of more than {} dimensions are not implemented on cuda, got {}", kMaxDims, t.dim());
+  if (t.dim() > kMaxDims)
+    fail(op, "tensors of more than {} dimensions are not implemented on cuda, got {}", kMaxDims, t.dim());
   Strided s;
   s.dims = static_cast<int>(t.dim());
   for (int d = 0; d < s.dims; ++d) {
@@ -114,8 +116,9 @@ class Staging {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     FOVEA_CUDA_CHECK(cudaStreamIsCapturing(st, &capture), "copy");
     if (capture != cudaStreamCaptureStatusNone)  // a graph would replay the first data forever
-      fail("copy", "a copy from the host cannot be part of a CUDA graph: copy into the graph's input tensors "
-                   "before replay() instead");
+      fail("copy",
+           "a copy from the host cannot be part of a CUDA graph: copy into the graph's input tensors "
+           "before replay() instead");
     if (bytes > kStagedMax) {
       FOVEA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st), "copy");
       FOVEA_CUDA_CHECK(cudaStreamSynchronize(st), "copy");  // src may be freed on return
@@ -227,7 +230,7 @@ void CudaBackend::bernoulli(const Tensor& out, double p, Generator& g) {
 }
 
 Backend* cuda_backend() {
-  static Backend* b = [] () -> Backend* {
+  static Backend* b = []() -> Backend* {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
       cudaGetLastError();

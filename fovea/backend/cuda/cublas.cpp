@@ -38,7 +38,8 @@ cublasHandle_t handle(const Tensor& t) {
 
 void library_gemm(const Tensor& like, const Gemm& g) {
   cublasHandle_t h = handle(like);
-  const cublasOperation_t ta = g.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = g.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t ta = g.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          tb = g.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (g.dtype == kF64) {
     const double alpha = 1, beta = g.beta;
     check(cublasDgemmStridedBatched(h, ta, tb, g.m, g.n, g.k, &alpha, static_cast<const double*>(g.a), g.lda,
@@ -50,10 +51,10 @@ void library_gemm(const Tensor& like, const Gemm& g) {
   const float alpha = 1, beta = static_cast<float>(g.beta);
   const cudaDataType_t dt = g.dtype == kBF16 ? CUDA_R_16BF : CUDA_R_32F;
   const cublasComputeType_t compute = g.dtype == kF32 && g.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-  check(cublasGemmStridedBatchedEx(h, ta, tb, g.m, g.n, g.k, &alpha, g.a, dt, g.lda, g.stride_a, g.b, dt, g.ldb,
-                                   g.stride_b, &beta, g.c, dt, g.ldc, g.stride_c, g.batch, compute,
-                                   CUBLAS_GEMM_DEFAULT),
-        "matmul");
+  check(
+      cublasGemmStridedBatchedEx(h, ta, tb, g.m, g.n, g.k, &alpha, g.a, dt, g.lda, g.stride_a, g.b, dt, g.ldb,
+                                 g.stride_b, &beta, g.c, dt, g.ldc, g.stride_c, g.batch, compute, CUBLAS_GEMM_DEFAULT),
+      "matmul");
 }
 
 }  // namespace FOVEA_CUDA_ABI

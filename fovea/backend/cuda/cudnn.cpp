@@ -82,8 +82,9 @@ struct Descriptors {
   }
   void bias(const Tensor& b, const char* op) {
     check(cudnnCreateTensorDescriptor(&this->b), op);
-    check(cudnnSetTensor4dDescriptor(this->b, CUDNN_TENSOR_NCHW, data_type(b, op), 1, static_cast<int>(b.size(0)), 1, 1),
-          op);
+    check(
+        cudnnSetTensor4dDescriptor(this->b, CUDNN_TENSOR_NCHW, data_type(b, op), 1, static_cast<int>(b.size(0)), 1, 1),
+        op);
   }
   ~Descriptors() {
     if (x) cudnnDestroyTensorDescriptor(x);
@@ -107,8 +108,8 @@ constexpr std::size_t kSearchWorkspace = std::size_t{256} << 20;  // the most an
 // cudnnFind*Ex with kSearchWorkspace bytes of scratch and returns the results (sorted fastest
 // first); the first that succeeded wins.
 template <typename Algo, typename Perf, typename Find>
-std::pair<Algo, std::size_t> cached_algo(std::map<std::string, std::pair<Algo, std::size_t>>& cache, const std::string& key,
-                                         const Tensor& like, Find find, const char* op) {
+std::pair<Algo, std::size_t> cached_algo(std::map<std::string, std::pair<Algo, std::size_t>>& cache,
+                                         const std::string& key, const Tensor& like, Find find, const char* op) {
   static std::mutex mu;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -177,8 +178,8 @@ void library_conv_backward_weights(const Tensor& gy, const Tensor& x, const Tens
   const auto [algo, bytes] = cached_algo<cudnnConvolutionBwdFilterAlgo_t, cudnnConvolutionBwdFilterAlgoPerf_t>(
       cache, d.key, gy,
       [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int want, int* got, void* ws) {
-        check(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x, ptr(x), d.y, ptr(gy), d.conv, d.w, ptr(gw), want, got,
-                                                            perf, ws, kSearchWorkspace),
+        check(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x, ptr(x), d.y, ptr(gy), d.conv, d.w, ptr(gw), want,
+                                                            got, perf, ws, kSearchWorkspace),
               "conv2d_backward");
       },
       "conv2d_backward");

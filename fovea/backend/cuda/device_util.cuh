@@ -22,8 +22,9 @@ void launch(void (*kernel)(P...), unsigned grid, unsigned block, cudaStream_t st
 }
 
 // A grid-stride loop over [0, n).
-#define FOVEA_GRID_LOOP(i, n) \
-  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < (n); i += std::int64_t{gridDim.x} * blockDim.x)
+#define FOVEA_GRID_LOOP(i, n)                                                         \
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < (n); \
+       i += std::int64_t{gridDim.x} * blockDim.x)
 
 // Calls f(T{}) with T the element type of a dtype code (kernels compute in these four).
 template <class F>
@@ -92,13 +93,14 @@ void map0(F f, std::int64_t n, void* out, Strided so, cudaStream_t st) {
 }
 template <class O, class A, class F>
 void map1(F f, std::int64_t n, void* out, Strided so, const void* a, Strided sa, cudaStream_t st) {
-  launch(map1_kernel<O, A, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so, static_cast<const A*>(a), sa);
+  launch(map1_kernel<O, A, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so, static_cast<const A*>(a),
+         sa);
 }
 template <class O, class A, class B, class F>
 void map2(F f, std::int64_t n, void* out, Strided so, const void* a, Strided sa, const void* b, Strided sb,
           cudaStream_t st) {
-  launch(map2_kernel<O, A, B, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so, static_cast<const A*>(a), sa,
-                                                  static_cast<const B*>(b), sb);
+  launch(map2_kernel<O, A, B, F>, blocks_for(n), kThreads, st, f, n, static_cast<O*>(out), so, static_cast<const A*>(a),
+         sa, static_cast<const B*>(b), sb);
 }
 
 // Power-of-two block size for rows of length R: enough threads to cover R, at most kThreads.

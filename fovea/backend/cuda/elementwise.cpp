@@ -81,7 +81,6 @@ void device_copy(const Tensor& src, const Tensor& dst) {
   FOVEA_CUDA_LAUNCHED("copy");
 }
 
-
 void CudaBackend::fill(const Tensor& dst, double v) {
   require_dtype(dst, kAll, "fill");
   if (dst.numel() == 0) return;

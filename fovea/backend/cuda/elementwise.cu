@@ -162,8 +162,7 @@ __device__ inline bool index_ok(std::int64_t k, std::int64_t K, KernelError* err
 
 template <class T>
 __global__ void gather_kernel(const T* x, Matrix xm, const std::int64_t* index, Matrix im, T* out, std::int64_t os0,
-                              std::int64_t os1, std::int64_t K, std::int64_t J, std::int64_t n,
-                              KernelError* error) {
+                              std::int64_t os1, std::int64_t K, std::int64_t J, std::int64_t n, KernelError* error) {
   FOVEA_GRID_LOOP(t, n) {
     const std::int64_t i = t / J, j = t % J;
     const std::int64_t k = index[i * im.rows_stride + j * im.cols_stride];
@@ -179,12 +178,13 @@ __device__ inline void atomic_add(std::int64_t* p, std::int64_t v) {  // two's c
 
 template <class T>
 __global__ void scatter_add_kernel(const T* src, Matrix sm, const std::int64_t* index, Matrix im, T* out,
-                                   std::int64_t os0, std::int64_t os1, std::int64_t K, std::int64_t J,
-                                   std::int64_t n, KernelError* error) {
+                                   std::int64_t os0, std::int64_t os1, std::int64_t K, std::int64_t J, std::int64_t n,
+                                   KernelError* error) {
   FOVEA_GRID_LOOP(t, n) {
     const std::int64_t i = t / J, j = t % J;
     const std::int64_t k = index[i * im.rows_stride + j * im.cols_stride];
-    if (index_ok(k, K, error, kScatterIndex)) atomic_add(out + i * os0 + k * os1, src[i * sm.rows_stride + j * sm.cols_stride]);
+    if (index_ok(k, K, error, kScatterIndex))
+      atomic_add(out + i * os0 + k * os1, src[i * sm.rows_stride + j * sm.cols_stride]);
   }
 }
 
@@ -212,7 +212,8 @@ void launch_unary(int op, int code, const void* x, Strided xs, void* out, Stride
                   cudaStream_t stream) {
   dispatch_arith(code, [&](auto t) {
     using T = decltype(t);
-    dispatch_code<0, kUnaryCount>(op, [&](auto c) { map1<T, T>(Unary<decltype(c)::value>{}, n, out, os, x, xs, stream); });
+    dispatch_code<0, kUnaryCount>(op,
+                                  [&](auto c) { map1<T, T>(Unary<decltype(c)::value>{}, n, out, os, x, xs, stream); });
   });
 }
 
@@ -242,15 +243,14 @@ void launch_where(int code, const void* cond, Strided cs, const void* a, Strided
                   void* out, Strided os, std::int64_t n, cudaStream_t stream) {
   dispatch_arith(code, [&](auto t) {
     using T = decltype(t);
-    launch(map3_kernel<T, std::uint8_t, T, T, Where>, blocks_for(n), kThreads, stream, Where{}, n, static_cast<T*>(out), os,
-                                                        static_cast<const std::uint8_t*>(cond), cs,
-                                                        static_cast<const T*>(a), as, static_cast<const T*>(b), bs);
+    launch(map3_kernel<T, std::uint8_t, T, T, Where>, blocks_for(n), kThreads, stream, Where{}, n, static_cast<T*>(out),
+           os, static_cast<const std::uint8_t*>(cond), cs, static_cast<const T*>(a), as, static_cast<const T*>(b), bs);
   });
 }
 
 void launch_gather_rows(int code, Matrix x, Matrix index, void* out, std::int64_t out_rows_stride,
-                        std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J, KernelError* error,
-                        cudaStream_t stream) {
+                        std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,
+                        KernelError* error, cudaStream_t stream) {
   const std::int64_t n = M * J;
   dispatch_arith(code, [&](auto t) {
     using T = decltype(t);
@@ -267,8 +267,8 @@ void launch_scatter_add_rows(int code, Matrix src, Matrix index, void* out, std:
   auto run = [&](auto t) {
     using T = decltype(t);
     launch(scatter_add_kernel<T>, blocks_for(n), kThreads, stream, static_cast<const T*>(src.data), src,
-           static_cast<const std::int64_t*>(index.data), index, static_cast<T*>(out), out_rows_stride,
-           out_cols_stride, K, J, n, error);
+           static_cast<const std::int64_t*>(index.data), index, static_cast<T*>(out), out_rows_stride, out_cols_stride,
+           K, J, n, error);
   };
   if (code == kF32) run(float{});
   else if (code == kF64) run(double{});

@@ -9,8 +9,24 @@ inline namespace FOVEA_CUDA_ABI {
 
 // Mirrors of backend.h's enums, value for value (static_asserts in elementwise.cpp).
 enum UnaryCode : int {
-  kNeg, kExp, kLog, kLog1p, kSqrt, kRsqrt, kAbs, kSign, kSquare, kReciprocal, kSin, kCos, kErf, kFloor, kCeil,
-  kRound, kNot, kUnaryCount
+  kNeg,
+  kExp,
+  kLog,
+  kLog1p,
+  kSqrt,
+  kRsqrt,
+  kAbs,
+  kSign,
+  kSquare,
+  kReciprocal,
+  kSin,
+  kCos,
+  kErf,
+  kFloor,
+  kCeil,
+  kRound,
+  kNot,
+  kUnaryCount
 };
 enum BinaryCode : int { kAdd, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kEq, kNe, kLt, kLe, kGt, kGe, kBinaryCount };
 
@@ -40,8 +56,8 @@ struct Matrix {
 // Indices outside [0, K) are skipped and recorded in *error (kGatherIndex, kScatterIndex).
 // out[i, j] = x[i, index[i, j]]; x (M, K), index (M, J) i64, out (M, J); f32 f64 i64 u8
 void launch_gather_rows(int code, Matrix x, Matrix index, void* out, std::int64_t out_rows_stride,
-                        std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J, KernelError* error,
-                        cudaStream_t stream);
+                        std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,
+                        KernelError* error, cudaStream_t stream);
 // out[i, index[i, j]] += src[i, j] (atomically); src (M, J), index (M, J) i64, out (M, K); f32 f64 i64
 void launch_scatter_add_rows(int code, Matrix src, Matrix index, void* out, std::int64_t out_rows_stride,
                              std::int64_t out_cols_stride, std::int64_t M, std::int64_t K, std::int64_t J,

@@ -41,8 +41,8 @@ void check_channel(const Tensor& t, const Tensor& x, const char* what, bool opti
   }
   if (t.dim() != 1 || t.size(0) != x.size(1) || t.dtype() != x.dtype() || t.device() != x.device() ||
       !t.is_contiguous())
-    fail(kOp, "{} must be contiguous {} ({}) on the input's device, got {} {}", what, dtype_name(x.dtype()),
-         x.size(1), dtype_name(t.dtype()), shape_str(t.shape()));
+    fail(kOp, "{} must be contiguous {} ({}) on the input's device, got {} {}", what, dtype_name(x.dtype()), x.size(1),
+         dtype_name(t.dtype()), shape_str(t.shape()));
 }
 
 void* ptr_or_null(const Tensor& t) { return t.defined() ? cuda::ptr(t) : nullptr; }
@@ -58,10 +58,11 @@ void CudaBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, cons
   check_channel(bias, x, "bias", true);
   check_channel(mean, x, "mean", false);
   check_channel(var, x, "var", false);
-  const Tensor scratch = empty({training ? cuda::norm_forward_scratch(plan) : 1}, {.dtype = DType::f64, .device = x.device()});
-  cuda::batch_norm_forward(cuda::code(x.dtype()), cuda::ptr(x), ptr_or_null(weight), ptr_or_null(bias),
-                           cuda::ptr(mean), cuda::ptr(var), cuda::ptr(y), plan, training,
-                           static_cast<double*>(cuda::ptr(scratch)), cuda::stream_for(x));
+  const Tensor scratch =
+      empty({training ? cuda::norm_forward_scratch(plan) : 1}, {.dtype = DType::f64, .device = x.device()});
+  cuda::batch_norm_forward(cuda::code(x.dtype()), cuda::ptr(x), ptr_or_null(weight), ptr_or_null(bias), cuda::ptr(mean),
+                           cuda::ptr(var), cuda::ptr(y), plan, training, static_cast<double*>(cuda::ptr(scratch)),
+                           cuda::stream_for(x));
   FOVEA_CUDA_LAUNCHED(kOp);
 }
 

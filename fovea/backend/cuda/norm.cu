@@ -234,9 +234,8 @@ void batch_norm_forward(DTypeCode dt, const void* x, const void* w, const void* 
   else forward<float>(x, w, b, mean, var, y, p, training, scratch, s);
 }
 
-void batch_norm_backward(DTypeCode dt, const void* gy, const void* x, const void* w, const void* mean,
-                         const void* var, double* scratch, void* gx, void* gw, void* gb, const NormPlan& p,
-                         cudaStream_t s) {
+void batch_norm_backward(DTypeCode dt, const void* gy, const void* x, const void* w, const void* mean, const void* var,
+                         double* scratch, void* gx, void* gw, void* gb, const NormPlan& p, cudaStream_t s) {
   if (p.C == 0) return;
   if (dt == kF64) backward<double>(gy, x, w, mean, var, scratch, gx, gw, gb, p, s);
   else backward<float>(gy, x, w, mean, var, scratch, gx, gw, gb, p, s);

@@ -31,9 +31,8 @@ inline std::int64_t norm_backward_scratch(const NormPlan& p) { return p.C * norm
 void batch_norm_forward(DTypeCode dt, const void* x, const void* w, const void* b, void* mean, void* var, void* y,
                         const NormPlan& p, bool training, double* scratch, cudaStream_t s);
 // Backward of the training forward. gx, gw and gb may each be null.
-void batch_norm_backward(DTypeCode dt, const void* gy, const void* x, const void* w, const void* mean,
-                         const void* var, double* scratch, void* gx, void* gw, void* gb, const NormPlan& p,
-                         cudaStream_t s);
+void batch_norm_backward(DTypeCode dt, const void* gy, const void* x, const void* w, const void* mean, const void* var,
+                         double* scratch, void* gx, void* gw, void* gb, const NormPlan& p, cudaStream_t s);
 
 }  // namespace FOVEA_CUDA_ABI
 }  // namespace fovea::backend::cuda

@@ -72,10 +72,10 @@ void pool2d_forward(DTypeCode dt, const void* x, void* y, std::int64_t* ind, con
   if (n == 0) return;
   if (dt == kF64)
     launch(pool_forward_kernel<double>, blocks_for(n), kThreads, s, static_cast<const double*>(x),
-                                                                    static_cast<double*>(y), ind, p);
+           static_cast<double*>(y), ind, p);
   else
-    launch(pool_forward_kernel<float>, blocks_for(n), kThreads, s, static_cast<const float*>(x),
-                                                                   static_cast<float*>(y), ind, p);
+    launch(pool_forward_kernel<float>, blocks_for(n), kThreads, s, static_cast<const float*>(x), static_cast<float*>(y),
+           ind, p);
 }
 
 void pool2d_backward(DTypeCode dt, const void* gy, const std::int64_t* ind, void* gx, const PoolPlan& p,
@@ -84,10 +84,10 @@ void pool2d_backward(DTypeCode dt, const void* gy, const std::int64_t* ind, void
   if (n == 0) return;
   if (dt == kF64)
     launch(pool_backward_kernel<double>, blocks_for(n), kThreads, s, static_cast<const double*>(gy), ind,
-                                                                     static_cast<double*>(gx), p);
+           static_cast<double*>(gx), p);
   else
     launch(pool_backward_kernel<float>, blocks_for(n), kThreads, s, static_cast<const float*>(gy), ind,
-                                                                    static_cast<float*>(gx), p);
+           static_cast<float*>(gx), p);
 }
 
 }  // namespace FOVEA_CUDA_ABI

@@ -67,8 +67,16 @@ DeviceTaps taps_for(const Tensor& x, const Resample2dParams& p, const cuda::Resa
   constexpr std::size_t kCached = 256;
   static std::mutex mu;
   static std::map<Key, DeviceTaps> cache;
-  const Key key{x.device().index, static_cast<int>(x.dtype()), static_cast<int>(p.mode), p.align_corners,
-                p.scale[0], p.scale[1], plan.H, plan.W, plan.OH, plan.OW};
+  const Key key{x.device().index,
+                static_cast<int>(x.dtype()),
+                static_cast<int>(p.mode),
+                p.align_corners,
+                p.scale[0],
+                p.scale[1],
+                plan.H,
+                plan.W,
+                plan.OH,
+                plan.OW};
   {
     std::lock_guard<std::mutex> lock(mu);
     if (auto it = cache.find(key); it != cache.end()) return it->second;

@@ -73,11 +73,11 @@ void resample2d_forward(DTypeCode dt, const void* x, void* y, const std::int64_t
   const std::int64_t n = p.planes * p.OH * p.OW;
   if (n == 0) return;
   if (dt == kF64)
-    launch(resample_forward_kernel<double>, blocks_for(n), kThreads, s,
-        static_cast<const double*>(x), static_cast<double*>(y), idx, static_cast<const double*>(wts), p);
+    launch(resample_forward_kernel<double>, blocks_for(n), kThreads, s, static_cast<const double*>(x),
+           static_cast<double*>(y), idx, static_cast<const double*>(wts), p);
   else
-    launch(resample_forward_kernel<float>, blocks_for(n), kThreads, s,
-        static_cast<const float*>(x), static_cast<float*>(y), idx, static_cast<const float*>(wts), p);
+    launch(resample_forward_kernel<float>, blocks_for(n), kThreads, s, static_cast<const float*>(x),
+           static_cast<float*>(y), idx, static_cast<const float*>(wts), p);
 }
 
 void resample2d_backward(DTypeCode dt, const void* gy, void* gx, const std::int64_t* idx, const void* wts,
@@ -85,11 +85,11 @@ void resample2d_backward(DTypeCode dt, const void* gy, void* gx, const std::int6
   const std::int64_t n = p.planes * p.OH * p.OW;
   if (n == 0) return;
   if (dt == kF64)
-    launch(resample_backward_kernel<double>, blocks_for(n), kThreads, s,
-        static_cast<const double*>(gy), static_cast<double*>(gx), idx, static_cast<const double*>(wts), p);
+    launch(resample_backward_kernel<double>, blocks_for(n), kThreads, s, static_cast<const double*>(gy),
+           static_cast<double*>(gx), idx, static_cast<const double*>(wts), p);
   else
-    launch(resample_backward_kernel<float>, blocks_for(n), kThreads, s,
-        static_cast<const float*>(gy), static_cast<float*>(gx), idx, static_cast<const float*>(wts), p);
+    launch(resample_backward_kernel<float>, blocks_for(n), kThreads, s, static_cast<const float*>(gy),
+           static_cast<float*>(gx), idx, static_cast<const float*>(wts), p);
 }
 
 }  // namespace FOVEA_CUDA_ABI

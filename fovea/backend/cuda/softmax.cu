@@ -31,7 +31,8 @@ __global__ void softmax_rows_kernel(const T* x, T* y, std::int64_t rows, std::in
     for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) sum += exp(r[k] - m);
     sum = block_reduce(sum, Add{});
     const T log_sum = log(sum);
-    for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) w[k] = math::softmax_value(r[k], m, sum, log_sum, log_softmax);
+    for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x)
+      w[k] = math::softmax_value(r[k], m, sum, log_sum, log_softmax);
   }
 }
 template <class T>
@@ -40,7 +41,8 @@ __global__ void softmax_rows_backward_kernel(const T* y, const T* gy, T* gx, std
   for (std::int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const std::int64_t b = row * n;
     T dot = 0;
-    for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) dot += math::softmax_dot_term(y[b + k], gy[b + k], log_softmax);
+    for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x)
+      dot += math::softmax_dot_term(y[b + k], gy[b + k], log_softmax);
     dot = block_reduce(dot, Add{});
     for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x)
       gx[b + k] = math::softmax_grad(y[b + k], gy[b + k], dot, log_softmax);
@@ -58,7 +60,8 @@ __global__ void softmax_lines_kernel(const T* x, T* y, std::int64_t outer, std::
     T sum = 0;
     for (std::int64_t k = 0; k < n; ++k) sum += exp(x[b + k * inner] - m);
     const T log_sum = log(sum);
-    for (std::int64_t k = 0; k < n; ++k) y[b + k * inner] = math::softmax_value(x[b + k * inner], m, sum, log_sum, log_softmax);
+    for (std::int64_t k = 0; k < n; ++k)
+      y[b + k * inner] = math::softmax_value(x[b + k * inner], m, sum, log_sum, log_softmax);
   }
 }
 template <class T>
@@ -67,7 +70,8 @@ __global__ void softmax_lines_backward_kernel(const T* y, const T* gy, T* gx, st
   FOVEA_GRID_LOOP(t, outer * inner) {
     const std::int64_t b = (t / inner) * n * inner + t % inner;
     T dot = 0;
-    for (std::int64_t k = 0; k < n; ++k) dot += math::softmax_dot_term(y[b + k * inner], gy[b + k * inner], log_softmax);
+    for (std::int64_t k = 0; k < n; ++k)
+      dot += math::softmax_dot_term(y[b + k * inner], gy[b + k * inner], log_softmax);
     for (std::int64_t k = 0; k < n; ++k) {
       const std::int64_t i = b + k * inner;
       gx[i] = math::softmax_grad(y[i], gy[i], dot, log_softmax);
@@ -77,8 +81,8 @@ __global__ void softmax_lines_backward_kernel(const T* y, const T* gy, T* gx, st
 
 }  // namespace
 
-void launch_softmax_forward(int code, const void* x, void* y, std::int64_t outer, std::int64_t n,
-                            std::int64_t inner, bool log, cudaStream_t stream) {
+void launch_softmax_forward(int code, const void* x, void* y, std::int64_t outer, std::int64_t n, std::int64_t inner,
+                            bool log, cudaStream_t stream) {
   dispatch_float(code, [&](auto t) {
     using T = decltype(t);
     const T* px = static_cast<const T*>(x);
@@ -99,7 +103,7 @@ void launch_softmax_backward(int code, const void* y, const void* gy, void* gx, 
       launch(softmax_rows_backward_kernel<T>, row_blocks(outer), threads_for(n), stream, py, pg, px, outer, n, log);
     else
       launch(softmax_lines_backward_kernel<T>, blocks_for(outer * inner), kThreads, stream, py, pg, px, outer, n, inner,
-                                                                                        log);
+             log);
   });
 }
 

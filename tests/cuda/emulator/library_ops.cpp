@@ -66,9 +66,12 @@ Tensor widened(const void* p, std::int64_t n) {
 }
 
 void run_gemm(const Gemm& g) {
-  if (g.dtype == kF64) return gemm(g, static_cast<const double*>(g.a), static_cast<const double*>(g.b), static_cast<double*>(g.c));
-  if (g.dtype == kF32) return gemm(g, static_cast<const float*>(g.a), static_cast<const float*>(g.b), static_cast<float*>(g.c));
-  if (g.dtype != kBF16) fail("matmul", "the CUDA emulator's GEMM takes f32, f64 or bf16, got dtype code {}", static_cast<int>(g.dtype));
+  if (g.dtype == kF64)
+    return gemm(g, static_cast<const double*>(g.a), static_cast<const double*>(g.b), static_cast<double*>(g.c));
+  if (g.dtype == kF32)
+    return gemm(g, static_cast<const float*>(g.a), static_cast<const float*>(g.b), static_cast<float*>(g.c));
+  if (g.dtype != kBF16)
+    fail("matmul", "the CUDA emulator's GEMM takes f32, f64 or bf16, got dtype code {}", static_cast<int>(g.dtype));
   // bf16 operands, f32 sums, one rounding into C
   const std::int64_t na = extent(g.transpose_a ? g.k : g.m, g.transpose_a ? g.m : g.k, g.lda, g.stride_a, g.batch);
   const std::int64_t nb = extent(g.transpose_b ? g.n : g.k, g.transpose_b ? g.k : g.n, g.ldb, g.stride_b, g.batch);

@@ -5,8 +5,8 @@
 // they would on a GPU, so a missing synchronisation reads stale data here too. Kernels run on
 // fibers.
 #include <cstdlib>
-#include <deque>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <map>
 #include <memory>
@@ -46,7 +46,7 @@ struct Allocation {
 };
 struct Memory {
   std::mutex mu;
-  std::map<std::uintptr_t, Allocation> live;  // device allocations by start address
+  std::map<std::uintptr_t, Allocation> live;     // device allocations by start address
   std::map<std::uintptr_t, std::size_t> pinned;  // cudaMallocHost's, by start address
   std::size_t used[kDevices] = {};
 };
@@ -272,8 +272,8 @@ void run_block_on_fibers(unsigned block) {
     f.done = false;
     // The first switch to the fiber pops six zero registers and "returns" into fiber_entry,
     // which starts with the stack pointer 8 past a 16-byte boundary, as after a call.
-    auto* top = reinterpret_cast<void**>(
-        (reinterpret_cast<std::uintptr_t>(f.stack.get()) + kStackBytes) & ~std::uintptr_t{15});
+    auto* top =
+        reinterpret_cast<void**>((reinterpret_cast<std::uintptr_t>(f.stack.get()) + kStackBytes) & ~std::uintptr_t{15});
     top[-1] = nullptr;  // fiber_entry never returns
     top[-2] = reinterpret_cast<void*>(&fiber_entry);
     for (int r = 3; r <= 8; ++r) top[-r] = nullptr;
@@ -493,7 +493,8 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t count, cudaM
   if (!ok) return em::record(cudaErrorInvalidValue);
   if (em::capturing(stream) && (!src_dev || !dst_dev)) return em::refuse_while_capturing();
   if (!src_dev && !em::is_pinned(src, count)) {  // pageable source: taken now
-    auto bytes = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + count);
+    auto bytes =
+        std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + count);
     if (!dst_dev) return std::memmove(dst, bytes->data(), count), cudaSuccess;
     em::submit(stream, [dst, bytes] { std::memcpy(dst, bytes->data(), bytes->size()); });
     return cudaSuccess;

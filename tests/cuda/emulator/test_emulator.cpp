@@ -21,9 +21,7 @@ __global__ void reverse_kernel(const int* x, int* y) {
   y[base + t] = buf[blockDim.x - 1 - t];
 }
 
-__global__ void iota_kernel(std::int64_t n, int* y) {
-  FOVEA_GRID_LOOP(i, n) y[i] = static_cast<int>(i);
-}
+__global__ void iota_kernel(std::int64_t n, int* y) { FOVEA_GRID_LOOP(i, n) y[i] = static_cast<int>(i); }
 
 cudaStream_t stream() {
   cudaStream_t s = nullptr;

@@ -129,9 +129,7 @@ void __syncthreads();
 inline float atomicAdd(float* p, float v) { return std::exchange(*p, *p + v); }
 inline double atomicAdd(double* p, double v) { return std::exchange(*p, *p + v); }
 inline int atomicAdd(int* p, int v) { return std::exchange(*p, *p + v); }
-inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
-  return std::exchange(*p, *p + v);
-}
+inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { return std::exchange(*p, *p + v); }
 
 inline float __uint_as_float(unsigned u) { return std::bit_cast<float>(u); }
 inline unsigned __float_as_uint(float f) { return std::bit_cast<unsigned>(f); }
