@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <unordered_set>
 
 #include "fovea/onnx/detail.h"
@@ -36,6 +37,36 @@ void copy_field(const google::protobuf::RepeatedField<Src>& f, Dst* out) {
   for (int i = 0; i < f.size(); ++i) out[i] = static_cast<Dst>(f.Get(i));
 }
 
+// fovea's dtype for an ONNX element type (integers widen to i64, bool to u8), and the bytes of
+// one element in raw_data; nothing for a type fovea does not read.
+struct ElementType {
+  DType dtype;
+  std::size_t raw_size;
+};
+std::optional<ElementType> element_type(int onnx_type) {
+  switch (onnx_type) {
+    case pb::TensorProto::FLOAT: return ElementType{DType::f32, 4};
+    case pb::TensorProto::DOUBLE: return ElementType{DType::f64, 8};
+    case pb::TensorProto::INT64: return ElementType{DType::i64, 8};
+    case pb::TensorProto::INT32: return ElementType{DType::i64, 4};
+    case pb::TensorProto::INT16: return ElementType{DType::i64, 2};
+    case pb::TensorProto::INT8: return ElementType{DType::i64, 1};
+    case pb::TensorProto::UINT8:
+    case pb::TensorProto::BOOL: return ElementType{DType::u8, 1};
+    default: return std::nullopt;
+  }
+}
+
+// n little-endian integers of type I in raw_data, widened to i64.
+template <typename I>
+void widen_raw(const char* p, std::int64_t n, std::int64_t* out) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    I v;
+    std::memcpy(&v, p + sizeof(I) * i, sizeof(I));
+    out[i] = v;
+  }
+}
+
 }  // namespace
 
 Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
@@ -51,45 +82,11 @@ Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
   if (t.has_segment()) fail("onnx", "{} is a segment of a tensor, which fovea does not read", what);
   const std::int64_t n = checked_numel(t, what);
   Shape shape(t.dims().begin(), t.dims().end());
-  DType dt;
-  std::size_t raw_size;  // bytes per element in raw_data
-  switch (t.data_type()) {
-    case pb::TensorProto::FLOAT:
-      dt = DType::f32;
-      raw_size = 4;
-      break;
-    case pb::TensorProto::DOUBLE:
-      dt = DType::f64;
-      raw_size = 8;
-      break;
-    case pb::TensorProto::INT64:
-      dt = DType::i64;
-      raw_size = 8;
-      break;
-    case pb::TensorProto::INT32:
-      dt = DType::i64;
-      raw_size = 4;
-      break;
-    case pb::TensorProto::INT16:
-      dt = DType::i64;
-      raw_size = 2;
-      break;
-    case pb::TensorProto::INT8:
-      dt = DType::i64;
-      raw_size = 1;
-      break;
-    case pb::TensorProto::UINT8:
-      dt = DType::u8;
-      raw_size = 1;
-      break;
-    case pb::TensorProto::BOOL:
-      dt = DType::u8;
-      raw_size = 1;
-      break;
-    default:
-      fail("onnx", "{} has data type {}, which fovea does not read (float, double, int8-64, uint8, bool)", what,
-           pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(t.data_type())));
-  }
+  const std::optional<ElementType> et = element_type(t.data_type());
+  if (!et)
+    fail("onnx", "{} has data type {}, which fovea does not read (float, double, int8-64, uint8, bool)", what,
+         pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(t.data_type())));
+  const auto [dt, raw_size] = *et;
   Tensor out = empty(shape, {.dtype = dt, .device = kCPU});
   if (t.has_raw_data()) {
     const std::string& raw = t.raw_data();
@@ -98,49 +95,26 @@ Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
            static_cast<std::size_t>(n) * raw_size, shape_str(shape));
     const char* p = raw.data();
     switch (t.data_type()) {
-      case pb::TensorProto::INT32:
-        for (std::int64_t i = 0; i < n; ++i) {
-          std::int32_t v;
-          std::memcpy(&v, p + 4 * i, 4);
-          out.data<std::int64_t>()[i] = v;
-        }
-        break;
-      case pb::TensorProto::INT16:
-        for (std::int64_t i = 0; i < n; ++i) {
-          std::int16_t v;
-          std::memcpy(&v, p + 2 * i, 2);
-          out.data<std::int64_t>()[i] = v;
-        }
-        break;
-      case pb::TensorProto::INT8:
-        for (std::int64_t i = 0; i < n; ++i) out.data<std::int64_t>()[i] = static_cast<std::int8_t>(p[i]);
-        break;
+      case pb::TensorProto::INT32: widen_raw<std::int32_t>(p, n, out.data<std::int64_t>()); break;
+      case pb::TensorProto::INT16: widen_raw<std::int16_t>(p, n, out.data<std::int64_t>()); break;
+      case pb::TensorProto::INT8: widen_raw<std::int8_t>(p, n, out.data<std::int64_t>()); break;
       default: std::memcpy(out.raw_data(), p, raw.size());
     }
     return out;
   }
-  auto check = [&](int have) {
-    if (have != n) fail("onnx", "{} holds {} values, expected {} for shape {}", what, have, n, shape_str(shape));
+  // typed fields: the count checked, then the values copied
+  auto take = [&](const auto& field, auto* dst) {
+    if (field.size() != n)
+      fail("onnx", "{} holds {} values, expected {} for shape {}", what, field.size(), n, shape_str(shape));
+    copy_field(field, dst);
   };
   switch (t.data_type()) {
-    case pb::TensorProto::FLOAT:
-      check(t.float_data_size());
-      copy_field(t.float_data(), out.data<float>());
-      break;
-    case pb::TensorProto::DOUBLE:
-      check(t.double_data_size());
-      copy_field(t.double_data(), out.data<double>());
-      break;
-    case pb::TensorProto::INT64:
-      check(t.int64_data_size());
-      copy_field(t.int64_data(), out.data<std::int64_t>());
-      break;
+    case pb::TensorProto::FLOAT: take(t.float_data(), out.data<float>()); break;
+    case pb::TensorProto::DOUBLE: take(t.double_data(), out.data<double>()); break;
+    case pb::TensorProto::INT64: take(t.int64_data(), out.data<std::int64_t>()); break;
     case pb::TensorProto::UINT8:
-    case pb::TensorProto::BOOL:
-      check(t.int32_data_size());
-      copy_field(t.int32_data(), out.data<std::uint8_t>());
-      break;
-    default: check(t.int32_data_size()); copy_field(t.int32_data(), out.data<std::int64_t>());
+    case pb::TensorProto::BOOL: take(t.int32_data(), out.data<std::uint8_t>()); break;
+    default: take(t.int32_data(), out.data<std::int64_t>());
   }
   return out;
 }
