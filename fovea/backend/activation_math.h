@@ -29,8 +29,9 @@ FOVEA_HOST_DEVICE inline ValueSlope<T> value_slope(T x, T alpha, T beta) {
     return {x > T(0) || x != x ? x : T(0), x > T(0) ? T(1) : T(0)};
   } else if constexpr (A == Act::leaky_relu) {
     return {x > T(0) ? x : alpha * x, x > T(0) ? T(1) : alpha};
-  } else if constexpr (A == Act::elu) {  // alpha (e^x - 1) below 0, with expm1's precision near 0
-    return {x > T(0) ? x : alpha * std::expm1(x), x > T(0) ? T(1) : alpha * std::exp(x)};
+  } else if constexpr (A == Act::elu) {  // alpha (e^x - 1) below 0, as PyTorch 1.13 and oneDNN (not expm1)
+    const T e = std::exp(x);
+    return {x > T(0) ? x : alpha * (e - T(1)), x > T(0) ? T(1) : alpha * e};
   } else if constexpr (A == Act::sigmoid) {
     const T s = T(1) / (T(1) + std::exp(-x));
     return {s, s * (T(1) - s)};
