@@ -16,6 +16,31 @@ void set_grad_enabled(bool on) { g_grad_enabled = on; }
 
 namespace autograd {
 
+namespace {
+thread_local std::vector<std::function<void()>> g_callbacks;
+thread_local bool g_in_backward = false;
+
+// Marks the thread as running a backward pass; callbacks queued by a failed pass are dropped.
+class BackwardScope {
+ public:
+  BackwardScope() : outer_(g_in_backward) { g_in_backward = true; }
+  ~BackwardScope() {
+    g_in_backward = outer_;
+    if (!outer_) g_callbacks.clear();
+  }
+  BackwardScope(const BackwardScope&) = delete;
+  BackwardScope& operator=(const BackwardScope&) = delete;
+  bool nested() const { return outer_; }
+
+ private:
+  bool outer_;
+};
+}  // namespace
+
+void queue_callback(std::function<void()> f) {
+  if (g_in_backward) g_callbacks.push_back(std::move(f));
+}
+
 std::vector<Tensor> FunctionNode::apply(const Tensor& grad) {
   if (!fn)
     fail(name,
@@ -83,6 +108,7 @@ Tensor record(const char* name, Tensor out, const std::vector<Tensor>& inputs, B
 
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
   NoGradGuard no_grad;
+  BackwardScope scope;
   std::unordered_map<Node*, int> deps;
   std::unordered_map<Node*, Tensor> pending;
   std::vector<std::shared_ptr<Node>> stack;
@@ -142,6 +168,12 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
       if (--deps[nx.get()] == 0) ready.push_back(nx);
     }
   }
+  // the outermost pass runs what its hooks queued, in order (a callback may queue more)
+  if (!scope.nested())
+    for (std::size_t i = 0; i < g_callbacks.size(); ++i) {
+      auto f = std::move(g_callbacks[i]);
+      f();
+    }
 }
 
 }  // namespace autograd

@@ -51,4 +51,10 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 // Runs backward from `roots` with the given gradients (the engine, engine.cpp).
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph);
 
+// Queues f to run once, when the backward pass running on this thread has computed every
+// gradient (PyTorch's queue_callback): how a gradient hook arranges work for the end of the
+// pass (dist::DataParallel waits there for its all-reduces). Called outside a backward pass, or
+// when the pass fails, f never runs.
+void queue_callback(std::function<void()> f);
+
 }  // namespace fovea::autograd

@@ -38,18 +38,34 @@ std::uint64_t sample_key(std::uint64_t epoch_key, std::int64_t index) {
 
 }  // namespace
 
+std::vector<std::int64_t> shard(const std::vector<std::int64_t>& order, int rank, int world_size) {
+  if (world_size < 1 || rank < 0 || rank >= world_size) fail(kOp, "rank {} is not in a world of {}", rank, world_size);
+  const auto n = static_cast<std::int64_t>(order.size());
+  std::vector<std::int64_t> out;
+  if (n == 0) return out;
+  const std::int64_t per_rank = (n + world_size - 1) / world_size;
+  out.reserve(static_cast<std::size_t>(per_rank));
+  for (std::int64_t i = rank; i < per_rank * world_size; i += world_size)
+    out.push_back(order[static_cast<std::size_t>(i % n)]);
+  return out;
+}
+
 DataLoader::DataLoader(DatasetPtr ds, Transform transform, DataLoaderOptions o)
     : ds_(std::move(ds)), transform_(transform ? std::move(transform) : to_tensor()), o_(o) {
   if (!ds_) fail(kOp, "dataset is null");
   if (o_.batch_size < 1) fail(kOp, "batch size must be >= 1, got {}", o_.batch_size);
   if (o_.workers < 0) fail(kOp, "workers must be >= 0, got {}", o_.workers);
   if (o_.prefetch < 1) fail(kOp, "prefetch must be >= 1, got {}", o_.prefetch);
+  if (o_.world_size < 1 || o_.rank < 0 || o_.rank >= o_.world_size)
+    fail(kOp, "rank {} is not in a world of {}", o_.rank, o_.world_size);
 }
 
 DataLoader::~DataLoader() { stop_workers(); }
 
+std::int64_t DataLoader::samples_per_epoch() const { return (ds_->size() + o_.world_size - 1) / o_.world_size; }
+
 std::int64_t DataLoader::num_batches() const {
-  const std::int64_t n = ds_->size();
+  const std::int64_t n = samples_per_epoch();
   return o_.drop_last ? n / o_.batch_size : (n + o_.batch_size - 1) / o_.batch_size;
 }
 
@@ -67,6 +83,7 @@ void DataLoader::start_epoch(std::int64_t epoch, std::int64_t skip_batches) {
     order_.resize(static_cast<std::size_t>(ds_->size()));
     std::iota(order_.begin(), order_.end(), 0);
   }
+  if (o_.world_size > 1) order_ = shard(order_, o_.rank, o_.world_size);
   next_batch_ = next_to_load_ = skip_batches;
   end_batch_ = batches;
   ready_.clear();

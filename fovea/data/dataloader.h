@@ -24,6 +24,12 @@ struct DataLoaderOptions {
   int workers = 2;  // 0: load in the calling thread
   std::uint64_t seed = 0;
   int prefetch = 4;  // batches prepared ahead
+  // Distributed training (docs/distributed.md): this rank's share of every epoch, as PyTorch's
+  // DistributedSampler takes it: the epoch's order padded to a multiple of world_size by
+  // repeating its start, rank r taking the elements r, r + world_size, ... batch_size is then
+  // the rank's share of the global batch, so global batch k holds the same images as batch k of
+  // one process with world_size times the batch.
+  int rank = 0, world_size = 1;
 };
 
 struct Batch {
@@ -31,6 +37,11 @@ struct Batch {
   Tensor labels;  // (B) i64
   std::vector<std::int64_t> indices;
 };
+
+// Rank `rank`'s part of an epoch's order across world_size ranks, as PyTorch's
+// DistributedSampler: the order padded to a multiple of world_size by repeating it from its
+// start, then every world_size-th element from position `rank`.
+std::vector<std::int64_t> shard(const std::vector<std::int64_t>& order, int rank, int world_size);
 
 class DataLoader {
  public:
@@ -41,6 +52,8 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   std::int64_t num_batches() const;
+  // The images one epoch gives this rank (all of them in a world of one).
+  std::int64_t samples_per_epoch() const;
   const Dataset& dataset() const { return *ds_; }
   // Starts an epoch, optionally skipping its first batches (resuming mid-epoch).
   void start_epoch(std::int64_t epoch, std::int64_t skip_batches = 0);

@@ -145,3 +145,36 @@ TEST(Autograd, EvalBatchNormTrainsBiasAlone) {
   ASSERT_TRUE(bn->bias.grad().defined());
   EXPECT_EQ(bn->bias.grad().to_vector<float>(), (std::vector<float>{32, 32, 32}));
 }
+
+TEST(Autograd, QueuedCallbacksRunOnceAfterEveryGradient) {
+  Tensor a = from_vector<double>({1, 2}, {2}, {.dtype = DType::f64, .requires_grad = true});
+  Tensor b = from_vector<double>({3}, {1}, {.dtype = DType::f64, .requires_grad = true});
+  std::vector<std::string> events;
+  a.register_hook([&](const Tensor&) {
+    events.push_back("a");
+    autograd::queue_callback([&] {
+      // every leaf's gradient is in place when the callback runs
+      events.push_back(fmt::format("end a={} b={}", a.grad().defined(), b.grad().defined()));
+      autograd::queue_callback([&] { events.push_back("queued by a callback"); });
+    });
+    return Tensor();
+  });
+  b.register_hook([&](const Tensor&) {
+    events.push_back("b");
+    return Tensor();
+  });
+  (sum(a * 2.0) + sum(b)).backward();
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[2], "end a=true b=true");
+  EXPECT_EQ(events[3], "queued by a callback");
+  // outside backward a queued callback never runs; a failed pass drops what it queued
+  autograd::queue_callback([&] { events.push_back("outside"); });
+  Tensor c = from_vector<double>({1}, {1}, {.dtype = DType::f64, .requires_grad = true});
+  c.register_hook([&](const Tensor&) -> Tensor {
+    autograd::queue_callback([&] { events.push_back("failed pass"); });
+    throw Error("[test] hook failure");
+  });
+  EXPECT_THROW(sum(c).backward(), Error);
+  sum(a).backward();
+  for (const auto& e : events) EXPECT_TRUE(e != "outside" && e != "failed pass") << e;
+}

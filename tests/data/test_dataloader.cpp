@@ -106,6 +106,47 @@ TEST(DataLoader, EpochsGiveDifferentOrders) {
   EXPECT_NE(run_epoch(other, 0).indices, e0.indices);
 }
 
+// Distributed training's sampler (PyTorch's DistributedSampler): padded to a multiple of the
+// world by repeating the start, then interleaved.
+TEST(DataLoader, ShardsPadAndInterleave) {
+  EXPECT_EQ(data::shard({5, 6, 7, 8, 9}, 0, 2), (std::vector<std::int64_t>{5, 7, 9}));
+  EXPECT_EQ(data::shard({5, 6, 7, 8, 9}, 1, 2), (std::vector<std::int64_t>{6, 8, 5}));
+  EXPECT_EQ(data::shard({1, 2}, 2, 3), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(data::shard({4}, 3, 4), (std::vector<std::int64_t>{4}));
+  EXPECT_TRUE(data::shard({}, 0, 2).empty());
+  EXPECT_THROW(data::shard({1, 2, 3}, 2, 2), fovea::Error);
+}
+
+// Two ranks at batch 4 see, batch for batch, the images one process sees at batch 8, with the
+// same augmentation, whatever their workers.
+TEST(DataLoader, RanksShareEveryGlobalBatch) {
+  const auto ds = fovea::test::random_dataset(32, {1, 6, 6});
+  data::DataLoader whole(ds, augment(), options(2, 8));
+  data::DataLoaderOptions o0 = options(0, 4), o1 = options(3, 4);
+  o0.world_size = o1.world_size = 2;
+  o1.rank = 1;
+  data::DataLoader r0(ds, augment(), o0), r1(ds, augment(), o1);
+  EXPECT_EQ(r0.num_batches(), 4);
+  EXPECT_EQ(r0.samples_per_epoch(), 16);
+  const EpochRecord w = run_epoch(whole, 1), a = run_epoch(r0, 1), b = run_epoch(r1, 1);
+  ASSERT_EQ(a.indices.size(), w.indices.size());
+  const std::size_t sample = 36 * sizeof(float);
+  for (std::size_t k = 0; k < w.indices.size(); ++k)
+    for (std::size_t j = 0; j < 4; ++j) {
+      EXPECT_EQ(a.indices[k][j], w.indices[k][2 * j]);
+      EXPECT_EQ(b.indices[k][j], w.indices[k][2 * j + 1]);
+      const auto part = [&](const std::vector<unsigned char>& bytes, std::size_t i) {
+        return std::vector<unsigned char>(bytes.begin() + i * sample, bytes.begin() + (i + 1) * sample);
+      };
+      EXPECT_EQ(part(a.images[k], j), part(w.images[k], 2 * j)) << "batch " << k << " sample " << j;
+      EXPECT_EQ(part(b.images[k], j), part(w.images[k], 2 * j + 1)) << "batch " << k << " sample " << j;
+    }
+  data::DataLoaderOptions bad = options(0, 4);
+  bad.rank = 2;
+  bad.world_size = 2;
+  EXPECT_THROW(data::DataLoader(ds, augment(), bad), fovea::Error);
+}
+
 TEST(DataLoader, DropLastCounts) {
   const auto ds = fovea::test::random_dataset(37, {1, 2, 2});
   data::DataLoaderOptions o = options(2);
