@@ -195,6 +195,12 @@ class Backend {
                          std::span<const double> step_size, std::span<const double> bias_correction2_sqrt,
                          const AdamStepParams& p) = 0;
 
+  // Returns once the work queued on device d has run (the CPU's has when its call returns).
+  virtual void synchronize(Device d);
+  // nbytes of host memory that device transfers read and write directly (page-locked,
+  // cudaMallocHost); plain host memory where the backend has no such thing.
+  virtual std::shared_ptr<std::byte> allocate_pinned(std::size_t nbytes);
+
   // CUDA graphs (fovea/backend/graph.h): runs f with this device's work recorded instead of
   // executed and returns the recording; replay_graph runs a recording again. Backends without
   // graphs (the CPU) throw "[graph] ...".

@@ -1,6 +1,8 @@
 // Device -> backend table. The meta backend allocates nothing and computes nothing: ops on
 // meta tensors only infer shapes (summaries of large networks answer instantly).
+#include <algorithm>
 #include <array>
+#include <memory>
 
 #include "fovea/backend/backend.h"
 #include "fovea/backend/cpu/cpu_backend.h"
@@ -73,6 +75,12 @@ CudaMath& math() {
 }
 
 }  // namespace
+
+void Backend::synchronize(Device) {}
+std::shared_ptr<std::byte> Backend::allocate_pinned(std::size_t nbytes) {
+  return std::shared_ptr<std::byte>(new std::byte[std::max<std::size_t>(nbytes, 1)],
+                                    std::default_delete<std::byte[]>());
+}
 
 std::shared_ptr<void> Backend::capture_graph(Device d, const std::function<void()>&) {
   fail("graph", "graphs record the work of a cuda device; {} has none", d.str());

@@ -38,15 +38,13 @@ std::uint64_t sample_key(std::uint64_t epoch_key, std::int64_t index) {
 
 }  // namespace
 
-std::vector<std::int64_t> shard(const std::vector<std::int64_t>& order, int rank, int world_size) {
+std::vector<std::int64_t> shard(const std::vector<std::int64_t>& order, int rank, int world_size, bool pad) {
   if (world_size < 1 || rank < 0 || rank >= world_size) fail(kOp, "rank {} is not in a world of {}", rank, world_size);
   const auto n = static_cast<std::int64_t>(order.size());
   std::vector<std::int64_t> out;
   if (n == 0) return out;
-  const std::int64_t per_rank = (n + world_size - 1) / world_size;
-  out.reserve(static_cast<std::size_t>(per_rank));
-  for (std::int64_t i = rank; i < per_rank * world_size; i += world_size)
-    out.push_back(order[static_cast<std::size_t>(i % n)]);
+  const std::int64_t end = pad ? (n + world_size - 1) / world_size * world_size : n;
+  for (std::int64_t i = rank; i < end; i += world_size) out.push_back(order[static_cast<std::size_t>(i % n)]);
   return out;
 }
 
@@ -62,7 +60,10 @@ DataLoader::DataLoader(DatasetPtr ds, Transform transform, DataLoaderOptions o)
 
 DataLoader::~DataLoader() { stop_workers(); }
 
-std::int64_t DataLoader::samples_per_epoch() const { return (ds_->size() + o_.world_size - 1) / o_.world_size; }
+std::int64_t DataLoader::samples_per_epoch() const {
+  const std::int64_t n = ds_->size(), w = o_.world_size;
+  return o_.pad_shards ? (n + w - 1) / w : n / w + (o_.rank < n % w ? 1 : 0);
+}
 
 std::int64_t DataLoader::num_batches() const {
   const std::int64_t n = samples_per_epoch();
@@ -83,7 +84,7 @@ void DataLoader::start_epoch(std::int64_t epoch, std::int64_t skip_batches) {
     order_.resize(static_cast<std::size_t>(ds_->size()));
     std::iota(order_.begin(), order_.end(), 0);
   }
-  if (o_.world_size > 1) order_ = shard(order_, o_.rank, o_.world_size);
+  if (o_.world_size > 1) order_ = shard(order_, o_.rank, o_.world_size, o_.pad_shards);
   next_batch_ = next_to_load_ = skip_batches;
   end_batch_ = batches;
   ready_.clear();

@@ -30,6 +30,9 @@ struct DataLoaderOptions {
   // the rank's share of the global batch, so global batch k holds the same images as batch k of
   // one process with world_size times the batch.
   int rank = 0, world_size = 1;
+  // false: no padding, each image goes to exactly one rank and the ranks' shares differ by at
+  // most one (sharded evaluation, whose sums must count every image once)
+  bool pad_shards = true;
 };
 
 struct Batch {
@@ -41,7 +44,8 @@ struct Batch {
 // Rank `rank`'s part of an epoch's order across world_size ranks, as PyTorch's
 // DistributedSampler: the order padded to a multiple of world_size by repeating it from its
 // start, then every world_size-th element from position `rank`.
-std::vector<std::int64_t> shard(const std::vector<std::int64_t>& order, int rank, int world_size);
+// pad = false: no padding (every element in exactly one rank's part).
+std::vector<std::int64_t> shard(const std::vector<std::int64_t>& order, int rank, int world_size, bool pad = true);
 
 class DataLoader {
  public:

@@ -25,6 +25,11 @@ class Dataset {
   // (C,H,W) of every image, or {} when sizes vary (image folders before resizing)
   virtual Shape image_shape() const = 0;
   virtual std::string name() const = 0;
+  // A fingerprint of what the dataset holds, equal on two machines that read the same data:
+  // distributed training compares the ranks' (docs/distributed.md). This default covers the
+  // name, size, classes and image shape; datasets read from files add their content or file
+  // list and sizes.
+  virtual std::uint64_t fingerprint() const;
 };
 using DatasetPtr = std::shared_ptr<const Dataset>;
 
@@ -47,6 +52,19 @@ struct ImageFolderOptions {
 // One sub-folder per class (sorted names are the classes); PNG and JPEG files. Files that are
 // not images, or are unreadable, are an error naming the file (checked when listed: signature).
 DatasetPtr image_folder(const std::string& dir, const ImageFolderOptions& o = {});
+
+// A training set and its test set.
+struct Splits {
+  DatasetPtr train, test;
+};
+struct OpenOptions {
+  double val_fraction = 0.2;  // folder: the share held out as the test set
+  std::uint64_t seed = 0;     // folder: the split's permutation
+};
+// The data a string names, as `fovea train --data` takes it: "fashion-mnist" (the Debian
+// package's files), "fashion-mnist:DIR" and "mnist:DIR" (IDX files in DIR), "folder:DIR" (an
+// image folder, split by random_split). Anything else: "[data] unknown data ...".
+Splits open(const std::string& uri, const OpenOptions& o = {});
 
 // Splits by a seeded permutation: the first (1 - val_fraction) go to the first dataset.
 std::pair<DatasetPtr, DatasetPtr> random_split(const DatasetPtr& ds, double val_fraction, std::uint64_t seed);

@@ -4,9 +4,18 @@
 #include <string_view>
 
 #include "fovea/core/error.h"
+#include "fovea/core/hash.h"
 #include "fovea/data/dataset.h"
 
 namespace fovea::data {
+
+std::uint64_t Dataset::fingerprint() const {
+  Fnv1a h;
+  h.text(name()).number(size());
+  for (const auto& c : classes()) h.text(c);
+  for (auto d : image_shape()) h.number(d);
+  return h.value();
+}
 
 namespace {
 
@@ -38,6 +47,14 @@ class IdxDataset final : public Dataset {
   const std::vector<std::string>& classes() const override { return classes_; }
   Shape image_shape() const override { return {1, kSide, kSide}; }
   std::string name() const override { return name_; }
+  // every label and every pixel (47 MB for Fashion-MNIST's training set: about 50 ms)
+  std::uint64_t fingerprint() const override {
+    Fnv1a h;
+    h.number(static_cast<std::int64_t>(Dataset::fingerprint()));
+    h.bytes(labels_.data(), labels_.size() * sizeof(std::int64_t));
+    h.bytes(images_.raw_data(), static_cast<std::size_t>(images_.numel()));
+    return h.value();
+  }
 
  private:
   std::string name_;

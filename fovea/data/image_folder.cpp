@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "fovea/core/error.h"
+#include "fovea/core/hash.h"
 #include "fovea/data/dataset.h"
 #include "fovea/data/detail.h"
 #include "fovea/io/image.h"
@@ -25,9 +26,10 @@ struct ImageFile {
 
 class ImageFolder final : public Dataset {
  public:
-  ImageFolder(std::string name, std::vector<ImageFile> files, std::vector<std::string> classes, int channels,
+  ImageFolder(std::string root, std::vector<ImageFile> files, std::vector<std::string> classes, int channels,
               Shape shape)
-      : name_(std::move(name)),
+      : name_("folder:" + root),
+        root_(std::move(root)),
         files_(std::move(files)),
         classes_(std::move(classes)),
         channels_(channels),
@@ -44,9 +46,23 @@ class ImageFolder final : public Dataset {
   const std::vector<std::string>& classes() const override { return classes_; }
   Shape image_shape() const override { return shape_; }
   std::string name() const override { return name_; }
+  // the classes, the file list (paths relative to the folder, so that it may sit elsewhere on
+  // another machine, with labels) and every file's size
+  std::uint64_t fingerprint() const override {
+    Fnv1a h;
+    for (const auto& c : classes_) h.text(c);
+    for (const ImageFile& f : files_) {
+      std::error_code ec;
+      const auto bytes = fs::file_size(f.path, ec);
+      h.text(fs::path(f.path).lexically_relative(root_).string())
+          .number(f.label)
+          .number(ec ? -1 : static_cast<std::int64_t>(bytes));
+    }
+    return h.value();
+  }
 
  private:
-  std::string name_;
+  std::string name_, root_;
   std::vector<ImageFile> files_;
   std::vector<std::string> classes_;
   int channels_;
@@ -66,6 +82,12 @@ class Subset final : public Dataset {
   const std::vector<std::string>& classes() const override { return parent_->classes(); }
   Shape image_shape() const override { return parent_->image_shape(); }
   std::string name() const override { return parent_->name(); }
+  std::uint64_t fingerprint() const override {
+    Fnv1a h;
+    h.number(static_cast<std::int64_t>(parent_->fingerprint()))
+        .bytes(indices_.data(), indices_.size() * sizeof(std::int64_t));
+    return h.value();
+  }
 
  private:
   DatasetPtr parent_;
@@ -123,7 +145,7 @@ DatasetPtr image_folder(const std::string& dir, const ImageFolderOptions& o) {
   }
   const int channels = o.channels != 0 ? o.channels : static_cast<int>(common[0]);
   Shape shape = uniform ? Shape{channels, common[1], common[2]} : Shape{};
-  return std::make_shared<ImageFolder>("folder:" + dir, std::move(files), classes, channels, std::move(shape));
+  return std::make_shared<ImageFolder>(dir, std::move(files), classes, channels, std::move(shape));
 }
 
 std::pair<DatasetPtr, DatasetPtr> random_split(const DatasetPtr& ds, double val_fraction, std::uint64_t seed) {

@@ -1,6 +1,7 @@
 // select_classes: a dataset of chosen classes, relabelled (dataset.h).
 #include <algorithm>
 
+#include "fovea/core/hash.h"
 #include "fovea/data/dataset.h"
 
 namespace fovea::data {
@@ -26,6 +27,13 @@ class ClassSubset final : public Dataset {
   const std::vector<std::string>& classes() const override { return names_; }
   Shape image_shape() const override { return parent_->image_shape(); }
   std::string name() const override { return parent_->name(); }
+  std::uint64_t fingerprint() const override {
+    Fnv1a h;
+    h.number(static_cast<std::int64_t>(parent_->fingerprint()));
+    h.bytes(indices_.data(), indices_.size() * sizeof(std::int64_t))
+        .bytes(relabel_.data(), relabel_.size() * sizeof(std::int64_t));
+    return h.value();
+  }
 
  private:
   DatasetPtr parent_;

@@ -3,10 +3,11 @@
 
 #include <algorithm>
 #include <map>
-#include <string_view>
 
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/autograd/node.h"
+#include "fovea/backend/backend.h"
+#include "fovea/core/hash.h"
 #include "fovea/ops/ops.h"
 
 namespace fovea::dist {
@@ -15,21 +16,12 @@ namespace {
 
 constexpr const char* kOp = "DataParallel";
 
-// FNV-1a (Fowler, Noll and Vo): a fingerprint of the model's layout, compared across ranks.
-std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ULL) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
-
+// A fingerprint of the model's layout (names, shapes, dtypes), compared across ranks.
 std::uint64_t layout_fingerprint(const nn::Module& m) {
-  std::uint64_t h = fnv1a("fovea-model");
-  auto add = [&h](const NamedTensors& ts) {
-    for (const auto& [name, t] : ts)
-      h = fnv1a(fmt::format("{}:{}:{};", name, shape_str(t.shape()), dtype_name(t.dtype())), h);
-  };
-  add(m.named_parameters());
-  add(m.named_buffers());
-  return h;
+  Fnv1a h;
+  for (const NamedTensors& ts : {m.named_parameters(), m.named_buffers()})
+    for (const auto& [name, t] : ts) h.text(name).text(shape_str(t.shape())).text(dtype_name(t.dtype()));
+  return h.value();
 }
 
 // Rank 0's values of `ts` into every rank's, one broadcast per dtype.
@@ -85,8 +77,9 @@ DataParallel::DataParallel(nn::ModulePtr model, DataParallelOptions o) : model_(
     if (p.dtype() != DType::f32 && p.dtype() != DType::f64)
       fail(kOp, "parameters must be f32 or f64 to be averaged, got {}", dtype_name(p.dtype()));
     const double size = static_cast<double>(p.numel() * static_cast<std::int64_t>(dtype_size(p.dtype())));
-    const bool same_dtype = !members.empty() && slots_[members.back().front()].param.dtype() == p.dtype();
-    if (members.empty() || !same_dtype || (bytes > 0 && bytes + size > cap)) {
+    const bool same_kind = !members.empty() && slots_[members.back().front()].param.dtype() == p.dtype() &&
+                           slots_[members.back().front()].param.device() == p.device();
+    if (members.empty() || !same_kind || (bytes > 0 && bytes + size > cap)) {
       members.emplace_back();
       bytes = 0;
     }
@@ -102,7 +95,14 @@ DataParallel::DataParallel(nn::ModulePtr model, DataParallelOptions o) : model_(
       slots_[s].offset = n;
       n += slots_[s].param.numel();
     }
-    b.buffer = zeros({n}, {.dtype = slots_[m.front()].param.dtype(), .device = kCPU});
+    const Tensor& first = slots_[m.front()].param;
+    b.buffer = zeros({n}, {.dtype = first.dtype(), .device = first.device()});
+    // a CUDA bucket goes through page-locked host memory unless MPI reads device memory
+    if (first.device() != kCPU && !cuda_aware()) {
+      auto bytes_owner =
+          backend::backend_for(first).allocate_pinned(static_cast<std::size_t>(n) * dtype_size(first.dtype()));
+      b.staging = from_blob(bytes_owner.get(), {n}, first.dtype(), bytes_owner);
+    }
     b.slots = std::move(m);
     b.waiting = b.slots.size();
     buckets_.push_back(std::move(b));
@@ -124,8 +124,12 @@ DataParallel::~DataParallel() {
   }
 }
 
+void DataParallel::broadcast_buffers() {
+  if (world_size() > 1) broadcast_values(buffers_of(*model_));
+}
+
 Tensor DataParallel::operator()(const Tensor& x) {
-  if (world_size() > 1 && o_.broadcast_buffers && model_->is_training()) broadcast_values(buffers_of(*model_));
+  if (o_.broadcast_buffers && model_->is_training()) broadcast_buffers();
   return (*model_)(x);
 }
 
@@ -138,8 +142,11 @@ void DataParallel::on_gradient(std::size_t s, const Tensor& g) {
   Slot& slot = slots_[s];
   if (slot.ready) return;
   Bucket& b = buckets_[slot.bucket];
-  // the hook sees this pass's gradient; .grad holds what no_sync passes accumulated before it
+  // the hook sees this pass's gradient; .grad holds what no_sync passes accumulated before it.
+  // A .grad that is still the last average's view of this bucket becomes a copy of its own
+  // first, so that accumulating this gradient into it does not write into the bucket.
   const Tensor before = slot.param.grad();
+  if (before.defined() && before.storage() == b.buffer.storage()) slot.param.set_grad(before.clone());
   const Tensor total = before.defined() ? add(before, g) : g;
   b.buffer.slice(0, slot.offset, slot.offset + slot.param.numel()).copy_(total.reshape({slot.param.numel()}));
   slot.ready = true;
@@ -151,7 +158,13 @@ void DataParallel::on_gradient(std::size_t s, const Tensor& g) {
 void DataParallel::launch_ready() {
   while (next_launch_ < buckets_.size() && buckets_[next_launch_].waiting == 0) {
     Bucket& b = buckets_[next_launch_++];
-    b.work = all_reduce_async(b.buffer);
+    if (b.staging.defined()) {
+      NoGradGuard ng;
+      b.staging.copy_(b.buffer);  // returns once the gradients are on the host
+      b.work = all_reduce_async(b.staging);
+    } else {
+      b.work = all_reduce_async(b.buffer);
+    }
   }
 }
 
@@ -175,13 +188,13 @@ void DataParallel::finish() {
   const double scale = 1.0 / world_size();
   for (Bucket& b : buckets_) {
     b.work.wait();
+    if (b.staging.defined()) b.buffer.copy_(b.staging);
     b.buffer.mul_(scale);
     for (std::size_t si : b.slots) {
       Slot& s = slots_[si];
-      const Tensor avg = b.buffer.slice(0, s.offset, s.offset + s.param.numel()).view(s.param.shape());
-      Tensor grad = s.param.grad();
-      if (grad.defined()) grad.copy_(avg);
-      else s.param.set_grad(avg.to(s.param.device()).clone());
+      // the averaged gradient stays in the bucket: .grad becomes a view of it (PyTorch's
+      // gradient_as_bucket_view), no copy
+      s.param.set_grad(b.buffer.slice(0, s.offset, s.offset + s.param.numel()).view(s.param.shape()));
     }
   }
   reset();

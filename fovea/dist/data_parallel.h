@@ -57,8 +57,13 @@ class DataParallel {
   };
   NoSync no_sync() { return NoSync(*this); }
 
-  // Waits for the all-reduces still in flight and writes the averaged gradients into the
-  // parameters' .grad. The end of every backward that reached the model runs it.
+  // Rank 0's buffers (batch norm running statistics) into every rank's model: before an
+  // evaluation or a checkpoint, so that every rank evaluates the weights rank 0 saves.
+  void broadcast_buffers();
+
+  // Waits for the all-reduces still in flight and makes each parameter's .grad the averaged
+  // gradient: a view into its bucket (no copy, as PyTorch's gradient_as_bucket_view), valid
+  // until the next backward. The end of every backward that reached the model runs it.
   void finish();
 
  private:
@@ -70,7 +75,8 @@ class DataParallel {
     int hook = 0;
   };
   struct Bucket {
-    Tensor buffer;  // (elements) on the host, the parameters' dtype
+    Tensor buffer;   // (elements) on the parameters' device, in their dtype
+    Tensor staging;  // (elements) page-locked host copy for MPI: CUDA buckets without CUDA-aware MPI
     std::vector<std::size_t> slots;
     std::size_t waiting = 0;  // slots not yet ready in this backward
     Work work;

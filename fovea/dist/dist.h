@@ -20,7 +20,16 @@ bool launched_by_mpi();
 // Starts MPI (MPI_Init_thread, funneled: only the thread that called init uses MPI) when the
 // process was launched by MPI; otherwise does nothing. Idempotent; MPI is finalized at exit.
 // Launched by MPI in a build without it: "[dist] ... fovea was built without MPI".
+// Each rank then uses its share of its node's cores (cores / ranks on the node) unless
+// FOVEA_NUM_THREADS or OMP_NUM_THREADS says otherwise; set_num_threads() after init overrides.
 void init();
+// An error every rank finds at the same point (a check all of them ran on gathered values):
+// programs print it once, from rank 0, and every rank exits normally with an error code,
+// without MPI_Abort.
+struct AgreedError : Error {
+  using Error::Error;
+};
+
 // Whether init() started MPI in this process.
 bool is_initialized();
 // Ends every rank of the job with `code` (MPI_Abort), so that an error one rank found cannot

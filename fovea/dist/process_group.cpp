@@ -1,9 +1,15 @@
 // The process group on Open MPI (dist.h): start-up, ranks, collectives. Built without MPI
 // (FOVEA_HAS_MPI unset), or run without a launcher, every process is a world of one.
+#include <sched.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <thread>
 
 #include "fovea/autograd/grad_mode.h"
+#include "fovea/backend/backend.h"
+#include "fovea/core/threads.h"
 #include "fovea/dist/dist.h"
 
 #ifdef FOVEA_HAS_MPI
@@ -35,6 +41,19 @@ Group& group() {
   return g;
 }
 
+// The ranks on one node share its cores: each gets cores / ranks-on-the-node threads (at least
+// one, and no more than the cores mpirun bound it to), unless the user chose a count
+// (FOVEA_NUM_THREADS, OMP_NUM_THREADS, or --threads after this).
+void share_cores(int ranks_on_node) {
+  if (std::getenv("FOVEA_NUM_THREADS") || std::getenv("OMP_NUM_THREADS")) return;
+  int bound = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) bound = CPU_COUNT(&set);
+  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  if (bound <= 0) bound = cores;
+  set_num_threads(std::max(1, std::min(bound, cores / std::max(1, ranks_on_node))));
+}
+
 // The tensors collectives take, checked on every rank count (a world of one too, so that a program
 // that works alone does not fail only under mpirun).
 void check_tensor(const Tensor& t, const char* what) {
@@ -48,8 +67,16 @@ void check_tensor(const Tensor& t, const char* what) {
   if (t.is_meta()) fail(kOp, "{}: a meta tensor has no data", what);
 }
 
-// A host copy of t that collectives read and write (t itself when it is a CPU tensor).
-Tensor host_buffer(const Tensor& t) { return t.device() == kCPU ? t : t.to(kCPU); }
+// What MPI reads and writes for t: t itself when it is a CPU tensor, or a CUDA tensor with a
+// CUDA-aware MPI (once the device has finished writing it); else a host copy.
+Tensor mpi_buffer(const Tensor& t) {
+  if (t.device() == kCPU) return t;
+  if (cuda_aware()) {
+    backend::backend_for(t).synchronize(t.device());
+    return t;
+  }
+  return t.to(kCPU);
+}
 
 // Writes a host buffer back into t when they differ.
 void write_back(const Tensor& host, const Tensor& t) {
@@ -93,8 +120,15 @@ void finalize_at_exit() {
   if (!finalized) MPI_Finalize();
 }
 
-// MPI counts are int: a tensor is reduced in pieces of at most INT_MAX elements.
-constexpr std::int64_t kMaxCount = std::numeric_limits<int>::max();
+// MPI counts are int: a tensor goes in pieces of at most INT_MAX elements, f(start, count).
+template <typename F>
+void for_each_piece(const Tensor& h, F f) {
+  constexpr std::int64_t kMaxCount = std::numeric_limits<int>::max();
+  auto* p = static_cast<std::byte*>(h.raw_data());
+  const auto esize = static_cast<std::int64_t>(dtype_size(h.dtype()));
+  for (std::int64_t done = 0, n = h.numel(); done < n; done += kMaxCount)
+    f(p + done * esize, static_cast<int>(std::min(kMaxCount, n - done)));
+}
 
 #endif
 
@@ -117,6 +151,10 @@ void init() {
   int already = 0;
   MPI_Initialized(&already);
   if (!already) {
+    // Open MPI's non-blocking all-reduce (libnbc) picks a tree for 2 ranks, at half the speed of
+    // its blocking one on 25 MB buckets; the ring (2(N-1)/N of the bytes per rank, the
+    // bandwidth-optimal algorithm for large messages) matches it. The user's setting wins.
+    setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
     int provided = 0;
     check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     std::atexit(finalize_at_exit);
@@ -131,6 +169,7 @@ void init() {
   check(MPI_Comm_size(node, &g.local_size), "MPI_Comm_size");
   MPI_Comm_free(&node);
   g.initialized = true;
+  share_cores(g.local_size);
 #else
   fail(kOp,
        "this process was started by an MPI launcher (mpirun, srun), but fovea was built without MPI; rebuild with "
@@ -162,8 +201,16 @@ bool cuda_aware() {
 void all_reduce(const Tensor& t, ReduceOp op) {
   check_tensor(t, "all_reduce");
   if (world_size() == 1) return;
-  Work w = all_reduce_async(t, op);
-  w.wait();
+#ifdef FOVEA_HAS_MPI
+  // blocking: MPI_Allreduce, whose algorithm Open MPI chooses by size (small ones by latency)
+  Tensor h = mpi_buffer(t);
+  for_each_piece(h, [&](std::byte* p, int count) {
+    check(MPI_Allreduce(MPI_IN_PLACE, p, count, mpi_type(h.dtype()), mpi_op(op), MPI_COMM_WORLD), "MPI_Allreduce");
+  });
+  write_back(h, t);
+#else
+  (void)op;
+#endif
 }
 
 void broadcast(const Tensor& t, int root) {
@@ -171,13 +218,10 @@ void broadcast(const Tensor& t, int root) {
   if (root < 0 || root >= world_size()) fail(kOp, "broadcast root {} is not a rank of {}", root, world_size());
   if (world_size() == 1) return;
 #ifdef FOVEA_HAS_MPI
-  Tensor h = host_buffer(t);
-  auto* p = static_cast<std::byte*>(h.raw_data());
-  const std::size_t esize = dtype_size(h.dtype());
-  for (std::int64_t done = 0, n = h.numel(); done < n; done += kMaxCount) {
-    const int count = static_cast<int>(std::min(kMaxCount, n - done));
-    check(MPI_Bcast(p + done * esize, count, mpi_type(h.dtype()), root, MPI_COMM_WORLD), "MPI_Bcast");
-  }
+  Tensor h = mpi_buffer(t);
+  for_each_piece(h, [&](std::byte* p, int count) {
+    check(MPI_Bcast(p, count, mpi_type(h.dtype()), root, MPI_COMM_WORLD), "MPI_Bcast");
+  });
   write_back(h, t);
 #endif
 }
@@ -259,20 +303,16 @@ Work all_reduce_async(const Tensor& t, ReduceOp op) {
     s->done = true;
     return Work(std::move(s));
   }
-  s->host = host_buffer(t);
+  s->host = mpi_buffer(t);
 #ifndef FOVEA_HAS_MPI
   (void)op;
 #else
-  auto* p = static_cast<std::byte*>(s->host.raw_data());
-  const std::size_t esize = dtype_size(s->host.dtype());
-  for (std::int64_t done = 0, n = s->host.numel(); done < n; done += kMaxCount) {
-    const int count = static_cast<int>(std::min(kMaxCount, n - done));
+  for_each_piece(s->host, [&](std::byte* p, int count) {
     MPI_Request r;
-    check(MPI_Iallreduce(MPI_IN_PLACE, p + done * esize, count, mpi_type(s->host.dtype()), mpi_op(op), MPI_COMM_WORLD,
-                         &r),
+    check(MPI_Iallreduce(MPI_IN_PLACE, p, count, mpi_type(s->host.dtype()), mpi_op(op), MPI_COMM_WORLD, &r),
           "MPI_Iallreduce");
     s->requests.push_back(r);
-  }
+  });
 #endif
   return Work(std::move(s));
 }

@@ -164,6 +164,12 @@ GoogLeNet::GoogLeNet(const ModelOptions& o) : Module("GoogLeNet") {
   for_each<nn::Linear>(*this, [](nn::Linear& l) { nn::init::normal_(l.weight, 0, 0.01); });
 }
 
+std::vector<nn::Module::AuxOutput> GoogLeNet::auxiliary_outputs() const {
+  std::vector<AuxOutput> out;
+  for (const Tensor& a : last_aux_) out.push_back({.logits = a, .weight = 0.3});
+  return out;
+}
+
 Tensor GoogLeNet::forward(const Tensor& x) {
   last_aux_.clear();
   const bool aux = aux1_ && is_training();

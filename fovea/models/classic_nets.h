@@ -98,6 +98,8 @@ class GoogLeNet : public nn::Module {
   // (N,classes); empty after an eval forward or without aux_logits. The paper adds
   // 0.3 * (loss(aux1) + loss(aux2)) to the main loss during training.
   const std::vector<Tensor>& last_aux() const { return last_aux_; }
+  // the same, each with the paper's weight 0.3, for the trainer
+  std::vector<AuxOutput> auxiliary_outputs() const override;
 
  protected:
   bool adopt_child(const std::string& name, const nn::ModulePtr& m) override;

@@ -53,6 +53,14 @@ class Module : public std::enable_shared_from_this<Module> {
   virtual std::string extra_repr() const { return ""; }
   // a custom leaf that slides a window says so here (Window2d)
   virtual std::optional<Window2d> window() const { return std::nullopt; }
+  // Auxiliary classifiers (GoogLeNet's two): their logits (N,classes) from the last
+  // training-mode forward, each with the weight its cross-entropy gets in the training loss.
+  // None by default and after an eval-mode forward. The trainer adds them (train/trainer.cpp).
+  struct AuxOutput {
+    Tensor logits;
+    double weight = 0;
+  };
+  virtual std::vector<AuxOutput> auxiliary_outputs() const { return {}; }
   std::string repr() const;
 
   // registration (returns the registered object)

@@ -26,8 +26,35 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
     NoGradGuard ng;
     num_batches_tracked.add_(ones({}, {.dtype = DType::i64, .device = num_batches_tracked.device()}));
   }
+  const bool batch_stats = is_training() || !running_mean.defined();
+  if (sync_ && batch_stats) return forward_synchronised(x);
   return batch_norm(x, running_mean, running_var, weight, bias,
-                    {.training = is_training() || !running_mean.defined(), .momentum = o_.momentum, .eps = o_.eps});
+                    {.training = batch_stats, .momentum = o_.momentum, .eps = o_.eps});
+}
+
+// Two passes, as the fused op: the global mean, then the global mean of squared deviations
+// (no E[x^2] - E[x]^2 cancellation). Each sum over the processes is differentiable, so backward
+// sums the statistics' gradients over them as torch.nn.SyncBatchNorm does.
+Tensor BatchNorm2d::forward_synchronised(const Tensor& x) {
+  const std::int64_t c = x.size(1);
+  const Shape per_channel{1, c, 1, 1};
+  Tensor count = full({1}, static_cast<double>(x.numel() / c), {.dtype = DType::f64});
+  const double n = sync_(count).item();  // images x pixels over every process
+  if (n < 2 && is_training())
+    fail("BatchNorm2d", "training needs more than one value per channel over all processes, got input {}",
+         shape_str(x.shape()));
+  Tensor mean = sync_(sum(x, {0, 2, 3})) / n;                     // (C)
+  Tensor centred = x - mean.reshape(per_channel);                 // (N,C,H,W)
+  Tensor var = sync_(sum(centred * centred, {0, 2, 3})) / n;      // (C), biased
+  Tensor y = centred * rsqrt(var + o_.eps).reshape(per_channel);  // (N,C,H,W)
+  if (weight.defined()) y = y * weight.reshape(per_channel);
+  if (bias.defined()) y = y + bias.reshape(per_channel);
+  if (is_training() && running_mean.defined()) {  // PyTorch's update: unbiased variance
+    NoGradGuard ng;
+    running_mean.mul_(1 - o_.momentum).add_(mean.detach() * o_.momentum);
+    running_var.mul_(1 - o_.momentum).add_(var.detach() * (o_.momentum * n / (n - 1)));
+  }
+  return y;
 }
 
 std::string BatchNorm2d::extra_repr() const {

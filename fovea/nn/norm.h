@@ -2,6 +2,8 @@
 // Normalisation layers, torch.nn.BatchNorm2d and LocalResponseNorm (AlexNet):
 //   auto bn = nn::make<nn::BatchNorm2d>({.features = 64});
 //   auto lrn = nn::make<nn::LocalResponseNorm>({.size = 5, .alpha = 1e-4, .beta = 0.75, .k = 2.0});
+#include <functional>
+
 #include "fovea/nn/module.h"
 #include "fovea/ops/ops.h"
 
@@ -16,13 +18,26 @@ struct BatchNorm2dOptions {
   bool scale = true;  // false (with affine): a learnt shift but no learnt scale, as Keras's scale=False
 };
 
+// Sums a tensor over every process that trains the model together, differentiably (backward
+// sums the gradients the same way): what synchronised batch norm needs (dist::sync_batch_norm).
+using SumOverProcesses = std::function<Tensor(const Tensor&)>;
+
 // buffers: running_mean, running_var, num_batches_tracked (torchvision's keys)
 class BatchNorm2d : public WithOptions<BatchNorm2dOptions> {
  public:
   explicit BatchNorm2d(Options o);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
+  // Synchronised batch norm (torch.nn.SyncBatchNorm): the batch statistics, and in backward
+  // their gradients, are summed by `sum` over the processes, so that each normalises with the
+  // mean and variance of the whole global batch. Empty: local statistics.
+  void sync_statistics(SumOverProcesses sum) { sync_ = std::move(sum); }
+  bool synchronised() const { return static_cast<bool>(sync_); }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+
+ private:
+  Tensor forward_synchronised(const Tensor& x);  // x: (N,C,H,W), batch statistics
+  SumOverProcesses sync_;
 };
 
 // (N,C,...) -> same shape, see fovea::local_response_norm; no parameters

@@ -18,7 +18,8 @@ void add_prefixed(NamedTensors& out, const char* prefix, const NamedTensors& in)
 }  // namespace
 
 void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer* opt,
-                     const optim::LRScheduler* sched, const RunConfig& config, const RunState& state) {
+                     const optim::LRScheduler* sched, const RunConfig& config, const RunState& state,
+                     std::span<const GeneratorState> rank_rngs) {
   NamedTensors all;
   add_prefixed(all, "model.", model.state_dict());
   if (opt) add_prefixed(all, "optimizer.", opt->state_dict());
@@ -27,13 +28,19 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
   std::vector<std::int64_t> bits(4);
   std::memcpy(bits.data(), rs.data(), sizeof(rs));
   all.emplace_back("rng.default", from_vector(bits, {4}));
+  if (!rank_rngs.empty()) {
+    std::vector<std::int64_t> ranks(rank_rngs.size() * 4);
+    std::memcpy(ranks.data(), rank_rngs.data(), rank_rngs.size() * sizeof(GeneratorState));
+    all.emplace_back("rng.ranks", from_vector(ranks, {static_cast<std::int64_t>(rank_rngs.size()), 4}));
+  }
   nlohmann::json st{{"epoch", state.epoch},
                     {"step_in_epoch", state.step_in_epoch},
                     {"global_step", state.global_step},
                     {"best_top1", state.best_top1},
                     {"epoch_loss_sum", state.epoch_loss_sum},
                     {"epoch_seen", state.epoch_seen},
-                    {"epoch_correct", state.epoch_correct}};
+                    {"epoch_correct", state.epoch_correct},
+                    {"world_size", state.world_size}};
   io::save_safetensors(path, all, {{"format", kFormat}, {"config", config.to_json()}, {"state", st.dump()}});
 }
 
@@ -58,6 +65,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     c.state.epoch_loss_sum = st.at("epoch_loss_sum").get<double>();
     c.state.epoch_seen = st.at("epoch_seen").get<std::int64_t>();
     c.state.epoch_correct = st.at("epoch_correct").get<std::int64_t>();
+    c.state.world_size = st.value("world_size", std::int64_t{1});  // absent before distributed training
   } catch (const nlohmann::json::exception& e) {
     fail("checkpoint", "{}: bad progress record: {}", path, e.what());
   }
@@ -75,6 +83,14 @@ Checkpoint load_checkpoint(const std::string& path) {
       std::array<std::uint64_t, 4> s{};
       std::memcpy(s.data(), v.data(), sizeof(s));
       c.rng = s;
+      continue;
+    }
+    if (k == "rng.ranks") {
+      if (t.dtype() != DType::i64 || t.dim() != 2 || t.size(1) != 4)
+        fail("checkpoint", "{}: rng.ranks must be (ranks, 4) i64 values, got {}", path, shape_str(t.shape()));
+      auto v = t.to_vector<std::int64_t>();
+      c.rank_rngs.resize(static_cast<std::size_t>(t.size(0)));
+      std::memcpy(c.rank_rngs.data(), v.data(), v.size() * sizeof(std::int64_t));
       continue;
     }
     fail("checkpoint", "{}: unexpected tensor '{}'", path, k);

@@ -1,11 +1,14 @@
 #pragma once
 // Checkpoints: one safetensors file with the model's weights ("model.<key>"), the optimizer's
 // and schedule's state ("optimizer.<key>", "scheduler.<key>"), the global generator's state
-// ("rng.default") and, in the metadata, the run configuration and the progress (epoch, step).
-// Written atomically: a crash or Ctrl-C never leaves a half-written file.
+// ("rng.default"; a distributed run adds every rank's, "rng.ranks" (ranks, 4)) and, in the
+// metadata, the run configuration and the progress (epoch, step, ranks). Written atomically: a
+// crash or Ctrl-C never leaves a half-written file.
 #include <array>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "fovea/nn/module.h"
 #include "fovea/optim/optimizer.h"
@@ -22,17 +25,23 @@ struct RunState {
   // the epoch in progress so far, so an interrupted epoch's record covers all of it
   double epoch_loss_sum = 0;
   std::int64_t epoch_seen = 0, epoch_correct = 0;
+  std::int64_t world_size = 1;  // the ranks that trained it (docs/distributed.md)
 };
+
+using GeneratorState = std::array<std::uint64_t, 4>;
 
 struct Checkpoint {
   RunConfig config;
   RunState state;
   NamedTensors model, optimizer, scheduler;
-  std::optional<std::array<std::uint64_t, 4>> rng;
+  std::optional<GeneratorState> rng;
+  std::vector<GeneratorState> rank_rngs;  // one per rank of a distributed run, else empty
 };
 
+// rank_rngs: every rank's generator state (a distributed run), written as "rng.ranks"
 void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer* opt,
-                     const optim::LRScheduler* sched, const RunConfig& config, const RunState& state);
+                     const optim::LRScheduler* sched, const RunConfig& config, const RunState& state,
+                     std::span<const GeneratorState> rank_rngs = {});
 // Errors name the file: not a fovea checkpoint, or missing parts.
 Checkpoint load_checkpoint(const std::string& path);
 

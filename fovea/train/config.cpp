@@ -44,7 +44,8 @@ std::string RunConfig::to_json() const {
          {"bn_update", bn_update},
          {"device", device},
          {"precision", precision},
-         {"cuda_graph", cuda_graph}};
+         {"cuda_graph", cuda_graph},
+         {"sync_bn", sync_bn}};
   return j.dump();
 }
 
@@ -91,7 +92,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
   // added later (transfer learning, devices, graphs): absent from older checkpoints
   const json defaults = json::parse(RunConfig{}.to_json());
   for (const char* key : {"select_classes", "per_class", "init_from", "head", "head_from_pretrained", "freeze",
-                          "unfreeze", "bn_update", "device", "precision", "cuda_graph"})
+                          "unfreeze", "bn_update", "device", "precision", "cuda_graph", "sync_bn"})
     if (!j.contains(key)) j[key] = defaults[key];
   get("select_classes", c.select_classes);
   get("per_class", c.per_class);
@@ -104,6 +105,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("device", c.device);
   get("precision", c.precision);
   get("cuda_graph", c.cuda_graph);
+  get("sync_bn", c.sync_bn);
   return c;
 }
 

@@ -46,6 +46,7 @@ struct RunConfig {
   std::string device = "cpu";     // cpu | cuda | cuda:N (docs/gpu.md)
   std::string precision = "f32";  // f32 | bf16 (CUDA: conv and linear in bf16, f32 master weights)
   bool cuda_graph = false;        // replay each training step as a CUDA graph (SGD on CUDA; step_graph.h)
+  bool sync_bn = false;           // distributed: batch norms use the global batch's statistics (docs/distributed.md)
 
   std::string to_json() const;
   static RunConfig from_json(const std::string& json);  // errors name the bad field

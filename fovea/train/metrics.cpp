@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "fovea/dist/dist.h"
 #include "fovea/explain/draw.h"
 #include "fovea/io/image.h"
 
@@ -72,6 +73,22 @@ std::size_t max_width(const std::vector<std::string>& v, std::size_t at_least) {
 Metrics::Metrics(std::int64_t num_classes) : k_(num_classes) {
   if (num_classes < 1) fail(kOp, "need at least 1 class, got {}", num_classes);
   confusion_.assign(static_cast<std::size_t>(k_ * k_), 0);
+}
+
+void Metrics::sum_over_ranks() {
+  if (dist::world_size() == 1) return;
+  std::vector<std::int64_t> counts{count_, correct1_, correct5_};
+  counts.insert(counts.end(), confusion_.begin(), confusion_.end());
+  Tensor c = from_vector(counts, {static_cast<std::int64_t>(counts.size())});
+  Tensor l = from_vector(std::vector<double>{loss_sum_}, {1});
+  dist::all_reduce(c);
+  dist::all_reduce(l);
+  const auto v = c.to_vector<std::int64_t>();
+  count_ = v[0];
+  correct1_ = v[1];
+  correct5_ = v[2];
+  std::copy(v.begin() + 3, v.end(), confusion_.begin());
+  loss_sum_ = l.item();
 }
 
 void Metrics::update(const Tensor& logits, const Tensor& labels, double loss) {

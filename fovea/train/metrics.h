@@ -21,6 +21,9 @@ class Metrics {
   std::vector<double> per_class_accuracy() const;                            // NaN for classes with no sample
   const std::vector<std::int64_t>& confusion() const { return confusion_; }  // K*K row-major
   std::int64_t num_classes() const { return k_; }
+  // Distributed evaluation: every rank's counts summed into every rank's (dist::all_reduce), so
+  // that ranks that each scored a different part of the test set hold the totals of all of it.
+  void sum_over_ranks();
 
  private:
   std::int64_t k_, count_ = 0, correct1_ = 0, correct5_ = 0;

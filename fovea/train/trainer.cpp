@@ -11,8 +11,12 @@
 #include <sstream>
 
 #include "fovea/autograd/grad_mode.h"
+#include "fovea/core/hash.h"
+#include "fovea/core/threads.h"
+#include "fovea/core/version.h"
+#include "fovea/dist/data_parallel.h"
+#include "fovea/dist/sync_batch_norm.h"
 #include "fovea/io/safetensors.h"
-#include "fovea/models/classic_nets.h"
 #include "fovea/models/registry.h"
 #include "fovea/models/spec.h"
 #include "fovea/ops/ops.h"
@@ -73,12 +77,11 @@ std::vector<double> parse_numbers(const std::string& s, const char* what) {
   return v;
 }
 
-// The loss a training step minimises: cross-entropy, plus 0.3 of each of GoogLeNet's auxiliary
-// classifiers' (Szegedy et al. 2014).
-Tensor training_loss(nn::Module& model, const Tensor& logits, const Tensor& labels) {
+// The loss a training step minimises: cross-entropy, plus the weighted cross-entropy of each
+// auxiliary classifier the model has (GoogLeNet's, 0.3 each: Szegedy et al. 2014).
+Tensor training_loss(const nn::Module& model, const Tensor& logits, const Tensor& labels) {
   Tensor loss = cross_entropy(logits, labels);
-  if (auto* g = dynamic_cast<models::GoogLeNet*>(&model))
-    for (const Tensor& aux : g->last_aux()) loss = loss + cross_entropy(aux, labels) * 0.3;
+  for (const auto& aux : model.auxiliary_outputs()) loss = loss + cross_entropy(aux.logits, labels) * aux.weight;
   return loss;
 }
 
@@ -119,26 +122,75 @@ void write_text_atomic(const std::string& path, const std::string& text) {
   io::write_file_atomic(path, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
 }
 
+// Where ranks other than 0 write: nowhere (rank 0 speaks for the run).
+class NullSink {
+ public:
+  NullSink() : f_(std::fopen("/dev/null", "w")) {
+    if (!f_) fail("train", "cannot open /dev/null");
+  }
+  ~NullSink() { std::fclose(f_); }
+  NullSink(const NullSink&) = delete;
+  NullSink& operator=(const NullSink&) = delete;
+  std::FILE* get() const { return f_; }
+
+ private:
+  std::FILE* f_;
+};
+
+// An error every rank reaches together (dist::AgreedError): rank 0 alone reports it.
+template <typename... Args>
+[[noreturn]] void fail_together(fmt::format_string<Args...> f, Args&&... args) {
+  throw dist::AgreedError(fmt::format("[train] {}", fmt::format(f, std::forward<Args>(args)...)));
+}
+
+// The first rank whose `mine` differs from rank 0's, or 0 when all agree (a collective).
+int first_differing_rank(std::uint64_t mine) {
+  const auto all = dist::all_gather(mine);
+  for (std::size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) return static_cast<int>(r);
+  return 0;
+}
+
+// Ranks that would train different things stop here, together, before any gradient is
+// exchanged: another fovea build or another configuration ...
+void check_ranks_agree(const RunConfig& c) {
+  if (int r = first_differing_rank(Fnv1a().text(version()).text(build_commit()).value()))
+    fail_together(
+        "rank {} runs another fovea build than rank 0 (rank 0: {} at {}); every rank must run the same "
+        "binary",
+        r, version(), build_commit());
+  if (int r = first_differing_rank(Fnv1a().text(c.to_json()).value()))
+    fail_together("rank {} was given another configuration than rank 0; start every rank with the same command", r);
+}
+
+// ... or other data.
+void check_ranks_agree(const RunConfig& c, const DataSplits& ds) {
+  if (int r = first_differing_rank(Fnv1a()
+                                       .number(static_cast<std::int64_t>(ds.train->fingerprint()))
+                                       .number(static_cast<std::int64_t>(ds.test->fingerprint()))
+                                       .value()))
+    fail_together(
+        "rank {} sees other data than rank 0 for '{}' (a different file list, file sizes or contents); "
+        "every rank must read the same dataset",
+        r, c.data);
+}
+
+// Every rank's generator state, for the checkpoint (a collective: every rank calls it).
+std::vector<GeneratorState> gather_generators() {
+  std::vector<GeneratorState> all(static_cast<std::size_t>(dist::world_size()));
+  const GeneratorState mine = default_generator().state();
+  for (std::size_t k = 0; k < 4; ++k) {
+    const auto v = dist::all_gather(mine[k]);
+    for (std::size_t r = 0; r < all.size(); ++r) all[r][k] = v[r];
+  }
+  return all;
+}
+
 }  // namespace
 
 DataSplits open_data(RunConfig& c) {
-  DataSplits s;
+  DataSplits s = data::open(c.data, {.val_fraction = c.val_fraction, .seed = c.seed});
   const std::string& d = c.data;
-  if (d == "fashion-mnist") {
-    s.train = data::fashion_mnist(data::kFashionMnistDir, true);
-    s.test = data::fashion_mnist(data::kFashionMnistDir, false);
-  } else if (d.rfind("fashion-mnist:", 0) == 0) {
-    s.train = data::fashion_mnist(d.substr(14), true);
-    s.test = data::fashion_mnist(d.substr(14), false);
-  } else if (d.rfind("mnist:", 0) == 0) {
-    s.train = data::mnist(d.substr(6), true);
-    s.test = data::mnist(d.substr(6), false);
-  } else if (d.rfind("folder:", 0) == 0) {
-    auto all = data::image_folder(d.substr(7));
-    std::tie(s.train, s.test) = data::random_split(all, c.val_fraction, c.seed);
-  } else {
-    fail("data", "unknown data '{}' (expected fashion-mnist, mnist:DIR or folder:DIR)", d);
-  }
   if (!c.select_classes.empty() || c.per_class > 0) {
     std::vector<std::int64_t> all(s.train->classes().size());
     std::iota(all.begin(), all.end(), 0);
@@ -237,6 +289,12 @@ void prepare_transfer(nn::Module& model, const RunConfig& c, bool fresh, std::FI
 }
 
 TrainResult train(const TrainOptions& opts) {
+  // a distributed run (mpirun, docs/distributed.md): every rank trains on its share of every
+  // global batch; rank 0 alone prints and writes the run directory
+  const int world = dist::world_size(), rank = dist::rank();
+  const bool lead = rank == 0;
+  NullSink null_sink;
+  std::FILE* const log = lead ? opts.log : null_sink.get();
   const std::string last_path = (fs::path(opts.out_dir) / "last.safetensors").string();
   const std::string best_path = (fs::path(opts.out_dir) / "best.safetensors").string();
   const std::string metrics_path = (fs::path(opts.out_dir) / "metrics.json").string();
@@ -251,6 +309,15 @@ TrainResult train(const TrainOptions& opts) {
          opts.out_dir);
   }
   c.validate();
+  if (world > 1) {
+    check_ranks_agree(c);
+    if (c.batch_size % world != 0)
+      fail_together(
+          "--batch-size {} is the global batch, shared by the {} ranks: it must be a multiple of {} (for "
+          "example {})",
+          c.batch_size, world, world, (c.batch_size / world + 1) * world);
+    if (c.cuda_graph) fail_together("--cuda-graph runs one process; it does not work across {} ranks yet", world);
+  }
   if (models::is_spec_path(c.model) && c.model_spec.empty()) {
     std::ifstream in(c.model);
     if (!in) fail("train", "cannot read the network spec {}", c.model);
@@ -269,17 +336,35 @@ TrainResult train(const TrainOptions& opts) {
       c.std.assign(v.begin() + c.in_channels, v.end());
     }
   }
+  if (world > 1) {
+    check_ranks_agree(c, ds);
+    fmt::print(log, "distributed: {} ranks ({} on this node, {} threads each), global batch {} ({} per rank){}\n",
+               world, dist::local_size(), num_threads(), c.batch_size, c.batch_size / world,
+               c.sync_bn ? ", synchronised batch norm" : "");
+  }
+  // the sampler gives each rank its share of the global batch; evaluation splits the test set
+  // without padding, so that the summed metrics count every image once
   data::DataLoader train_loader(ds.train, train_transform(c),
-                                {.batch_size = c.batch_size, .shuffle = true, .workers = c.workers, .seed = c.seed});
+                                {.batch_size = c.batch_size / world,
+                                 .shuffle = true,
+                                 .workers = c.workers,
+                                 .seed = c.seed,
+                                 .rank = rank,
+                                 .world_size = world});
   data::DataLoader test_loader(ds.test, eval_transform(c),
                                {.batch_size = std::max<std::int64_t>(c.batch_size, 256),
                                 .shuffle = false,
                                 .workers = c.workers,
-                                .seed = c.seed});
+                                .seed = c.seed,
+                                .rank = rank,
+                                .world_size = world,
+                                .pad_shards = false});
   manual_seed(c.seed);
   auto model = build_model(c);
-  prepare_transfer(*model, c, !ck, opts.quiet ? nullptr : opts.log);
-  const Device dev = Device::parse(c.device);
+  prepare_transfer(*model, c, !ck, opts.quiet || !lead ? nullptr : log);
+  // "cuda" under mpirun: each rank its own GPU, cuda:<rank on this node>
+  const Device dev = c.device == "cuda" && world > 1 ? Device::parse(fmt::format("cuda:{}", dist::local_rank()))
+                                                     : Device::parse(c.device);
   model->to(dev);  // "[device] cuda is not available ..." before anything is written
   auto opt = make_optimizer(c, model->trainable_parameters());
   const std::int64_t batches = train_loader.num_batches();
@@ -291,8 +376,17 @@ TrainResult train(const TrainOptions& opts) {
     model->load_state_dict(ck->model);
     opt->load_state_dict(ck->optimizer);
     sched->load_state_dict(ck->scheduler);
-    if (ck->rng) default_generator().set_state(*ck->rng);
     st = ck->state;
+    if (st.world_size == world && (world == 1 || ck->rank_rngs.size() == static_cast<std::size_t>(world))) {
+      if (world > 1) default_generator().set_state(ck->rank_rngs[static_cast<std::size_t>(rank)]);
+      else if (ck->rng) default_generator().set_state(*ck->rng);
+    } else {
+      fmt::print(log,
+                 "warning: {} was trained by {} rank(s), this run has {}: training goes on from its weights and "
+                 "step, but is no longer bit-identical to an uninterrupted run\n",
+                 last_path, st.world_size, world);
+      if (ck->rng) default_generator().set_state(*ck->rng);
+    }
     if (fs::exists(metrics_path)) {
       std::ifstream in(metrics_path);
       auto j = nlohmann::json::parse(in, nullptr, false);
@@ -301,35 +395,62 @@ TrainResult train(const TrainOptions& opts) {
           if (r.value("epoch", 0) <= st.epoch) records.push_back(r);
     }
   } else {
-    fs::create_directories(opts.out_dir);
+    if (lead) fs::create_directories(opts.out_dir);
+    // the same initial weights everywhere (DataParallel also broadcasts rank 0's), then a
+    // stream of dropout masks of each rank's own
+    if (rank > 0) manual_seed(c.seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(rank)));
   }
+  st.world_size = world;
+  std::optional<dist::DataParallel> ddp;
+  if (world > 1) {
+    if (c.sync_bn && dist::sync_batch_norm(*model) == 0)
+      fmt::print(log, "note: --sync-bn: {} has no batch norm to synchronise\n", c.model);
+    ddp.emplace(model);
+  }
+  auto forward = [&](const Tensor& x) { return ddp ? (*ddp)(x) : (*model)(x); };
+  // a checkpoint of the run so far; a collective when distributed (every rank's generator)
+  auto checkpoint = [&](const std::string& path) {
+    const std::vector<GeneratorState> rngs = world > 1 ? gather_generators() : std::vector<GeneratorState>{};
+    if (lead) save_checkpoint(path, *model, opt.get(), sched.get(), c, st, rngs);
+  };
 
-  const bool interactive = !opts.quiet && Progress::is_terminal(opts.log);
-  Progress progress(opts.log, interactive);
+  const bool interactive = !opts.quiet && Progress::is_terminal(log);
+  Progress progress(log, interactive);
   SignalScope signals;
+  // SIGINT/SIGTERM reach the ranks at different steps: they stop together, at the first step
+  // after which any of them has seen one
+  auto stop_agreed = [&] {
+    if (world == 1) return signals.stop_requested();
+    Tensor flag = scalar_tensor(signals.stop_requested() ? 1.0 : 0.0, DType::i64);
+    dist::all_reduce(flag, dist::ReduceOp::max);
+    return flag.item() != 0;
+  };
   TrainResult res;
   res.best_top1 = std::max(0.0, st.best_top1);
   std::optional<Metrics> last_metrics;
+  // One training step, run as it is or recorded as a CUDA graph: forward, loss, backward
+  // (distributed: the gradients come back averaged over the ranks), optimizer step.
+  auto training_step = [&](const Tensor& x, const Tensor& y) {
+    Tensor logits = forward(x);
+    Tensor loss = training_loss(*model, logits, y);
+    opt->zero_grad();
+    loss.backward();
+    opt->step();
+    NoGradGuard ng;
+    return StepGraph::Out{loss.detach(), correct_count(logits, y)};
+  };
   std::optional<StepGraph> graphed;
-  if (c.cuda_graph)
-    graphed.emplace(dev, *opt, [&](const Tensor& x, const Tensor& y) {
-      Tensor logits = (*model)(x);
-      Tensor loss = training_loss(*model, logits, y);
-      opt->zero_grad();
-      loss.backward();
-      opt->step();
-      NoGradGuard ng;
-      return StepGraph::Out{loss.detach(), correct_count(logits, y)};
-    });
+  if (c.cuda_graph) graphed.emplace(dev, *opt, training_step);
   for (std::int64_t epoch = st.epoch; epoch < c.epochs; ++epoch) {
     const std::int64_t skip = epoch == st.epoch ? st.step_in_epoch : 0;
     train_loader.start_epoch(epoch, skip);
     progress.start_epoch(epoch + 1, c.epochs, batches - skip);
     model->train();
     auto t0 = std::chrono::steady_clock::now();
-    // a resumed epoch starts from the sums saved at the interruption
-    double loss_sum = skip ? st.epoch_loss_sum : 0;
-    std::int64_t seen = skip ? st.epoch_seen : 0, correct = skip ? st.epoch_correct : 0, step = skip;
+    // a resumed epoch starts from the sums saved at the interruption (the whole run's, over
+    // every rank); this rank's own from here on are summed over the ranks at the epoch's end
+    double loss_sum = 0;
+    std::int64_t seen = 0, correct = 0, step = skip;
     // bf16 autocast for the forward pass; backward follows the recorded casts
     std::optional<AutocastGuard> autocast;
     if (c.precision == "bf16") autocast.emplace(Precision::bf16);
@@ -337,34 +458,29 @@ TrainResult train(const TrainOptions& opts) {
       if (std::isfinite(lv)) return;
       std::string where = fs::exists(last_path) ? fmt::format("the last good checkpoint is {}", last_path)
                                                 : std::string("no checkpoint was written yet");
-      fail("train", "the loss became {} at epoch {} step {} (global step {}); training stopped, {}", lv, epoch + 1,
-           step + 1, st.global_step + 1, where);
+      fail("train", "the loss became {} at epoch {} step {} (global step {}{}); training stopped, {}", lv, epoch + 1,
+           step + 1, st.global_step + 1, world > 1 ? fmt::format(", rank {}", rank) : "", where);
+    };
+    // the run's totals of this epoch: the sums before this start, plus every rank's since
+    auto epoch_totals = [&] {
+      Tensor t =
+          from_vector(std::vector<double>{loss_sum, static_cast<double>(seen), static_cast<double>(correct)}, {3});
+      dist::all_reduce(t);
+      const auto v = t.to_vector<double>();
+      const double base_loss = skip ? st.epoch_loss_sum : 0;
+      const std::int64_t base_seen = skip ? st.epoch_seen : 0, base_correct = skip ? st.epoch_correct : 0;
+      return std::tuple{base_loss + v[0], base_seen + static_cast<std::int64_t>(v[1]),
+                        base_correct + static_cast<std::int64_t>(v[2])};
     };
     while (auto b = train_loader.next()) {
-      double lv;
-      std::int64_t ok;
-      if (graphed) {  // the whole step, then its loss (the checkpoints on disk are untouched by a bad one)
-        const StepGraph::Out out = graphed->run(b->images, b->labels);
-        lv = out.loss.item();
-        check_loss(lv);
-        ok = static_cast<std::int64_t>(out.correct.item());
-      } else {
-        b->images = b->images.to(dev);
-        b->labels = b->labels.to(dev);
-        Tensor logits = (*model)(b->images);
-        Tensor loss = training_loss(*model, logits, b->labels);
-        {  // the loss and the count in one read: one wait for the device per step
-          NoGradGuard ng;
-          const Tensor both =
-              stack({loss.detach().to(DType::f64), correct_count(logits, b->labels).to(DType::f64)}, 0).to(kCPU);
-          lv = both.data<double>()[0];
-          ok = static_cast<std::int64_t>(both.data<double>()[1]);
-        }
-        check_loss(lv);
-        opt->zero_grad();
-        loss.backward();
-        opt->step();
-      }
+      const StepGraph::Out out =
+          graphed ? graphed->run(b->images, b->labels) : training_step(b->images.to(dev), b->labels.to(dev));
+      // the loss and the count in one read: one wait for the device per step. A bad loss stops
+      // training here; the checkpoints on disk are untouched.
+      const Tensor both = stack({out.loss.to(DType::f64), out.correct.to(DType::f64)}, 0).to(kCPU);
+      const double lv = both.data<double>()[0];
+      const auto ok = static_cast<std::int64_t>(both.data<double>()[1]);
+      check_loss(lv);
       sched->step();
       ++step;
       ++st.global_step;
@@ -374,13 +490,12 @@ TrainResult train(const TrainOptions& opts) {
       correct += ok;
       progress.update(n, lv, ok);
       if (opts.on_step) opts.on_step(st.global_step);
-      if (signals.stop_requested()) {
+      if (stop_agreed()) {
         st.epoch = epoch;
         st.step_in_epoch = step;
-        st.epoch_loss_sum = loss_sum;
-        st.epoch_seen = seen;
-        st.epoch_correct = correct;
-        save_checkpoint(last_path, *model, opt.get(), sched.get(), c, st);
+        std::tie(st.epoch_loss_sum, st.epoch_seen, st.epoch_correct) = epoch_totals();
+        if (ddp) ddp->broadcast_buffers();
+        checkpoint(last_path);
         progress.end_epoch(fmt::format("interrupted: saved {}", last_path));
         res.interrupted = true;
         res.epochs_done = epoch;
@@ -388,7 +503,16 @@ TrainResult train(const TrainOptions& opts) {
       }
     }
     const double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double rank_rate = train_secs > 0 ? static_cast<double>(seen) / train_secs : 0.0;
+    const auto [epoch_loss, epoch_seen, epoch_correct] = epoch_totals();
+    // every rank evaluates rank 0's weights (the ones saved) on its share of the test set
+    if (ddp) ddp->broadcast_buffers();
     Metrics m = evaluate(*model, test_loader);
+    m.sum_over_ranks();
+    Tensor rates = zeros({world}, {.dtype = DType::f64});
+    rates.data<double>()[rank] = rank_rate;
+    dist::all_reduce(rates);
+    const std::vector<double> rank_rates = rates.to_vector<double>();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     st.epoch = epoch + 1;
     st.step_in_epoch = 0;
@@ -396,19 +520,25 @@ TrainResult train(const TrainOptions& opts) {
     st.epoch_seen = st.epoch_correct = 0;
     const bool best = m.top1() > st.best_top1;
     if (best) st.best_top1 = m.top1();
-    save_checkpoint(last_path, *model, opt.get(), sched.get(), c, st);
-    if (best) save_checkpoint(best_path, *model, opt.get(), sched.get(), c, st);
-    records.push_back({{"epoch", epoch + 1},
-                       {"train_loss", seen ? loss_sum / static_cast<double>(seen) : 0.0},
-                       {"train_accuracy", seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0},
-                       {"test_loss", m.loss()},
-                       {"test_accuracy", m.top1()},
-                       {"test_top5", m.top5()},
-                       {"train_images_per_sec", train_secs > 0 ? static_cast<double>(seen) / train_secs : 0.0},
-                       {"lr", opt->param_groups()[0].lr},
-                       {"seconds", secs}});
-    nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())}, {"epochs", records}};
-    write_text_atomic(metrics_path, doc.dump(2) + "\n");
+    checkpoint(last_path);
+    if (best) checkpoint(best_path);
+    nlohmann::json record{
+        {"epoch", epoch + 1},
+        {"train_loss", epoch_seen ? epoch_loss / static_cast<double>(epoch_seen) : 0.0},
+        {"train_accuracy", epoch_seen ? static_cast<double>(epoch_correct) / static_cast<double>(epoch_seen) : 0.0},
+        {"test_loss", m.loss()},
+        {"test_accuracy", m.top1()},
+        {"test_top5", m.top5()},
+        {"train_images_per_sec", std::accumulate(rank_rates.begin(), rank_rates.end(), 0.0)},
+        {"lr", opt->param_groups()[0].lr},
+        {"seconds", secs}};
+    if (world > 1) {
+      record["world_size"] = world;
+      record["rank_images_per_sec"] = rank_rates;
+    }
+    records.push_back(record);
+    nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())}, {"world_size", world}, {"epochs", records}};
+    if (lead) write_text_atomic(metrics_path, doc.dump(2) + "\n");
     std::string graph_note;  // the run's totals so far
     if (graphed)
       graph_note = graphed->note().empty() ? fmt::format("  (CUDA graph: {} replays, {} recordings)",
@@ -421,14 +551,13 @@ TrainResult train(const TrainOptions& opts) {
     last_metrics = std::move(m);
   }
   res.best_top1 = st.best_top1;
-  if (last_metrics) {
-    fmt::print(opts.log, "\n{}\n{}\n", per_class_table(*last_metrics, c.classes),
-               confusion_table(*last_metrics, c.classes));
+  if (last_metrics && lead) {
+    fmt::print(log, "\n{}\n{}\n", per_class_table(*last_metrics, c.classes), confusion_table(*last_metrics, c.classes));
     const std::string png = (fs::path(opts.out_dir) / "confusion.png").string();
     write_confusion_png(*last_metrics, c.classes, png);
-    fmt::print(opts.log, "wrote {}, {}, {}, {}\n", metrics_path, last_path, best_path, png);
+    fmt::print(log, "wrote {}, {}, {}, {}\n", metrics_path, last_path, best_path, png);
   }
-  std::fflush(opts.log);
+  std::fflush(log);
   return res;
 }
 

@@ -34,9 +34,7 @@ struct TrainResult {
 TrainResult train(const TrainOptions& o);
 
 // The pieces train() is made of, shared with `fovea eval` and `fovea predict`.
-struct DataSplits {
-  data::DatasetPtr train, test;
-};
+using DataSplits = data::Splits;
 // Opens config.data; fills num_classes, in_channels, input and classes when they are unset.
 DataSplits open_data(RunConfig& config);
 // to_tensor, resize to config.input when the image differs, normalize (config.mean/std)

@@ -321,8 +321,7 @@ void check_model(const std::string& name, Shape input) {
   optim::SGD og(gpu->parameters(), {.lr = 0.01, .momentum = 0.9});
   auto step = [&](nn::Module& m, optim::SGD& o, const Tensor& xi, const Tensor& yi) {
     Tensor loss = cross_entropy(m(xi), yi);
-    if (auto* g = dynamic_cast<models::GoogLeNet*>(&m))
-      for (const Tensor& aux : g->last_aux()) loss = loss + cross_entropy(aux, yi) * 0.3;
+    for (const auto& aux : m.auxiliary_outputs()) loss = loss + cross_entropy(aux.logits, yi) * aux.weight;
     o.zero_grad();
     loss.backward();
     o.step();

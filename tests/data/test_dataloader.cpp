@@ -114,6 +114,10 @@ TEST(DataLoader, ShardsPadAndInterleave) {
   EXPECT_EQ(data::shard({1, 2}, 2, 3), (std::vector<std::int64_t>{1}));
   EXPECT_EQ(data::shard({4}, 3, 4), (std::vector<std::int64_t>{4}));
   EXPECT_TRUE(data::shard({}, 0, 2).empty());
+  // unpadded (evaluation): every element in exactly one part
+  EXPECT_EQ(data::shard({5, 6, 7, 8, 9}, 1, 2, false), (std::vector<std::int64_t>{6, 8}));
+  EXPECT_EQ(data::shard({5, 6, 7, 8, 9}, 0, 2, false), (std::vector<std::int64_t>{5, 7, 9}));
+  EXPECT_TRUE(data::shard({1, 2}, 2, 3, false).empty());
   EXPECT_THROW(data::shard({1, 2, 3}, 2, 2), fovea::Error);
 }
 

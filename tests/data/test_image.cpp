@@ -338,8 +338,8 @@ TEST(Image, DamagedFilesNeverCrash) {
 // ---- image folders ----
 
 // root/cat: b.png, a.png (+ a hidden file); root/dog: c.jpg, d.png; root/.cache (hidden) is skipped
-fs::path make_folder(int size_of_d = 8) {
-  const fs::path root = fresh_dir();
+fs::path make_folder(int size_of_d = 8, const std::string& tag = "") {
+  const fs::path root = fresh_dir(tag);
   fs::create_directories(root / "cat");
   fs::create_directories(root / "dog");
   fs::create_directories(root / ".cache");
@@ -380,6 +380,32 @@ TEST(ImageFolder, ListsClassesAndFilesInOrder) {
   EXPECT_EQ(grey->image_shape(), (Shape{1, 8, 8}));
   EXPECT_EQ(grey->get(3).image.shape(), (Shape{1, 8, 8}));
   EXPECT_EQ(raw_bytes(grey->get(1).image), Bytes(64, 20));
+}
+
+TEST(ImageFolder, OpenedByItsDataString) {
+  const fs::path root = make_folder();
+  const fovea::data::Splits s = fovea::data::open("folder:" + root.string(), {.val_fraction = 0.25, .seed = 3});
+  EXPECT_EQ(s.train->size(), 3);
+  EXPECT_EQ(s.test->size(), 1);
+  EXPECT_EQ(s.train->classes(), (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_CONTAINS(error_of([] { fovea::data::open("cifar10"); }),
+                  "[data] unknown data 'cifar10' (expected fashion-mnist, fashion-mnist:DIR, mnist:DIR or folder:DIR)");
+  EXPECT_CONTAINS(error_of([] { fovea::data::open("mnist:/nonexistent/mnist"); }), "/nonexistent/mnist not found");
+}
+
+// The fingerprint distributed ranks compare: the same for the same files wherever the folder
+// lies, another when a file's size differs.
+TEST(ImageFolder, FingerprintFollowsTheFilesNotTheirPlace) {
+  const fs::path a = make_folder(8, "_a"), b = make_folder(8, "_b"), c = make_folder(8, "_c");
+  fovea::io::write_png((c / "dog" / "e.png").string(), u8_image({3, 8, 8}, Bytes(192, 50)));  // one more file
+  const auto print = [](const fs::path& root) { return fovea::data::image_folder(root.string())->fingerprint(); };
+  EXPECT_NE(a, b);
+  EXPECT_EQ(print(a), print(b));
+  EXPECT_NE(print(a), print(c));
+  const fovea::data::Splits sa = fovea::data::open("folder:" + a.string()),
+                            sb = fovea::data::open("folder:" + b.string());
+  EXPECT_EQ(sa.train->fingerprint(), sb.train->fingerprint());
+  EXPECT_NE(sa.train->fingerprint(), sa.test->fingerprint());
 }
 
 TEST(ImageFolder, MixedSizesHaveNoCommonShape) {

@@ -7,6 +7,7 @@
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/dist/data_parallel.h"
 #include "fovea/dist/dist.h"
+#include "fovea/dist/sync_batch_norm.h"
 #include "fovea/models/registry.h"
 #include "fovea/nn/nn.h"
 #include "fovea/ops/ops.h"
@@ -185,4 +186,47 @@ TEST(DataParallel, RanksWithDifferentModelsAreAnError) {
     EXPECT_NE(std::string(e.what()).find("rank 1's model differs from rank 0's"), std::string::npos) << e.what();
   }
   dist::barrier();  // every rank failed at the same point: the job goes on
+}
+
+// Synchronised batch norm on this rank's share gives the whole batch's batch norm: outputs,
+// input gradients, summed parameter gradients and running statistics.
+TEST(SyncBatchNorm, EqualsBatchNormOnTheWholeBatch) {
+  Generator g(7);
+  const Tensor x_all = randn({8, 3, 5, 4}, {}, g) * 2.0 + 1.0;  // (N,C,H,W), mean far from 0
+  const Tensor r_all = randn({8, 3, 5, 4}, {}, g);              // d loss / d y
+  auto make = [] {
+    auto bn = nn::make<nn::BatchNorm2d>({.features = 3});
+    NoGradGuard ng;
+    bn->weight.copy_(from_vector(std::vector<float>{0.5F, 1.5F, -1.0F}, {3}));
+    bn->bias.copy_(from_vector(std::vector<float>{0.1F, -0.2F, 0.3F}, {3}));
+    return bn;
+  };
+  auto whole = make();
+  Tensor xw = x_all.clone();
+  xw.requires_grad_();
+  Tensor yw = (*whole)(xw);
+  sum(yw * r_all).backward();
+
+  auto part = make();
+  EXPECT_EQ(dist::sync_batch_norm(*part), W() > 1 ? 1 : 0);
+  EXPECT_EQ(part->synchronised(), W() > 1);
+  Tensor xp = share(x_all);
+  xp.requires_grad_();
+  Tensor yp = (*part)(xp);
+  sum(yp * share(r_all)).backward();
+
+  EXPECT_LT(max(abs(yp - share(yw.detach()))).item(), 1e-5);
+  EXPECT_LT(max(abs(xp.grad() - share(xw.grad()))).item(), 1e-5);
+  for (Tensor nn::BatchNorm2d::*param : {&nn::BatchNorm2d::weight, &nn::BatchNorm2d::bias}) {
+    Tensor gp = ((*part).*param).grad().clone();
+    dist::all_reduce(gp);
+    EXPECT_LT(max(abs(gp - ((*whole).*param).grad())).item(), 1e-4);
+  }
+  EXPECT_LT(max(abs(part->running_mean - whole->running_mean)).item(), 1e-6);
+  EXPECT_LT(max(abs(part->running_var - whole->running_var)).item(), 1e-6);
+  // evaluation uses the running statistics: the same on every rank, no collective
+  part->eval();
+  whole->eval();
+  NoGradGuard ng;
+  EXPECT_LT(max(abs((*part)(share(x_all)) - share((*whole)(x_all)))).item(), 1e-6);
 }

@@ -106,9 +106,18 @@ TEST(ZooClassic, GoogLeNetAuxLogitsInTrainingOnly) {
   EXPECT_EQ(y.shape(), (Shape{2, 10}));
   ASSERT_EQ(g.last_aux().size(), 2u);
   for (auto& a : g.last_aux()) EXPECT_EQ(a.shape(), (Shape{2, 10}));
+  // what the trainer reads through Module, whatever the model: the same tensors, weight 0.3
+  const auto aux = net->auxiliary_outputs();
+  ASSERT_EQ(aux.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(aux[i].logits.same(g.last_aux()[i]));
+    EXPECT_EQ(aux[i].weight, 0.3);
+  }
+  EXPECT_TRUE(models::create("lenet5")->auxiliary_outputs().empty());
   net->eval();
   EXPECT_EQ((*net)(randn({2, 1, 28, 28})).shape(), (Shape{2, 10}));
   EXPECT_TRUE(g.last_aux().empty());
+  EXPECT_TRUE(net->auxiliary_outputs().empty());
 }
 
 TEST(ZooClassic, GoogLeNetVariants) {

@@ -1,6 +1,7 @@
 // `fovea train`: the main job (docs/training.md).
 #include <fmt/core.h>
 
+#include "fovea/dist/dist.h"
 #include "fovea/train/trainer.h"
 #include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
@@ -37,6 +38,8 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--cuda-graph", c.cuda_graph,
                 "replay each training step as a CUDA graph (SGD on CUDA; pays off with --schedule none or step)");
+  cmd->add_flag("--sync-bn", c.sync_bn,
+                "under mpirun: batch norms normalise with the whole global batch's statistics (SyncBatchNorm)");
   cmd->add_option("--limit-train", c.limit_train, "use only the first N training images (smoke tests)");
   cmd->add_option("--limit-test", c.limit_test, "use only the first N test images (smoke tests)");
   cmd->add_option("--classes", c.select_classes, "only these classes (indices, comma-separated), relabelled 0..K-1")
@@ -55,11 +58,14 @@ void add_train(CLI::App& app) {
   cmd->callback([o, input] {
     if (!input->empty()) o->config.input = parse_chw(*input, "train");
     auto r = train::train(*o);
+    const bool lead = dist::rank() == 0;  // one voice in a distributed run
     if (r.interrupted) {
-      fmt::print("interrupted after a step; resume with: fovea train --resume --out {}\n", o->out_dir);
+      const std::string launch = dist::world_size() > 1 ? fmt::format("mpirun -np {} ", dist::world_size()) : "";
+      if (lead)
+        fmt::print("interrupted after a step; resume with: {}fovea train --resume --out {}\n", launch, o->out_dir);
       throw CLI::RuntimeError(130);  // the shell's code for an interrupted job
     }
-    fmt::print("best test top-1 {:.2f}%, last {:.2f}%\n", 100 * r.best_top1, 100 * r.last_top1);
+    if (lead) fmt::print("best test top-1 {:.2f}%, last {:.2f}%\n", 100 * r.best_top1, 100 * r.last_top1);
   });
 }
 

@@ -4,9 +4,38 @@
 
 #include "fovea/core/error.h"
 #include "fovea/core/threads.h"
+#include "fovea/dist/dist.h"
 #include "tools/fovea/commands.h"
 
+namespace {
+
+// An error in a distributed run (mpirun): one the ranks reached together is printed by rank 0
+// and every rank exits with 1; one rank's own error names the rank and ends the whole job, so
+// that no other rank waits forever in a collective.
+int fail_run(const std::exception& e) {
+  const int world = fovea::dist::world_size(), rank = fovea::dist::rank();
+  if (world == 1) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  if (dynamic_cast<const fovea::dist::AgreedError*>(&e)) {
+    if (rank == 0) fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  fmt::print(stderr, "error on rank {} of {}: {}\n", rank, world, e.what());
+  std::fflush(stderr);
+  fovea::dist::abort(1);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  try {
+    fovea::dist::init();  // a rank of an mpirun job, or nothing (docs/distributed.md)
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
   CLI::App app{"fovea: build, train, inspect and explain convolutional networks"};
   app.set_version_flag("--version", std::string("fovea ") + FOVEA_VERSION);
   app.require_subcommand(1);
@@ -30,10 +59,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {  // also CLI::RuntimeError(130) from an interrupted run
+    // every rank of an mpirun job parsed the same line: rank 0 alone says what is wrong
+    if (fovea::dist::rank() != 0) return e.get_exit_code();
     return app.exit(e);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
+    return fail_run(e);
   }
   return 0;
 }

@@ -170,6 +170,16 @@ std::shared_ptr<std::byte> CudaBackend::allocate(std::size_t nbytes, Device d) {
   return allocator().allocate(d.index, nbytes);
 }
 
+void CudaBackend::synchronize(Device d) {
+  FOVEA_CUDA_CHECK(cudaStreamSynchronize(device_stream(d.index)), "synchronize");
+}
+
+std::shared_ptr<std::byte> CudaBackend::allocate_pinned(std::size_t nbytes) {
+  void* p = nullptr;
+  FOVEA_CUDA_CHECK(cudaMallocHost(&p, std::max<std::size_t>(nbytes, 1)), "allocate_pinned");
+  return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { cudaFreeHost(q); });
+}
+
 // Host <-> device through a contiguous buffer of the destination's dtype on each side; device
 // <-> device by the strided copy kernel. Returns when the data is in place.
 void CudaBackend::copy(const Tensor& src, const Tensor& dst) {

@@ -49,6 +49,8 @@ class CudaBackend final : public Backend {
                  std::span<const Tensor> exp_avg_sq, std::span<const Tensor> max_exp_avg_sq,
                  std::span<const double> step_size, std::span<const double> bias_correction2_sqrt,
                  const AdamStepParams& p) override;
+  void synchronize(Device d) override;
+  std::shared_ptr<std::byte> allocate_pinned(std::size_t nbytes) override;
   std::shared_ptr<void> capture_graph(Device d, const std::function<void()>& f) override;
   void replay_graph(const std::shared_ptr<void>& graph, Device d) override;
 };
