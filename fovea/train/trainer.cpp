@@ -338,9 +338,9 @@ TrainResult train(const TrainOptions& opts) {
   }
   if (world > 1) {
     check_ranks_agree(c, ds);
-    fmt::print(log, "distributed: {} ranks ({} on this node, {} threads each), global batch {} ({} per rank){}\n",
-               world, dist::local_size(), num_threads(), c.batch_size, c.batch_size / world,
-               c.sync_bn ? ", synchronised batch norm" : "");
+    fmt::print(log, "distributed: {} ranks ({} on this node, {} thread{} each), global batch {} ({} per rank){}\n",
+               world, dist::local_size(), num_threads(), num_threads() == 1 ? "" : "s", c.batch_size,
+               c.batch_size / world, c.sync_bn ? ", synchronised batch norm" : "");
   }
   // the sampler gives each rank its share of the global batch; evaluation splits the test set
   // without padding, so that the summed metrics count every image once
@@ -427,6 +427,11 @@ TrainResult train(const TrainOptions& opts) {
   };
   TrainResult res;
   res.best_top1 = std::max(0.0, st.best_top1);
+  if (st.epoch >= c.epochs) {  // a resumed run that had already finished
+    if (!records.empty()) res.last_top1 = records.back().value("test_accuracy", 0.0);
+    res.epochs_done = st.epoch;
+    fmt::print(log, "{} already holds all {} epochs of its run: nothing left to train\n", opts.out_dir, c.epochs);
+  }
   std::optional<Metrics> last_metrics;
   // One training step, run as it is or recorded as a CUDA graph: forward, loss, backward
   // (distributed: the gradients come back averaged over the ranks), optimizer step.

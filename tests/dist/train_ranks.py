@@ -9,6 +9,7 @@ OMPI_ALLOW_RUN_AS_ROOT, which this script sets for its own jobs only.
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -127,7 +128,7 @@ def test_same_model_as_one_process():
     # one voice: rank 0 alone prints; each rank has its share of the cores
     expect(out2.count("distributed: 2 ranks") == 1 and out2.count("best test top-1") == 1, "not one voice", out2)
     line = next(l for l in out2.splitlines() if l.startswith("distributed:"))
-    threads = int(line.split(" threads each")[0].split()[-1])
+    threads = int(re.search(r"(\d+) threads? each", line).group(1))
     expect(1 <= threads <= max(1, (os.cpu_count() or 1) // 2), f"{threads} threads per rank oversubscribe", line)
 
 

@@ -41,6 +41,14 @@ TEST(Trainer, TrainsAndWritesTheRunDirectory) {
   EXPECT_EQ(ck.state.epoch, 2);
   EXPECT_EQ(ck.config.classes.size(), 10u);
   EXPECT_EQ(ck.config.mean.size(), 1u);
+
+  // resuming the finished run trains nothing and reports its last epoch's figures
+  o.resume = true;
+  auto again = train::train(o);
+  EXPECT_FALSE(again.interrupted);
+  EXPECT_EQ(again.epochs_done, 2);
+  EXPECT_EQ(again.last_top1, r.last_top1);
+  EXPECT_EQ(again.best_top1, r.best_top1);
 }
 
 TEST(Trainer, ResumeEndsWithTheSameWeights) {

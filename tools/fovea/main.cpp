@@ -4,6 +4,7 @@
 
 #include "fovea/core/error.h"
 #include "fovea/core/threads.h"
+#include "fovea/core/version.h"
 #include "fovea/dist/dist.h"
 #include "tools/fovea/commands.h"
 
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   CLI::App app{"fovea: build, train, inspect and explain convolutional networks"};
-  app.set_version_flag("--version", std::string("fovea ") + FOVEA_VERSION);
+  app.set_version_flag("--version", "fovea " + fovea::version() + " (" + fovea::build_commit() + ")");
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "worker threads (default: FOVEA_NUM_THREADS, OMP_NUM_THREADS or all cores)")
