@@ -1,6 +1,7 @@
 #include "fovea/nn/serialize.h"
 
 #include "fovea/io/safetensors.h"
+#include "fovea/io/torch_file.h"
 
 namespace fovea::nn {
 
@@ -9,9 +10,9 @@ void save(const Module& m, const std::string& path, const std::map<std::string, 
 }
 
 LoadReport load(Module& m, const std::string& path, bool strict) {
-  auto f = io::load_safetensors(path);
+  const auto tensors = io::load_named_tensors(path);  // safetensors, or a torch.save file
   try {
-    return m.load_state_dict(f.tensors, strict);
+    return m.load_state_dict(tensors, strict);
   } catch (const Error& e) {
     throw Error(fmt::format("[load] {}: {}", path, e.what()));
   }

@@ -1,5 +1,6 @@
 #pragma once
 // Saving and loading a module's state_dict as safetensors (keys as torchvision names them).
+// load also reads PyTorch's torch.save files (.pth / .pt, io/torch_file.h), told apart by content.
 #include <map>
 #include <string>
 

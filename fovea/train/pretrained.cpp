@@ -5,6 +5,7 @@
 
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/io/safetensors.h"
+#include "fovea/io/torch_file.h"
 #include "fovea/nn/nn.h"
 #include "fovea/onnx/import.h"
 
@@ -25,12 +26,12 @@ std::string list(const std::vector<std::string>& v, std::size_t at_most = 8) {
 
 NamedTensors read_pretrained(const std::string& path) {
   if (onnx::is_onnx_path(path)) return onnx::load_model(path)->state_dict();
-  auto f = io::load_safetensors(path);
+  const NamedTensors tensors = io::load_named_tensors(path);  // safetensors or torch.save
   bool checkpoint = false;
-  for (auto& [k, t] : f.tensors) checkpoint |= k.rfind("model.", 0) == 0;
-  if (!checkpoint) return f.tensors;
+  for (auto& [k, t] : tensors) checkpoint |= k.rfind("model.", 0) == 0;
+  if (!checkpoint) return tensors;
   NamedTensors out;
-  for (auto& [k, t] : f.tensors)
+  for (auto& [k, t] : tensors)
     if (k.rfind("model.", 0) == 0) out.emplace_back(k.substr(6), t);
   return out;
 }

@@ -621,6 +621,8 @@ def main():
     subprocess.run([sys.executable, os.path.join(explain_dir, "explain_reference.py"), "small",
                     os.path.join(explain_dir, "fixtures", "small")], check=True)
     print(f"wrote the explain fixtures to {os.path.normpath(os.path.join(explain_dir, 'fixtures', 'small'))}")
+    # torch.save files for the .pth reader (tests/io/test_torch_file.cpp)
+    subprocess.run([sys.executable, os.path.join(HERE, "..", "io", "torch_files.py")], check=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 // Every zoo model that torchvision 0.14 has: torchvision's random weights (from a fixed seed,
 // exported as safetensors by tests/models/torchvision_parity.py with Debian's PyTorch) load into
-// fovea's model unchanged, and the logits for a fixed input agree within 1e-4 relative.
+// fovea's model unchanged, from safetensors and from torch.save's .pth alike, and the logits for
+// a fixed input agree within 1e-4 relative.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "fovea/autograd/grad_mode.h"
@@ -31,6 +33,17 @@ TEST_P(ZooParity, LogitsEqualTorchvision) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto model = models::create(name, {.num_classes = 1000, .in_channels = 3});
   nn::load(*model, (dir / "weights.safetensors").string());  // strict: every key, every shape
+  // torch.save's own file, read without Python, holds the same tensors, bit for bit
+  auto from_pth = models::create(name, {.num_classes = 1000, .in_channels = 3});
+  nn::load(*from_pth, (dir / "weights.pth").string());
+  const auto a = model->state_dict(), b = from_pth->state_dict();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    ASSERT_TRUE(a[i].second.shape() == b[i].second.shape() && a[i].second.dtype() == b[i].second.dtype() &&
+                std::memcmp(a[i].second.contiguous().raw_data(), b[i].second.contiguous().raw_data(),
+                            static_cast<std::size_t>(a[i].second.numel()) * dtype_size(a[i].second.dtype())) == 0)
+        << a[i].first;
+  model = from_pth;
   model->eval();
   auto io = io::load_safetensors((dir / "io.safetensors").string());
   NoGradGuard ng;

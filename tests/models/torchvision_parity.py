@@ -41,6 +41,7 @@ def main():
         y = model(x)
     os.makedirs(out, exist_ok=True)
     write_safetensors(os.path.join(out, "weights.safetensors"), state_dict_arrays(model.state_dict()))
+    torch.save(model.state_dict(), os.path.join(out, "weights.pth"))  # what torchvision publishes
     write_safetensors(os.path.join(out, "io.safetensors"), {"input": x.numpy(), "logits": y.numpy()})
 
 

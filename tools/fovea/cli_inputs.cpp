@@ -52,7 +52,8 @@ std::vector<std::int64_t> parse_indices(const std::string& list, std::int64_t n,
 void add_model_args(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--checkpoint", a.checkpoint, "a checkpoint written by fovea train");
   cmd->add_option("--model", a.model, "or: a zoo model or network spec file (.json), with --weights");
-  cmd->add_option("--weights", a.weights, "safetensors weights for --model (torchvision's key names)");
+  cmd->add_option("--weights", a.weights,
+                  "weights for --model (torchvision's key names): .safetensors or a torch.save .pth / .pt");
   cmd->add_option("--num-classes", a.num_classes, "--model: the classifier's outputs")->capture_default_str();
   cmd->add_option("--device", a.device, "cpu | cuda | cuda:N")->capture_default_str();
 }

@@ -43,7 +43,8 @@ void add_export(CLI::App& app) {
   auto* cmd = app.add_subcommand("export", "write a model as ONNX (dynamic batch), for other runtimes");
   cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint written by fovea train");
   cmd->add_option("--model", a->model, "or: a zoo model or a network spec file (.json) ...");
-  cmd->add_option("--weights", a->weights, "... with these safetensors weights (torchvision's key names)");
+  cmd->add_option("--weights", a->weights,
+                  "... with these weights (torchvision's key names; .safetensors or torch.save .pth / .pt)");
   cmd->add_option("--input-shape", a->input_shape, "C x H x W, e.g. 3x224x224 (default: the checkpoint's or spec's)");
   cmd->add_option("--num-classes", a->num_classes, "zoo models: the classifier's outputs")->capture_default_str();
   cmd->add_option("--opset", a->opset, "ONNX opset, 11 to 17")->capture_default_str();

@@ -7,6 +7,7 @@
 
 #include "fovea/analysis/summary.h"
 #include "fovea/io/safetensors.h"
+#include "fovea/io/torch_file.h"
 #include "fovea/onnx/import.h"
 #include "fovea/train/checkpoint.h"
 #include "fovea/train/pretrained.h"
@@ -29,7 +30,7 @@ void print_frozen(const train::RunConfig& c, std::FILE* out) {
 }
 
 bool is_checkpoint(const std::string& path) {
-  if (onnx::is_onnx_path(path)) return false;
+  if (onnx::is_onnx_path(path) || io::is_zip_file(path)) return false;  // .onnx, torch.save
   return io::load_safetensors(path).metadata.count("config") > 0;
 }
 
@@ -47,7 +48,9 @@ void add_finetune(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto& c = a->o.config;
   c.schedule = "cosine";
-  cmd->add_option("--from", a->from, "pretrained: a fovea checkpoint, a state dict (.safetensors) or an .onnx file")
+  cmd->add_option(
+         "--from", a->from,
+         "pretrained: a fovea checkpoint, a state dict (.safetensors, or a torch.save .pth / .pt) or an .onnx file")
       ->required();
   cmd->add_option("--model", c.model, "the network (default: the checkpoint's, or the .onnx file itself)");
   cmd->add_option("--data", c.data, "fashion-mnist | mnist:DIR | folder:DIR")->capture_default_str();

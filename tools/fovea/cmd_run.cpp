@@ -18,7 +18,8 @@ void add_run(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("run", "run a model on a tensor file (tensor 'input' in, tensor 'output' out)");
   cmd->add_option("model", a->model, "a zoo model, a network spec file (.json) or an ONNX file (.onnx)")->required();
-  cmd->add_option("--weights", a->weights, "safetensors weights with torchvision's key names (not for .onnx)");
+  cmd->add_option("--weights", a->weights,
+                  "weights with torchvision's key names: .safetensors or a torch.save .pth / .pt file");
   cmd->add_option("--input", a->input, "safetensors file holding a tensor named 'input' (N,C,H,W)")->required();
   cmd->add_option("--output", a->output, "where to write the tensor 'output'")->required();
   cmd->add_option("--num-classes", a->num_classes, "zoo models: the classifier's outputs")->capture_default_str();

@@ -45,8 +45,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--classes", c.select_classes, "only these classes (indices, comma-separated), relabelled 0..K-1")
       ->delimiter(',');
   cmd->add_option("--per-class", c.per_class, "at most N training images of each class");
-  cmd->add_option("--init-from", c.init_from,
-                  "pretrained weights: a fovea checkpoint, a state dict (.safetensors) or .onnx");
+  cmd->add_option(
+      "--init-from", c.init_from,
+      "pretrained weights: a fovea checkpoint, a state dict (.safetensors or torch.save .pth / .pt) or .onnx");
   cmd->add_option("--new-head", c.head,
                   "rebuild this layer for the data's classes, freshly initialised ('auto': the classifier)");
   cmd->add_option("--freeze", c.freeze, "parameter-name pattern to freeze, e.g. 'features.*' (repeatable)");
