@@ -442,6 +442,16 @@ class Unpickler {
     const std::size_t in_size = type->second.size, out_size = dtype_size(dt);
     Tensor t = empty(Shape(size.begin(), size.end()), {.dtype = dt});
     auto* out = static_cast<std::byte*>(t.raw_data());
+    // what torch.save writes almost always: a row-major tensor of a type fovea holds as is, one copy
+    bool row_major = in_size == out_size;
+    for (std::int64_t d = static_cast<std::int64_t>(size.size()) - 1, want = 1; row_major && d >= 0; --d) {
+      row_major = size[d] == 1 || stride[d] == want;
+      want *= size[d];
+    }
+    if (row_major) {
+      if (numel > 0) std::memcpy(out, data.data() + offset * static_cast<std::int64_t>(in_size), numel * in_size);
+      return t;
+    }
     std::vector<std::int64_t> idx(size.size(), 0);
     for (std::int64_t k = 0; k < numel; ++k) {
       std::int64_t src = offset;
