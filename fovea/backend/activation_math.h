@@ -9,7 +9,7 @@
 namespace fovea::backend {
 
 // Activations with oneDNN-style forward and backward; alpha is the slope / limit where used.
-enum class Act { relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, clamp };
+enum class Act { relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, erf, softplus, clamp };
 inline constexpr int kActCount = static_cast<int>(Act::clamp) + 1;
 
 namespace activation_math {
@@ -46,6 +46,11 @@ FOVEA_HOST_DEVICE inline ValueSlope<T> value_slope(T x, T alpha, T beta) {
     if (x <= T(-3)) return {T(0), T(0)};
     if (x >= T(3)) return {x, T(1)};
     return {x * (x + T(3)) / T(6), (T(2) * x + T(3)) / T(6)};
+  } else if constexpr (A == Act::erf) {
+    return {std::erf(x), T(1.1283791670955126) * std::exp(-x * x)};  // 2 / sqrt(pi)
+  } else if constexpr (A == Act::softplus) {  // log(1 + e^x), stable for large |x|; slope sigmoid(x)
+    const T e = std::exp(-std::abs(x));
+    return {(x > T(0) ? x : T(0)) + std::log1p(e), x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e)};
   } else {  // clamp to [alpha, beta]; slope 1 on the closed interval
     return {x < alpha ? alpha : (x > beta ? beta : x), (x < alpha || x > beta) ? T(0) : T(1)};
   }
@@ -62,6 +67,8 @@ FOVEA_HOST_DEVICE inline ValueSlope<T> value_slope(Act a, T x, T alpha, T beta) 
     case Act::tanh: return value_slope<Act::tanh>(x, alpha, beta);
     case Act::gelu: return value_slope<Act::gelu>(x, alpha, beta);
     case Act::hardswish: return value_slope<Act::hardswish>(x, alpha, beta);
+    case Act::erf: return value_slope<Act::erf>(x, alpha, beta);
+    case Act::softplus: return value_slope<Act::softplus>(x, alpha, beta);
     case Act::clamp: return value_slope<Act::clamp>(x, alpha, beta);
   }
   return {x, T(1)};

@@ -570,4 +570,31 @@ std::vector<std::pair<std::string, Tensor>> load_named_tensors(const std::string
   return load_safetensors(path).tensors;
 }
 
+StateDictFile read_state_dict(const std::string& path) {
+  StateDictFile f;
+  if (is_zip_file(path)) {
+    TorchFile t = load_torch(path);
+    f.tensors = std::move(t.tensors);
+    f.found_at = std::move(t.found_at);
+  } else {
+    f.tensors = load_safetensors(path).tensors;
+  }
+  const std::string prefix = "module.";
+  const bool all = !f.tensors.empty() && std::all_of(f.tensors.begin(), f.tensors.end(), [&](const auto& kv) {
+    return kv.first.size() > prefix.size() && kv.first.rfind(prefix, 0) == 0;
+  });
+  if (all) {
+    for (auto& [k, t] : f.tensors) k.erase(0, prefix.size());
+    f.dropped = prefix;
+  }
+  return f;
+}
+
+std::string StateDictFile::note() const {
+  std::string s;
+  if (!found_at.empty()) s = fmt::format("the state dict under '{}' of the checkpoint", found_at);
+  if (!dropped.empty()) s += fmt::format("{}prefix '{}' dropped from every key", s.empty() ? "" : ", ", dropped);
+  return s;
+}
+
 }  // namespace fovea::io

@@ -35,4 +35,16 @@ bool is_zip_file(const std::string& path);
 // their first bytes.
 std::vector<std::pair<std::string, Tensor>> load_named_tensors(const std::string& path);
 
+// A state dict as users bring it: load_named_tensors, with the key prefix that wrapping adds
+// ("module." of torch.nn.DataParallel and DistributedDataParallel) dropped when every key has it.
+struct StateDictFile {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  std::string found_at;  // torch checkpoints: the key that held the state dict ("state_dict"), or ""
+  std::string dropped;   // the prefix dropped from every key, or ""
+  // "" when the file was a plain state dict; else what was done: "the state dict under 'state_dict'
+  // of the checkpoint, prefix 'module.' dropped"
+  std::string note() const;
+};
+StateDictFile read_state_dict(const std::string& path);
+
 }  // namespace fovea::io

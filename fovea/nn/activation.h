@@ -1,7 +1,8 @@
 #pragma once
-// Activation layers, torch.nn.ReLU, LeakyReLU, ELU, Sigmoid, Tanh, GELU, Hardswish, Softmax and
-// LogSoftmax (the functional forms are fovea::relu and so on):
+// Activation layers, torch.nn.ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, GELU, Softplus,
+// Hardswish, Softmax and LogSoftmax (the functional forms are fovea::relu and so on):
 //   auto act = nn::make<nn::LeakyReLU>({.negative_slope = 0.2});
+//   auto learnt = nn::make<nn::PReLU>({.num_parameters = 64});
 #include "fovea/nn/module.h"
 #include "fovea/ops/ops.h"
 
@@ -44,6 +45,23 @@ class GELU : public Module {
  public:
   GELU() : Module("GELU") {}
   Tensor forward(const Tensor& x) override { return gelu(x); }
+};
+class Softplus : public Module {
+ public:
+  Softplus() : Module("Softplus") {}
+  Tensor forward(const Tensor& x) override { return softplus(x); }
+};
+struct PReLUOptions {
+  std::int64_t num_parameters = 1;  // 1: one slope for all; C: one per channel (dim 1 of the input)
+  double init = 0.25;
+};
+// x >= 0 ? x : a x with the slopes a learnt: parameter weight (num_parameters)
+class PReLU : public WithOptions<PReLUOptions> {
+ public:
+  explicit PReLU(Options o = {});
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  Tensor weight;
 };
 class Hardswish : public Module {
  public:

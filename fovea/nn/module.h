@@ -33,6 +33,7 @@ struct LoadReport {
   std::vector<std::string> missing;     // in the module, not in the file
   std::vector<std::string> unexpected;  // in the file, not in the module
   std::vector<std::string> mismatched;  // same name, other shape ("name: expected (..), got (..)")
+  std::string source;                   // nn::load: where in the file the state dict was, if not plain
   bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
   std::string str() const;
 };

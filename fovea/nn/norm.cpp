@@ -62,6 +62,47 @@ std::string BatchNorm2d::extra_repr() const {
                      o_.affine ? "True" : "False", o_.track_running_stats ? "True" : "False");
 }
 
+LayerNorm::LayerNorm(Options o) : WithOptions("LayerNorm", o) {
+  if (o.normalized_shape.empty()) fail("LayerNorm", "normalized_shape is empty");
+  for (auto d : o.normalized_shape)
+    if (d < 1) fail("LayerNorm", "normalized_shape {} has a size below 1", shape_str(o.normalized_shape));
+  if (o.elementwise_affine) {
+    weight = register_parameter("weight", ones(o.normalized_shape));
+    bias = register_parameter("bias", zeros(o.normalized_shape));
+  }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  const auto k = static_cast<std::int64_t>(o_.normalized_shape.size());
+  if (x.dim() < k || Shape(x.shape().end() - k, x.shape().end()) != o_.normalized_shape)
+    fail("LayerNorm", "expected input (..., {}), got {}", fmt::join(o_.normalized_shape, ", "), shape_str(x.shape()));
+  return layer_norm(x, k, weight, bias, o_.eps);
+}
+
+std::string LayerNorm::extra_repr() const {
+  return fmt::format("({},), eps={}, elementwise_affine={}", fmt::join(o_.normalized_shape, ", "),
+                     detail::py_float(o_.eps), o_.elementwise_affine ? "True" : "False");
+}
+
+InstanceNorm2d::InstanceNorm2d(Options o) : WithOptions("InstanceNorm2d", o) {
+  if (o.features <= 0) fail("InstanceNorm2d", "features must be positive, got {}", o.features);
+  if (o.affine) {
+    weight = register_parameter("weight", ones({o.features}));
+    bias = register_parameter("bias", zeros({o.features}));
+  }
+}
+
+Tensor InstanceNorm2d::forward(const Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != o_.features)
+    fail("InstanceNorm2d", "expected input (N,{},H,W), got {}", o_.features, shape_str(x.shape()));
+  return instance_norm(x, weight, bias, o_.eps);
+}
+
+std::string InstanceNorm2d::extra_repr() const {
+  return fmt::format("{}, eps={}, momentum=0.1, affine={}, track_running_stats=False", o_.features,
+                     detail::py_float(o_.eps), o_.affine ? "True" : "False");
+}
+
 LocalResponseNorm::LocalResponseNorm(Options o) : WithOptions("LocalResponseNorm", o) {
   if (o.size < 1) fail("LocalResponseNorm", "size must be >= 1, got {}", o.size);
 }

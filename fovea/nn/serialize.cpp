@@ -10,11 +10,14 @@ void save(const Module& m, const std::string& path, const std::map<std::string, 
 }
 
 LoadReport load(Module& m, const std::string& path, bool strict) {
-  const auto tensors = io::load_named_tensors(path);  // safetensors, or a torch.save file
+  const auto file = io::read_state_dict(path);  // safetensors, or a torch.save file
   try {
-    return m.load_state_dict(tensors, strict);
+    LoadReport r = m.load_state_dict(file.tensors, strict);
+    r.source = file.note();
+    return r;
   } catch (const Error& e) {
-    throw Error(fmt::format("[load] {}: {}", path, e.what()));
+    const std::string note = file.note().empty() ? "" : fmt::format(" (read {})", file.note());
+    throw Error(fmt::format("[load] {}{}: {}", path, note, e.what()));
   }
 }
 

@@ -9,29 +9,16 @@ namespace fovea::onnx::detail {
 
 namespace {
 
-// A layer built on the meta device (no allocation, no random init) whose tensors are then
-// pointed at the file's values.
-template <typename M>
-std::shared_ptr<M> make_empty(typename M::Options o) {
-  DefaultDeviceGuard meta(kMeta);
-  return nn::make<M>(std::move(o));
-}
-
-void set(const pb::NodeProto& n, const Tensor& param, const Tensor& value, const char* what) {
-  if (param.shape() != value.shape())
-    node_fail(n, "{} has shape {}, expected {}", what, shape_str(value.shape()), shape_str(param.shape()));
-  param.set_data(value.to(DType::f32).contiguous().clone());
-}
-
 Pair pair_of(const pb::NodeProto& n, const std::vector<std::int64_t>& v, const char* what) {
-  if (v.size() != 2) node_fail(n, "only 2-D (N,C,H,W) is supported; {} has {} values", what, v.size());
+  if (v.size() != 2)
+    node_fail(n, "only 1-D and 2-D (N,C,L), (N,C,H,W) are supported; {} has {} values", what, v.size());
   return {v[0], v[1]};
 }
 
 // ONNX pads: (top, left, bottom, right)
-std::array<std::int64_t, 4> pads_of(const pb::NodeProto& n, const Attrs& a) {
-  auto p = a.ints("pads", {0, 0, 0, 0});
-  if (p.size() != 4) node_fail(n, "only 2-D (N,C,H,W) is supported; pads has {} values", p.size());
+std::array<std::int64_t, 4> pads_of(const pb::NodeProto& n, const Attrs& a, bool one_d) {
+  auto p = spatial_ints(a, "pads", {0, 0, 0, 0}, one_d, 0);
+  if (p.size() != 4) node_fail(n, "only 1-D and 2-D (N,C,L), (N,C,H,W) are supported; pads has {} values", p.size());
   for (auto v : p)
     if (v < 0) node_fail(n, "negative pads are not supported");
   return {p[0], p[1], p[2], p[3]};
@@ -68,18 +55,23 @@ void conv(Builder& b) {
   const auto& n = b.node();
   const auto& a = b.attrs();
   Tensor w = b.const_input(1, "the weight");
-  if (w.dim() != 4) node_fail(n, "only 2-D convolution is supported; the weight is {}", shape_str(w.shape()));
+  const bool one_d = w.dim() == 3;
+  if (one_d) {
+    w = w.unsqueeze(2);
+    b.lift_1d();
+  }
+  if (w.dim() != 4) node_fail(n, "only 1-D and 2-D convolution are supported; the weight is {}", shape_str(w.shape()));
   Tensor bias = b.has_input(2) ? b.const_input(2, "the bias") : Tensor();
-  const Pair k = pair_of(n, a.ints("kernel_shape", {w.size(2), w.size(3)}), "kernel_shape");
+  const Pair k = pair_of(n, spatial_ints(a, "kernel_shape", {w.size(2), w.size(3)}, one_d, 1), "kernel_shape");
   if (k != Pair{w.size(2), w.size(3)})
     node_fail(n, "kernel_shape {}x{} does not match the weight {}", k.h, k.w, shape_str(w.shape()));
-  const Pair s = pair_of(n, a.ints("strides", {1, 1}), "strides");
-  const Pair d = pair_of(n, a.ints("dilations", {1, 1}), "dilations");
+  const Pair s = pair_of(n, spatial_ints(a, "strides", {1, 1}, one_d, 1), "strides");
+  const Pair d = pair_of(n, spatial_ints(a, "dilations", {1, 1}, one_d, 1), "dilations");
   const std::int64_t groups = a.i("group", 1);
   if (groups < 1) node_fail(n, "group must be >= 1, got {}", groups);
   const std::string auto_pad = a.s("auto_pad", "NOTSET");
   check_auto_pad(n, auto_pad);
-  const auto pads = pads_of(n, a);
+  const auto pads = pads_of(n, a, one_d);
   Padding padding(pads[0], pads[2], pads[1], pads[3]);
   if (auto_pad == "VALID" || auto_pad == "SAME_LOWER") padding = Padding(0);
   if (auto_pad == "SAME_UPPER") padding = Padding(PadMode::same);
@@ -91,8 +83,8 @@ void conv(Builder& b) {
                                    .dilation = d,
                                    .groups = groups,
                                    .bias = bias.defined()});
-  set(n, m->weight, w, "the weight");
-  if (bias.defined()) set(n, m->bias, bias, "the bias");
+  set_param(n, m->weight, w, "the weight");
+  if (bias.defined()) set_param(n, m->bias, bias, "the bias");
   if (auto_pad != "SAME_LOWER") return b.layer(m);
   b.layer(m, [k, s, d](nn::Module* c, const std::vector<Tensor>& in) {
     auto p = resolve_pads("SAME_LOWER", {}, in[0], k, s, d);
@@ -100,23 +92,37 @@ void conv(Builder& b) {
   });
 }
 
+// y (N,C,H,W) with n more rows (axis 2) or columns (axis 3) at the end holding the layer's bias
+Tensor extend_with_bias(const Tensor& y, nn::Module* layer, std::int64_t axis, std::int64_t n) {
+  const auto& ct = static_cast<nn::ConvTranspose2d&>(*layer);
+  std::vector<std::int64_t> p = axis == 3 ? std::vector<std::int64_t>{0, n} : std::vector<std::int64_t>{0, 0, 0, n};
+  if (!ct.bias.defined()) return pad(y, p);
+  Tensor b = ct.bias.reshape({1, y.size(1), 1, 1});
+  return pad(y - b, p) + b;
+}
+
 // H' = (H - 1) s + d (k - 1) + 1 + output_padding - pad_begin - pad_end (ONNX ConvTranspose)
 void conv_transpose(Builder& b) {
   const auto& n = b.node();
   const auto& a = b.attrs();
   Tensor w = b.const_input(1, "the weight");
+  const bool one_d = w.dim() == 3;
+  if (one_d) {
+    w = w.unsqueeze(2);
+    b.lift_1d();
+  }
   if (w.dim() != 4)
-    node_fail(n, "only 2-D transposed convolution is supported; the weight is {}", shape_str(w.shape()));
+    node_fail(n, "only 1-D and 2-D transposed convolution are supported; the weight is {}", shape_str(w.shape()));
   Tensor bias = b.has_input(2) ? b.const_input(2, "the bias") : Tensor();
   const Pair k{w.size(2), w.size(3)};
-  const Pair s = pair_of(n, a.ints("strides", {1, 1}), "strides");
-  const Pair d = pair_of(n, a.ints("dilations", {1, 1}), "dilations");
-  const Pair op = pair_of(n, a.ints("output_padding", {0, 0}), "output_padding");
+  const Pair s = pair_of(n, spatial_ints(a, "strides", {1, 1}, one_d, 1), "strides");
+  const Pair d = pair_of(n, spatial_ints(a, "dilations", {1, 1}, one_d, 1), "dilations");
+  const Pair op = pair_of(n, spatial_ints(a, "output_padding", {0, 0}, one_d, 0), "output_padding");
   const std::int64_t groups = a.i("group", 1);
   const std::string auto_pad = a.s("auto_pad", "NOTSET");
   check_auto_pad(n, auto_pad);
-  const auto pads = pads_of(n, a);
-  const auto out_shape = a.ints("output_shape");
+  const auto pads = pads_of(n, a, one_d);
+  const auto out_shape = spatial_ints(a, "output_shape", {}, one_d, 1);
   const bool symmetric = pads[0] == pads[2] && pads[1] == pads[3];
   const bool direct = out_shape.empty() && (auto_pad == "NOTSET" || auto_pad == "VALID") && symmetric;
   const Pair padding = direct && auto_pad == "NOTSET" ? Pair{pads[0], pads[1]} : Pair{0, 0};
@@ -129,8 +135,8 @@ void conv_transpose(Builder& b) {
                                             .dilation = d,
                                             .groups = groups,
                                             .bias = bias.defined()});
-  set(n, m->weight, w, "the weight");
-  if (bias.defined()) set(n, m->bias, bias, "the bias");
+  set_param(n, m->weight, w, "the weight");
+  if (bias.defined()) set_param(n, m->bias, bias, "the bias");
   if (direct) return b.layer(m);
   if (!out_shape.empty() && out_shape.size() != 2 && out_shape.size() != 4)
     node_fail(n, "output_shape must have 2 (H, W) or 4 values, got {}", out_shape.size());
@@ -144,7 +150,11 @@ void conv_transpose(Builder& b) {
         const std::int64_t target =
             !out_shape.empty() ? out_shape[out_shape.size() - 2 + i] : in[0].size(2 + i) * (i == 0 ? s.h : s.w);
         const std::int64_t total = full - target;
-        if (total < 0) fail("ConvTranspose", "output size {} is larger than the full output {}", target, full);
+        if (total < 0) {
+          // rows past the full output get no input, only the bias (ONNX's implied output_padding)
+          y = extend_with_bias(y, c, 2 + i, -total);
+          continue;
+        }
         begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
         end = total - begin;
       }
@@ -166,9 +176,10 @@ void gemm(Builder& b) {
     Tensor C = b.has_input(2) ? b.const_input(2, "C") : Tensor();
     if (!C.defined() || C.numel() == W.size(0) || C.numel() == 1) {
       auto m = make_empty<nn::Linear>({.in = W.size(1), .out = W.size(0), .bias = C.defined()});
-      set(b.node(), m->weight, W, "B");
+      set_param(b.node(), m->weight, W, "B");
       if (C.defined())
-        set(b.node(), m->bias, C.numel() == 1 ? full({W.size(0)}, C.reshape({}).item()) : C.reshape({W.size(0)}), "C");
+        set_param(b.node(), m->bias, C.numel() == 1 ? full({W.size(0)}, C.reshape({}).item()) : C.reshape({W.size(0)}),
+                  "C");
       return b.layer(m);
     }
   }
@@ -186,7 +197,7 @@ void matmul_node(Builder& b) {
   if (b.is_const(1) && !b.is_const(0) && b.const_input(1, "B").dim() == 2) {
     Tensor B = b.const_input(1, "B");  // (in, out)
     auto m = make_empty<nn::Linear>({.in = B.size(0), .out = B.size(1), .bias = false});
-    set(b.node(), m->weight, B.t(), "B");
+    set_param(b.node(), m->weight, B.t(), "B");
     return b.layer(m);
   }
   b.function([](nn::Module*, const std::vector<Tensor>& in) {
@@ -205,10 +216,10 @@ void batch_norm_node(Builder& b) {
   // ONNX: running = running * momentum + batch * (1 - momentum); PyTorch's momentum is the other weight
   auto m = make_empty<nn::BatchNorm2d>(
       {.features = scale.size(0), .eps = b.attrs().f("epsilon", 1e-5), .momentum = 1.0 - b.attrs().f("momentum", 0.9)});
-  set(n, m->weight, scale, "scale");
-  set(n, m->bias, bias, "B");
-  set(n, m->running_mean, mean, "mean");
-  set(n, m->running_var, var, "var");
+  set_param(n, m->weight, scale, "scale");
+  set_param(n, m->bias, bias, "B");
+  set_param(n, m->running_mean, mean, "mean");
+  set_param(n, m->running_var, var, "var");
   m->num_batches_tracked.set_data(zeros({}, {.dtype = DType::i64, .device = kCPU}));
   b.layer(m);
 }
@@ -227,20 +238,22 @@ struct PoolAttrs {
   bool ceil;
 };
 
-PoolAttrs pool_attrs(Builder& b) {
+PoolAttrs pool_attrs(Builder& b, int outputs = 1) {
   const auto& n = b.node();
   const auto& a = b.attrs();
   if (!a.has("kernel_shape")) node_fail(n, "attribute 'kernel_shape' is required");
-  PoolAttrs p{.k = pair_of(n, a.ints("kernel_shape"), "kernel_shape"),
-              .s = pair_of(n, a.ints("strides", {1, 1}), "strides"),
-              .d = pair_of(n, a.ints("dilations", {1, 1}), "dilations"),
-              .pads = pads_of(n, a),
+  const bool one_d = a.ints("kernel_shape").size() == 1;
+  if (one_d) b.lift_1d();
+  PoolAttrs p{.k = pair_of(n, spatial_ints(a, "kernel_shape", {}, one_d, 1), "kernel_shape"),
+              .s = pair_of(n, spatial_ints(a, "strides", {1, 1}, one_d, 1), "strides"),
+              .d = pair_of(n, spatial_ints(a, "dilations", {1, 1}, one_d, 1), "dilations"),
+              .pads = pads_of(n, a, one_d),
               .auto_pad = a.s("auto_pad", "NOTSET"),
               .ceil = a.i("ceil_mode", 0) != 0};
   check_auto_pad(n, p.auto_pad);
   if (p.k.h < 1 || p.k.w < 1 || p.s.h < 1 || p.s.w < 1 || p.d.h < 1 || p.d.w < 1)
     node_fail(n, "kernel_shape, strides and dilations must be >= 1");
-  b.check_outputs(1);
+  b.check_outputs(outputs);
   return p;
 }
 
@@ -275,29 +288,71 @@ Tensor general_max_pool(const Tensor& x, const PoolAttrs& p) {
   return y;
 }
 
-void max_pool(Builder& b) {
-  const PoolAttrs p = pool_attrs(b);
-  const bool symmetric = p.pads[0] == p.pads[2] && p.pads[1] == p.pads[3];
-  if (p.d == Pair{1, 1} && symmetric && (p.auto_pad == "NOTSET" || p.auto_pad == "VALID")) {
-    const Pair pad = p.auto_pad == "VALID" ? Pair{0, 0} : Pair{p.pads[0], p.pads[1]};
-    return b.layer(nn::make<nn::MaxPool2d>({.kernel = p.k, .stride = p.s, .padding = pad, .ceil_mode = p.ceil}));
+// The pads fit fovea's pooling layers: the same at both ends, at most half the kernel.
+bool layer_pads(const PoolAttrs& p) {
+  if (p.auto_pad == "VALID") return true;
+  return p.auto_pad == "NOTSET" && p.pads[0] == p.pads[2] && p.pads[1] == p.pads[3] && 2 * p.pads[0] <= p.k.h &&
+         2 * p.pads[1] <= p.k.w;
+}
+
+// ONNX's indices: flat over (N,C,H,W), or with storage_order 1 over (N,C,W,H) (column major)
+Tensor onnx_indices(const Tensor& plane_idx, const Tensor& x, bool column_major) {
+  const std::int64_t H = x.size(2), W = x.size(3);
+  Tensor idx = plane_idx.to(kCPU).contiguous();
+  auto* p = idx.data<std::int64_t>();
+  const std::int64_t per_plane = idx.size(2) * idx.size(3);
+  for (std::int64_t i = 0, n = idx.numel(); i < n; ++i) {
+    const std::int64_t plane = i / per_plane, h = p[i] / W, w = p[i] % W;
+    p[i] = plane * H * W + (column_major ? w * H + h : p[i]);
   }
-  b.op_module([p](const Tensor& x) { return general_max_pool(x, p); },
-              fmt::format("kernel_size=({}, {}), stride=({}, {}), dilation=({}, {})", p.k.h, p.k.w, p.s.h, p.s.w, p.d.h,
-                          p.d.w));
+  return idx;
+}
+
+void max_pool(Builder& b) {
+  const auto& n = b.node();
+  const bool indices = n.output_size() > 1 && !n.output(1).empty();
+  const PoolAttrs p = pool_attrs(b, indices ? 2 : 1);
+  const bool column_major = b.attrs().i("storage_order", 0) != 0;
+  if (indices) {
+    if (p.d != Pair{1, 1} || !layer_pads(p))
+      node_fail(n, "the indices output needs dilation 1 and pads at most half the kernel, the same at both ends");
+    const Pool2dOptions o{.kernel = p.k,
+                          .stride = p.s,
+                          .padding = p.auto_pad == "VALID" ? Pair{0, 0} : Pair{p.pads[0], p.pads[1]},
+                          .ceil_mode = p.ceil};
+    return b.function([o, column_major](nn::Module*, const std::vector<Tensor>& in) {
+      auto r = max_pool2d_with_indices(in[0], o);
+      return std::vector<Tensor>{r.values, onnx_indices(r.indices, in[0], column_major)};
+    });
+  }
+  if (p.d == Pair{1, 1} && layer_pads(p)) {
+    const Pair pad = p.auto_pad == "VALID" ? Pair{0, 0} : Pair{p.pads[0], p.pads[1]};
+    return b.layer(
+        nn::make<nn::MaxPool2d>({.kernel = p.k, .stride = p.s, .padding = pad, .ceil_mode = p.ceil}),
+        [](nn::Module* m, const std::vector<Tensor>& in) {  // integers: exact in f64
+          const Tensor& x = in[0];
+          return std::vector<Tensor>{is_floating(x.dtype()) ? (*m)(x) : (*m)(x.to(DType::f64)).to(x.dtype())};
+        });
+  }
+  b.op_module(
+      [p](const Tensor& x) {
+        if (is_floating(x.dtype())) return general_max_pool(x, p);
+        return general_max_pool(x.to(DType::f64), p).to(x.dtype());  // integers: exact in f64
+      },
+      fmt::format("kernel_size=({}, {}), stride=({}, {}), dilation=({}, {})", p.k.h, p.k.w, p.s.h, p.s.w, p.d.h,
+                  p.d.w));
 }
 
 void avg_pool(Builder& b) {
   const PoolAttrs p = pool_attrs(b);
   if (p.d != Pair{1, 1}) node_fail(b.node(), "dilations are not supported for AveragePool");
   const bool include = b.attrs().i("count_include_pad", 0) != 0;
-  const bool symmetric = p.pads[0] == p.pads[2] && p.pads[1] == p.pads[3];
-  if (symmetric && (p.auto_pad == "NOTSET" || p.auto_pad == "VALID")) {
+  if (layer_pads(p)) {
     const Pair pad = p.auto_pad == "VALID" ? Pair{0, 0} : Pair{p.pads[0], p.pads[1]};
     return b.layer(nn::make<nn::AvgPool2d>(
         {.kernel = p.k, .stride = p.s, .padding = pad, .ceil_mode = p.ceil, .count_include_pad = include}));
   }
-  // uneven pads: pool the zero-padded input; without count_include_pad, divide by the pooled
+  // other pads: pool the zero-padded input; without count_include_pad, divide by the pooled
   // mask of real pixels
   b.op_module(
       [p, include](const Tensor& x) {
@@ -338,7 +393,7 @@ void clip(Builder& b) {
     if (b.has_input(2)) hi = b.const_input(2, "max").reshape({}).item();
   }
   b.op_module(
-      [lo, hi](const Tensor& x) { return clamp(x, lo, hi); },
+      [lo, hi](const Tensor& x) { return lo || hi ? clamp(x, lo, hi) : x; },
       fmt::format("min={}, max={}", lo ? fmt::format("{}", *lo) : "none", hi ? fmt::format("{}", *hi) : "none"));
 }
 
@@ -364,11 +419,20 @@ void softmax_node(Builder& b) {
       fmt::format("axis={}", axis));
 }
 
+// Inference: y = x and the mask (output 1) all true; training_mode (input 2, opset 12+) is refused,
+// its random mask being the generator's
 void dropout_node(Builder& b) {
-  b.check_outputs(1);
   double p = b.attrs().f("ratio", 0.5);
   if (b.opset() >= 12 && b.has_input(1)) p = b.const_input(1, "ratio").reshape({}).item();
-  b.layer(nn::make<nn::Dropout>({.p = p}));
+  if (b.opset() >= 12 && b.has_input(2) && b.const_input(2, "training_mode").reshape({}).item() != 0 && p != 0)
+    node_fail(b.node(),
+              "training_mode=true with ratio {} is not supported (the graph runs inference; its random mask could "
+              "not match the file's runtime)",
+              p);
+  if (b.node().output_size() < 2 || b.node().output(1).empty()) return b.layer(nn::make<nn::Dropout>({.p = p}));
+  b.layer(nn::make<nn::Dropout>({.p = p}), [](nn::Module* m, const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{(*m)(in[0]), ones(in[0].shape(), {.dtype = DType::u8, .device = in[0].device()})};
+  });
 }
 
 void flatten_node(Builder& b) {
@@ -379,29 +443,35 @@ void flatten_node(Builder& b) {
 
 }  // namespace
 
-void add_layer_converters(std::unordered_map<std::string, Converter>& m) {
-  m["Conv"] = conv;
-  m["ConvTranspose"] = conv_transpose;
-  m["Gemm"] = gemm;
-  m["MatMul"] = matmul_node;
-  m["BatchNormalization"] = batch_norm_node;
-  m["LRN"] = lrn;
-  m["MaxPool"] = max_pool;
-  m["AveragePool"] = avg_pool;
-  m["GlobalAveragePool"] = global_avg_pool;
-  m["GlobalMaxPool"] = global_max_pool;
-  m["Relu"] = relu_node;
-  m["LeakyRelu"] = leaky_relu_node;
-  m["Elu"] = elu_node;
-  m["Sigmoid"] = sigmoid_node;
-  m["Tanh"] = tanh_node;
-  m["HardSwish"] = hardswish_node;
-  m["HardSigmoid"] = hard_sigmoid;
-  m["Clip"] = clip;
-  m["Softmax"] = softmax_node<softmax>;
-  m["LogSoftmax"] = softmax_node<log_softmax>;
-  m["Dropout"] = dropout_node;
-  m["Flatten"] = flatten_node;
+void set_param(const pb::NodeProto& n, const Tensor& param, const Tensor& value, const char* what) {
+  if (param.shape() != value.shape())
+    node_fail(n, "{} has shape {}, expected {}", what, shape_str(value.shape()), shape_str(param.shape()));
+  param.set_data(value.to(DType::f32).contiguous().clone());
+}
+
+void add_layer_converters(Converters& m) {
+  m["Conv"] = {conv, 1};
+  m["ConvTranspose"] = {conv_transpose, 1};
+  m["Gemm"] = {gemm, 7};
+  m["MatMul"] = {matmul_node, 1};
+  m["BatchNormalization"] = {batch_norm_node, 7};
+  m["LRN"] = {lrn, 1};
+  m["MaxPool"] = {max_pool, 1};
+  m["AveragePool"] = {avg_pool, 1};
+  m["GlobalAveragePool"] = {global_avg_pool, 1};
+  m["GlobalMaxPool"] = {global_max_pool, 1};
+  m["Relu"] = {relu_node, 6};
+  m["LeakyRelu"] = {leaky_relu_node, 6};
+  m["Elu"] = {elu_node, 6};
+  m["Sigmoid"] = {sigmoid_node, 6};
+  m["Tanh"] = {tanh_node, 6};
+  m["HardSwish"] = {hardswish_node, 14};
+  m["HardSigmoid"] = {hard_sigmoid, 6};
+  m["Clip"] = {clip, 6};
+  m["Softmax"] = {softmax_node<softmax>, 1};
+  m["LogSoftmax"] = {softmax_node<log_softmax>, 1};
+  m["Dropout"] = {dropout_node, 7};
+  m["Flatten"] = {flatten_node, 1};
 }
 
 }  // namespace fovea::onnx::detail

@@ -13,14 +13,6 @@ namespace {
 
 using Tensors = std::vector<Tensor>;
 
-Tensor on(const Tensor& t, Device d) { return !t.defined() || t.device() == d ? t : t.to(d); }
-
-std::int64_t norm_axis(std::int64_t axis, std::int64_t rank, const char* op) {
-  const std::int64_t a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= std::max<std::int64_t>(rank, 1)) fail(op, "axis {} out of range for rank {}", axis, rank);
-  return a;
-}
-
 template <Tensor (*F)(const Tensor&, const Tensor&)>
 void binary(Builder& b) {
   b.function([](nn::Module*, const Tensors& in) {
@@ -67,6 +59,8 @@ void cast(Builder& b) {
     case pb::TensorProto::INT32: dt = DType::i64; break;
     case pb::TensorProto::UINT8:
     case pb::TensorProto::BOOL: dt = DType::u8; break;
+    case pb::TensorProto::FLOAT16: dt = DType::f16; break;
+    case pb::TensorProto::BFLOAT16: dt = DType::bf16; break;
     default: node_fail(b.node(), "cast to data type {} is not supported", b.attrs().i("to", 0));
   }
   b.function([dt](nn::Module*, const Tensors& in) { return Tensors{in[0].to(dt)}; });
@@ -164,10 +158,37 @@ void unsqueeze(Builder& b) {
   });
 }
 
+// Edge or reflect padding of axis a by (b, e): copies of the border element, or the elements
+// mirrored about it (which needs b, e < size)
+Tensor pad_axis(const Tensor& x, std::int64_t a, std::int64_t b, std::int64_t e, const std::string& mode) {
+  const std::int64_t n = x.size(a);
+  if (b == 0 && e == 0) return x;
+  if (b < 0 || e < 0) fail("Pad", "negative pads are supported in constant mode only");
+  if (n == 0) fail("Pad", "{} padding of an empty axis {}", mode, a);
+  if (mode == "reflect" && (b >= n || e >= n))
+    fail("Pad", "reflect pads ({}, {}) must be smaller than the axis size {}", b, e, n);
+  Tensors parts;
+  for (std::int64_t k = b; k >= 1; --k) {
+    const std::int64_t i = mode == "edge" ? 0 : k;
+    parts.push_back(x.slice(a, i, i + 1));
+  }
+  parts.push_back(x);
+  for (std::int64_t k = 1; k <= e; ++k) {
+    const std::int64_t i = mode == "edge" ? n - 1 : n - 1 - k;
+    parts.push_back(x.slice(a, i, i + 1));
+  }
+  return cat(parts, a);
+}
+
 // ONNX pads (x1_begin, x2_begin, ..., x1_end, x2_end) -> fovea's pairs from the last dim backwards
-Tensor pad_onnx(const Tensor& x, const std::vector<std::int64_t>& p, double value) {
+Tensor pad_onnx(const Tensor& x, const std::vector<std::int64_t>& p, double value, const std::string& mode) {
   const auto r = static_cast<std::size_t>(x.dim());
   if (p.size() != 2 * r) fail("Pad", "expected {} pads for a {}-D input, got {}", 2 * r, r, p.size());
+  if (mode != "constant") {
+    Tensor y = x;
+    for (std::size_t d = 0; d < r; ++d) y = pad_axis(y, static_cast<std::int64_t>(d), p[d], p[d + r], mode);
+    return y;
+  }
   std::vector<std::int64_t> pairs;
   for (std::size_t d = r; d-- > 0;) {
     pairs.push_back(p[d]);
@@ -176,20 +197,40 @@ Tensor pad_onnx(const Tensor& x, const std::vector<std::int64_t>& p, double valu
   return pad(x, pairs, value);
 }
 
+// pads: an attribute before opset 11, input 1 from 11; axes (input 3) from 18
 void pad_node(Builder& b) {
   const std::string mode = b.attrs().s("mode", "constant");
-  if (mode != "constant") node_fail(b.node(), "mode '{}' is not supported (only 'constant')", mode);
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    node_fail(b.node(), "mode '{}' is not supported (constant, edge, reflect)", mode);
+  const std::string repr = fmt::format("mode={}", mode);
   if (b.opset() < 11) {
     const auto p = b.attrs().ints("pads");
     const double v = b.attrs().f("value", 0.0);
-    return b.op_module([p, v](const Tensor& x) { return pad_onnx(x, p, v); });
+    return b.op_module([p, v, mode](const Tensor& x) { return pad_onnx(x, p, v, mode); }, repr);
   }
   const double v = b.has_input(2) ? b.const_input(2, "constant_value").reshape({}).item() : 0.0;
+  const auto axes = b.has_input(3) ? to_ints(b.const_input(3, "axes")) : std::vector<std::int64_t>{};
+  // pads for `axes` only (opset 18) -> pads for every axis
+  auto full_pads = [axes](const Tensor& x, std::vector<std::int64_t> p) {
+    if (axes.empty()) return p;
+    const std::size_t n = axes.size(), r = static_cast<std::size_t>(x.dim());
+    if (p.size() != 2 * n) fail("Pad", "expected {} pads for {} axes, got {}", 2 * n, n, p.size());
+    std::vector<std::int64_t> all(2 * r, 0);
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto a = static_cast<std::size_t>(norm_axis(axes[k], x.dim(), "Pad"));
+      all[a] = p[k];
+      all[a + r] = p[k + n];
+    }
+    return all;
+  };
   if (b.is_const(1)) {
     const auto p = to_ints(b.const_input(1, "pads"));
-    return b.op_module([p, v](const Tensor& x) { return pad_onnx(x, p, v); });
+    return b.op_module([p, v, mode, full_pads](const Tensor& x) { return pad_onnx(x, full_pads(x, p), v, mode); },
+                       repr);
   }
-  b.function([v](nn::Module*, const Tensors& in) { return Tensors{pad_onnx(in[0], to_ints(in[1]), v)}; });
+  b.function([v, mode, full_pads](nn::Module*, const Tensors& in) {
+    return Tensors{pad_onnx(in[0], full_pads(in[0], to_ints(in[1])), v, mode)};
+  });
 }
 
 // out = data.shape[:axis] + indices.shape + data.shape[axis+1:], built from slices (differentiable)
@@ -214,6 +255,14 @@ void gather(Builder& b) {
   });
 }
 
+// x[s], x[s + step], ... along axis a while before `e` (step > 0) or after it (step < 0), with
+// s and e already clamped as ONNX's Slice clamps them
+Tensor strided(const Tensor& x, std::int64_t a, std::int64_t s, std::int64_t e, std::int64_t step) {
+  if (step > 0) return x.slice(a, s, std::max(s, e), step);
+  if (s <= e) return x.slice(a, 0, 0);
+  return reverse(x.slice(a, e + 1, s + 1), a).slice(a, 0, s - e, -step);
+}
+
 void slice_node(Builder& b) {
   const bool attrs = b.opset() < 10;
   std::vector<std::int64_t> starts, ends, axes;
@@ -235,108 +284,51 @@ void slice_node(Builder& b) {
       fail("Slice", "starts, ends, axes and steps must have the same length");
     for (std::size_t i = 0; i < st.size(); ++i) {
       const std::int64_t a = norm_axis(ax[i], x.dim(), "Slice"), n = x.size(a);
-      if (sp[i] <= 0) fail("Slice", "only positive steps are supported, got {}", sp[i]);
-      auto clampi = [n](std::int64_t v) { return std::clamp<std::int64_t>(v < 0 ? v + n : v, 0, n); };
-      const std::int64_t s = clampi(st[i]), e = std::max(s, clampi(en[i]));
-      x = x.slice(a, s, e, sp[i]);
+      if (sp[i] == 0) fail("Slice", "step 0 on axis {}", a);
+      // positive steps clamp to [0, n], negative ones to [-1, n - 1]
+      const std::int64_t lo = sp[i] > 0 ? 0 : -1, hi = sp[i] > 0 ? n : n - 1;
+      auto clampi = [n, lo, hi](std::int64_t v) { return std::clamp<std::int64_t>(v < 0 ? v + n : v, lo, hi); };
+      x = strided(x, a, clampi(st[i]), clampi(en[i]), sp[i]);
     }
     return Tensors{x};
   });
 }
 
-// Resize / Upsample modes fovea computes exactly as ONNX defines them
-UpsampleOptions resample_mode(Builder& b, const std::string& mode, const std::string& coord) {
-  const auto& n = b.node();
-  if (mode == "nearest") {
-    // nearest_mode arrived with Resize-11 (default round_prefer_floor); before, and in Upsample, floor
-    const bool has_mode = b.node().op_type() == "Resize" && b.opset() >= 11;
-    const std::string nearest = b.attrs().s("nearest_mode", has_mode ? "round_prefer_floor" : "floor");
-    if (coord != "asymmetric" || nearest != "floor")
-      node_fail(n,
-                "nearest mode with coordinate_transformation_mode '{}' and nearest_mode '{}' is not supported "
-                "(asymmetric + floor, as PyTorch exports)",
-                coord, nearest);
-    return {.mode = UpsampleMode::nearest};
-  }
-  if (mode == "linear" || mode == "bilinear") {
-    if (coord == "align_corners") return {.mode = UpsampleMode::bilinear, .align_corners = true};
-    if (coord == "half_pixel" || coord == "pytorch_half_pixel") return {.mode = UpsampleMode::bilinear};
-    node_fail(n,
-              "linear mode with coordinate_transformation_mode '{}' is not supported (align_corners, half_pixel, "
-              "pytorch_half_pixel)",
-              coord);
-  }
-  node_fail(n, "mode '{}' is not supported (nearest, linear)", mode);
-}
-
-// scales (N,C,H,W) with N and C unscaled, or sizes (N,C,H,W) with N and C unchanged
-UpsampleOptions with_target(UpsampleOptions o, const Tensor& scales, const Tensor& sizes, const Tensor* x) {
-  if (sizes.defined() && sizes.numel() > 0) {
-    auto s = to_ints(sizes);
-    if (s.size() != 4) fail("Resize", "sizes must have 4 values (N,C,H,W), got {}", s.size());
-    if (x && (s[0] != x->size(0) || s[1] != x->size(1)))
-      fail("Resize", "only H and W may be resized, sizes ({},{},{},{})", s[0], s[1], s[2], s[3]);
-    o.size = {s[2], s[3]};
-    return o;
-  }
-  if (!scales.defined() || scales.numel() == 0) fail("Resize", "neither scales nor sizes given");
-  auto s = to_doubles(scales);
-  if (s.size() != 4 || s[0] != 1.0 || s[1] != 1.0)
-    fail("Resize", "scales must be (1,1,sH,sW), got {} values", s.size());
-  o.scale = {s[2], s[3]};
-  return o;
-}
-
-void resample(Builder& b, const UpsampleOptions& mode, int scales_input, int sizes_input) {
-  const bool consts = (scales_input < 0 || !b.has_input(scales_input) || b.is_const(scales_input)) &&
-                      (sizes_input < 0 || !b.has_input(sizes_input) || b.is_const(sizes_input));
-  auto input = [&](int i) { return i >= 0 && b.has_input(i) && b.is_const(i) ? b.const_input(i, "scales") : Tensor(); };
-  if (consts)
-    return b.layer(nn::make<nn::Upsample>(with_target(mode, input(scales_input), input(sizes_input), nullptr)));
-  b.function([mode, scales_input, sizes_input](nn::Module*, const Tensors& in) {
-    auto get = [&](int i) {
-      return i >= 0 && i < static_cast<int>(in.size()) ? in[static_cast<std::size_t>(i)] : Tensor();
-    };
-    return Tensors{upsample(in[0], with_target(mode, get(scales_input), get(sizes_input), &in[0]))};
-  });
-}
-
-void resize(Builder& b) {
-  const std::string mode = b.attrs().s("mode", "nearest");
-  if (b.opset() < 11) return resample(b, resample_mode(b, mode, "asymmetric"), 1, -1);
-  return resample(b, resample_mode(b, mode, b.attrs().s("coordinate_transformation_mode", "half_pixel")), 2, 3);
-}
-
-// Upsample (deprecated in opset 10): scales an attribute before opset 9, input 1 from 9;
-// linear mode here is asymmetric, which fovea does not compute
-void upsample_node(Builder& b) {
-  const std::string mode = b.attrs().s("mode", "nearest");
-  const UpsampleOptions o = resample_mode(b, mode, mode == "nearest" ? "asymmetric" : "upsample_linear");
-  resample(b, o, 1, -1);
-}
-
 }  // namespace
 
-void add_tensor_converters(std::unordered_map<std::string, Converter>& m) {
-  m["Add"] = binary<add>;
-  m["Sub"] = binary<sub>;
-  m["Mul"] = binary<mul>;
-  m["Div"] = binary<div>;
-  m["Identity"] = identity;
-  m["Constant"] = constant;
-  m["ConstantOfShape"] = constant_of_shape;
-  m["Cast"] = cast;
-  m["Shape"] = shape_node;
-  m["Concat"] = concat;
-  m["Reshape"] = reshape;
-  m["Transpose"] = transpose;
-  m["Squeeze"] = squeeze;
-  m["Unsqueeze"] = unsqueeze;
-  m["Pad"] = pad_node;
-  m["Gather"] = gather;
-  m["Slice"] = slice_node;
-  m["Resize"] = resize;
-  m["Upsample"] = upsample_node;
+std::int64_t norm_axis(std::int64_t axis, std::int64_t rank, const char* op) {
+  const std::int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= std::max<std::int64_t>(rank, 1)) fail(op, "axis {} out of range for rank {}", axis, rank);
+  return a;
+}
+
+// the elements one by one, concatenated backwards
+Tensor reverse(const Tensor& x, std::int64_t a) {
+  const std::int64_t n = x.size(a);
+  if (n <= 1) return x;
+  std::vector<Tensor> parts;
+  for (std::int64_t i = n - 1; i >= 0; --i) parts.push_back(x.slice(a, i, i + 1));
+  return cat(parts, a);
+}
+
+void add_tensor_converters(Converters& m) {
+  m["Add"] = {binary<add>, 7};
+  m["Sub"] = {binary<sub>, 7};
+  m["Mul"] = {binary<mul>, 7};
+  m["Div"] = {binary<div>, 7};
+  m["Identity"] = {identity, 1};
+  m["Constant"] = {constant, 1};
+  m["ConstantOfShape"] = {constant_of_shape, 9};
+  m["Cast"] = {cast, 6};
+  m["Shape"] = {shape_node, 1};
+  m["Concat"] = {concat, 4};
+  m["Reshape"] = {reshape, 5};
+  m["Transpose"] = {transpose, 1};
+  m["Squeeze"] = {squeeze, 1};
+  m["Unsqueeze"] = {unsqueeze, 1};
+  m["Pad"] = {pad_node, 2};
+  m["Gather"] = {gather, 1};
+  m["Slice"] = {slice_node, 1};
 }
 
 }  // namespace fovea::onnx::detail

@@ -7,11 +7,13 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "fovea/nn/module.h"
 #include "fovea/onnx/graph.h"
 
 namespace fovea::onnx::detail {
@@ -27,9 +29,10 @@ template <typename... Args>
 // small enough that sizes never overflow).
 inline constexpr std::int64_t kMaxElements = std::int64_t{1} << 40;
 
-// A TensorProto as a CPU tensor (f32, f64, i64 or u8; i32/i16/i8/bool widen to i64 or u8);
-// `what` names it in errors ("initializer 'fc.weight'").
-Tensor to_tensor(const pb::TensorProto& t, const std::string& what);
+// A TensorProto as a CPU tensor (f32, f64, f16, bf16, i64 or u8; the other integers widen to
+// i64, bool is u8); `what` names it in errors ("initializer 'fc.weight'"). Data in an external
+// file is read from `external_dir` (the model's folder); without one it is refused.
+Tensor to_tensor(const pb::TensorProto& t, const std::string& what, const std::string* external_dir = nullptr);
 
 // Host copies of a CPU tensor's elements.
 std::vector<std::int64_t> to_ints(const Tensor& t);
@@ -78,6 +81,9 @@ class Builder {
   void function(Step::Fn fn);
   // A single-input function shown as a leaf module of type op_type (hooks and summary see it).
   void op_module(OpModule::Fn fn, std::string repr = "");
+  // The node is 1-D, (N,C,L), and converted as its 2-D form: layer, function and op_module then
+  // see input 0 as (N,C,1,L) and their outputs lose that dim again.
+  void lift_1d() { lift_1d_ = true; }
 
  private:
   Graph& g_;
@@ -86,10 +92,49 @@ class Builder {
   std::size_t index_;
   Attrs attrs_;
   const std::unordered_set<std::string>& used_;  // values some node or the graph output reads
+  bool lift_1d_ = false;
 };
 
+// A 1-D node's spatial attribute in its 2-D form on (N,C,1,L): (v) -> (fill, v), pads (b, e) ->
+// (0, b, 0, e); absent: def
+std::vector<std::int64_t> spatial_ints(const Attrs& a, const std::string& name, std::vector<std::int64_t> def,
+                                       bool one_d, std::int64_t fill);
+
+// The newest opset fovea reads; each op is read from the opset its converter names (`since`),
+// the first whose semantics it implements (older forms differ: legacy broadcast attributes,
+// attributes that became inputs).
+inline constexpr std::int64_t kMaxOpset = 18;
+// Helpers the converters share (convert_tensor.cpp, convert_layers.cpp)
+// t on device d (undefined stays undefined)
+inline Tensor on(const Tensor& t, Device d) { return !t.defined() || t.device() == d ? t : t.to(d); }
+// axis in [-rank, rank) -> [0, rank); `op` names the node type in errors
+std::int64_t norm_axis(std::int64_t axis, std::int64_t rank, const char* op);
+// x with axis a in reverse order (differentiable)
+Tensor reverse(const Tensor& x, std::int64_t a);
+// A layer built on the meta device (no allocation, no random init) whose tensors are then
+// pointed at the file's values with set_param.
+template <typename M>
+std::shared_ptr<M> make_empty(typename M::Options o) {
+  DefaultDeviceGuard meta(kMeta);
+  return nn::make<M>(std::move(o));
+}
+void set_param(const pb::NodeProto& n, const Tensor& param, const Tensor& value, const char* what);
+
 using Converter = void (*)(Builder&);
-void add_layer_converters(std::unordered_map<std::string, Converter>& m);   // convert_layers.cpp
-void add_tensor_converters(std::unordered_map<std::string, Converter>& m);  // convert_tensor.cpp
+struct OpConverter {
+  Converter convert = nullptr;
+  std::int64_t since = 7;
+};
+using Converters = std::unordered_map<std::string, OpConverter>;
+// Replaces node patterns that are one fovea layer (torch's LayerNorm below opset 17) in the
+// topologically sorted `seq` by nodes kept in `synthetic` (fuse.cpp)
+void fuse_patterns(const pb::GraphProto& g, std::int64_t opset, std::vector<const pb::NodeProto*>& seq,
+                   std::deque<pb::NodeProto>& synthetic);
+
+void add_layer_converters(Converters& m);   // convert_layers.cpp
+void add_tensor_converters(Converters& m);  // convert_tensor.cpp
+void add_resize_converters(Converters& m);  // convert_resize.cpp
+void add_math_converters(Converters& m);    // convert_math.cpp
+const Converters& converters();             // import.cpp
 
 }  // namespace fovea::onnx::detail

@@ -11,9 +11,11 @@ Device common_device(const std::vector<Tensor>& xs) {
   return kCPU;
 }
 
-void Graph::set_io(std::vector<std::string> inputs, std::vector<std::string> outputs) {
+void Graph::set_io(std::vector<std::string> inputs, std::vector<std::string> outputs,
+                   std::vector<std::optional<DType>> input_types) {
   inputs_ = std::move(inputs);
   outputs_ = std::move(outputs);
+  input_types_ = std::move(input_types);
 }
 
 void Graph::add_constant(const std::string& value, const Tensor& t) { constants_[value] = t; }
@@ -71,7 +73,13 @@ std::vector<Tensor> Graph::run(const std::vector<Tensor>& inputs) {
   if (inputs.size() != inputs_.size())
     fail("onnx", "the graph takes {} input(s), got {}", inputs_.size(), inputs.size());
   std::unordered_map<std::string, Tensor> values;
-  for (std::size_t i = 0; i < inputs.size(); ++i) values[inputs_[i]] = inputs[i];
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const auto& want = i < input_types_.size() ? input_types_[i] : std::nullopt;
+    if (want && inputs[i].defined() && inputs[i].dtype() != *want)
+      fail("onnx", "input '{}' is declared {} in the file, got a {} tensor (convert it first: x.to(DType::{}))",
+           inputs_[i], dtype_name(*want), dtype_name(inputs[i].dtype()), dtype_name(*want));
+    values[inputs_[i]] = inputs[i];
+  }
   const std::unordered_set<std::string> keep(outputs_.begin(), outputs_.end());
   auto get = [&](const Step& s, const std::string& name) -> Tensor {
     if (name.empty()) return {};

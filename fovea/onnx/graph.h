@@ -4,6 +4,7 @@
 // the node (docs/onnx.md: naming rule), so they are hooked, summarised and fine-tuned like any
 // layer; the other nodes (Add, Concat, Reshape, Shape, ...) are functions over the value table.
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -52,7 +53,9 @@ class Graph : public nn::Module {
   const std::vector<Step>& steps() const { return steps_; }
 
   // building (fovea/onnx/import.cpp)
-  void set_io(std::vector<std::string> inputs, std::vector<std::string> outputs);
+  // the input names, output names and the inputs' declared element types (nullopt: any)
+  void set_io(std::vector<std::string> inputs, std::vector<std::string> outputs,
+              std::vector<std::optional<DType>> input_types = {});
   // A value known when the graph is built (initializers, Constant outputs, folded nodes).
   void add_constant(const std::string& value, const Tensor& t);
   bool has_constant(const std::string& value) const { return constants_.count(value) > 0; }
@@ -73,6 +76,7 @@ class Graph : public nn::Module {
 
  private:
   std::vector<std::string> inputs_, outputs_;
+  std::vector<std::optional<DType>> input_types_;
   std::unordered_map<std::string, Tensor> constants_;
   std::vector<Step> steps_;
   std::unordered_map<std::string, std::size_t> last_use_;  // value -> index of the last step reading it

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <unordered_set>
 
 #include "fovea/onnx/detail.h"
@@ -37,7 +38,7 @@ void copy_field(const google::protobuf::RepeatedField<Src>& f, Dst* out) {
   for (int i = 0; i < f.size(); ++i) out[i] = static_cast<Dst>(f.Get(i));
 }
 
-// fovea's dtype for an ONNX element type (integers widen to i64, bool to u8), and the bytes of
+// fovea's dtype for an ONNX element type (integers but uint8 widen to i64, bool to u8), and the bytes of
 // one element in raw_data; nothing for a type fovea does not read.
 struct ElementType {
   DType dtype;
@@ -51,8 +52,13 @@ std::optional<ElementType> element_type(int onnx_type) {
     case pb::TensorProto::INT32: return ElementType{DType::i64, 4};
     case pb::TensorProto::INT16: return ElementType{DType::i64, 2};
     case pb::TensorProto::INT8: return ElementType{DType::i64, 1};
+    case pb::TensorProto::UINT64: return ElementType{DType::i64, 8};
+    case pb::TensorProto::UINT32: return ElementType{DType::i64, 4};
+    case pb::TensorProto::UINT16: return ElementType{DType::i64, 2};
     case pb::TensorProto::UINT8:
     case pb::TensorProto::BOOL: return ElementType{DType::u8, 1};
+    case pb::TensorProto::FLOAT16: return ElementType{DType::f16, 2};
+    case pb::TensorProto::BFLOAT16: return ElementType{DType::bf16, 2};
     default: return std::nullopt;
   }
 }
@@ -67,29 +73,75 @@ void widen_raw(const char* p, std::int64_t n, std::int64_t* out) {
   }
 }
 
+// unsigned 64-bit values held as i64: those past 2^63 - 1 would turn negative
+void check_uint64(const Tensor& t, const std::string& what) {
+  const auto* p = t.data<std::int64_t>();
+  for (std::int64_t i = 0, n = t.numel(); i < n; ++i)
+    if (p[i] < 0) fail("onnx", "{}: uint64 value past 2^63 - 1 at element {}, which fovea's i64 cannot hold", what, i);
+}
+
+// ONNX external data: raw little-endian bytes at `offset` (default 0) of `location`, a path
+// relative to the model's folder that may not leave it; `length`, when given, must match.
+std::string external_bytes(const pb::TensorProto& t, const std::string& what, const std::string* dir,
+                           std::size_t expected) {
+  std::string location;
+  std::uint64_t offset = 0;
+  std::optional<std::uint64_t> length;
+  for (const auto& e : t.external_data()) {
+    try {
+      if (e.key() == "location") location = e.value();
+      else if (e.key() == "offset") offset = std::stoull(e.value());
+      else if (e.key() == "length") length = std::stoull(e.value());
+    } catch (const std::exception&) {
+      fail("onnx", "{}: external data {} '{}' is not a number", what, e.key(), e.value());
+    }
+  }
+  if (location.empty()) fail("onnx", "{}: external data without a location", what);
+  if (!dir)
+    fail("onnx",
+         "{} keeps its data in an external file ('{}'); loading from bytes reads self-contained files only "
+         "(load_model(path) reads external data next to the file)",
+         what, location);
+  const std::filesystem::path rel(location);
+  for (const auto& part : rel)
+    if (part == "..") fail("onnx", "{}: external file ('{}') points outside the model's folder", what, location);
+  if (rel.is_absolute())
+    fail("onnx", "{}: external file ('{}') must be relative to the model's folder", what, location);
+  const std::filesystem::path file = std::filesystem::path(*dir) / rel;
+  std::ifstream f(file, std::ios::binary);
+  if (!f) fail("onnx", "{}: its external file ('{}') cannot be opened (looked for {})", what, location, file.string());
+  std::error_code ec;
+  const std::uint64_t size = std::filesystem::file_size(file, ec);
+  if (length && *length != expected)
+    fail("onnx", "{}: external length {} bytes, expected {} for its shape", what, *length, expected);
+  if (ec || offset > size || size - offset < expected)
+    fail("onnx", "{}: external file ('{}') holds {} bytes, {} needed from offset {} (truncated file?)", what, location,
+         size, expected, offset);
+  std::string bytes(expected, '\0');
+  f.seekg(static_cast<std::streamoff>(offset));
+  if (!f.read(bytes.data(), static_cast<std::streamsize>(expected)))
+    fail("onnx", "{}: reading external file ('{}') failed", what, location);
+  return bytes;
+}
+
 }  // namespace
 
-Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
-  if (t.data_location() == pb::TensorProto::EXTERNAL || t.external_data_size() > 0) {
-    std::string loc = "?";
-    for (const auto& e : t.external_data())
-      if (e.key() == "location") loc = e.value();
-    fail("onnx",
-         "{} keeps its data in an external file ('{}'); fovea reads self-contained files only "
-         "(save without external data)",
-         what, loc);
-  }
+Tensor to_tensor(const pb::TensorProto& t, const std::string& what, const std::string* external_dir) {
+  const bool external = t.data_location() == pb::TensorProto::EXTERNAL || t.external_data_size() > 0;
   if (t.has_segment()) fail("onnx", "{} is a segment of a tensor, which fovea does not read", what);
   const std::int64_t n = checked_numel(t, what);
   Shape shape(t.dims().begin(), t.dims().end());
   const std::optional<ElementType> et = element_type(t.data_type());
   if (!et)
-    fail("onnx", "{} has data type {}, which fovea does not read (float, double, int8-64, uint8, bool)", what,
-         pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(t.data_type())));
+    fail("onnx",
+         "{} has data type {}, which fovea does not read (float, double, float16, bfloat16, int8-64, uint8-64, bool)",
+         what, pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(t.data_type())));
   const auto [dt, raw_size] = *et;
   Tensor out = empty(shape, {.dtype = dt, .device = kCPU});
-  if (t.has_raw_data()) {
-    const std::string& raw = t.raw_data();
+  if (external || t.has_raw_data()) {
+    const std::string external_raw =
+        external ? external_bytes(t, what, external_dir, static_cast<std::size_t>(n) * raw_size) : std::string();
+    const std::string& raw = external ? external_raw : t.raw_data();
     if (raw.size() != static_cast<std::size_t>(n) * raw_size)
       fail("onnx", "{}: raw data holds {} bytes, expected {} for shape {} (truncated file?)", what, raw.size(),
            static_cast<std::size_t>(n) * raw_size, shape_str(shape));
@@ -98,8 +150,11 @@ Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
       case pb::TensorProto::INT32: widen_raw<std::int32_t>(p, n, out.data<std::int64_t>()); break;
       case pb::TensorProto::INT16: widen_raw<std::int16_t>(p, n, out.data<std::int64_t>()); break;
       case pb::TensorProto::INT8: widen_raw<std::int8_t>(p, n, out.data<std::int64_t>()); break;
+      case pb::TensorProto::UINT32: widen_raw<std::uint32_t>(p, n, out.data<std::int64_t>()); break;
+      case pb::TensorProto::UINT16: widen_raw<std::uint16_t>(p, n, out.data<std::int64_t>()); break;
       default: std::memcpy(out.raw_data(), p, raw.size());
     }
+    if (t.data_type() == pb::TensorProto::UINT64) check_uint64(out, what);
     return out;
   }
   // typed fields: the count checked, then the values copied
@@ -114,6 +169,15 @@ Tensor to_tensor(const pb::TensorProto& t, const std::string& what) {
     case pb::TensorProto::INT64: take(t.int64_data(), out.data<std::int64_t>()); break;
     case pb::TensorProto::UINT8:
     case pb::TensorProto::BOOL: take(t.int32_data(), out.data<std::uint8_t>()); break;
+    case pb::TensorProto::FLOAT16:
+    case pb::TensorProto::BFLOAT16:  // the 16-bit patterns, one per int32
+      take(t.int32_data(), static_cast<std::uint16_t*>(out.raw_data()));
+      break;
+    case pb::TensorProto::UINT32:
+    case pb::TensorProto::UINT64:
+      take(t.uint64_data(), static_cast<std::uint64_t*>(out.raw_data()));
+      check_uint64(out, what);
+      break;
     default: take(t.int32_data(), out.data<std::int64_t>());
   }
   return out;
@@ -197,7 +261,34 @@ std::vector<std::string> names(const google::protobuf::RepeatedPtrField<std::str
 
 }  // namespace
 
+std::vector<std::int64_t> spatial_ints(const Attrs& a, const std::string& name, std::vector<std::int64_t> def,
+                                       bool one_d, std::int64_t fill) {
+  if (!a.has(name)) return def;
+  auto v = a.ints(name);
+  if (!one_d) return v;
+  if (name == "pads" && v.size() == 2) return {0, v[0], 0, v[1]};
+  if (v.size() == 1) return {fill, v[0]};
+  return v;  // a wrong count, reported by the converter
+}
+
+namespace {
+
+// fn run on input 0 as (N,C,1,L), its outputs back to (N,C,L)
+Step::Fn lifted(Step::Fn fn) {
+  return [fn](nn::Module* m, const std::vector<Tensor>& in) {
+    std::vector<Tensor> in2 = in;
+    in2[0] = in[0].unsqueeze(2);
+    std::vector<Tensor> out = fn ? fn(m, in2) : std::vector<Tensor>{(*m)(in2[0])};
+    for (auto& t : out)
+      if (t.defined() && t.dim() >= 3) t = t.squeeze(2);
+    return out;
+  };
+}
+
+}  // namespace
+
 void Builder::layer(nn::ModulePtr m, Step::Fn fn) {
+  if (lift_1d_) fn = lifted(std::move(fn));
   const std::string name = g_.child_name(n_.name(), n_.op_type(), index_);
   g_.add_layer(name, std::move(m));
   g_.add_step({.node = n_.name(),
@@ -209,10 +300,15 @@ void Builder::layer(nn::ModulePtr m, Step::Fn fn) {
 }
 
 void Builder::op_module(OpModule::Fn fn, std::string repr) {
+  if (lift_1d_) {
+    fn = [f = std::move(fn)](const Tensor& x) { return f(x.unsqueeze(2)).squeeze(2); };
+    lift_1d_ = false;  // lifted here, not again by layer()
+  }
   layer(std::make_shared<OpModule>(n_.op_type(), std::move(fn), std::move(repr)));
 }
 
 void Builder::function(Step::Fn fn) {
+  if (lift_1d_) fn = lifted(std::move(fn));
   bool folds = true;
   for (int i = 0; i < n_.input_size(); ++i)
     if (has_input(i) && !g_.has_constant(input(i))) folds = false;
@@ -237,42 +333,77 @@ void Builder::function(Step::Fn fn) {
                .fn = std::move(fn)});
 }
 
-const std::unordered_map<std::string, Converter>& converters() {
+const std::unordered_map<std::string, OpConverter>& converters() {
   static const auto m = [] {
-    std::unordered_map<std::string, Converter> r;
+    std::unordered_map<std::string, OpConverter> r;
     add_layer_converters(r);
     add_tensor_converters(r);
+    add_resize_converters(r);
+    add_math_converters(r);
     return r;
   }();
   return m;
 }
 
-std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& file) {
-  if (!model.has_graph() || model.graph().node_size() == 0)
-    fail("onnx", "{}: no graph with nodes (not an ONNX model, or an empty one)", file);
+namespace {
+
+bool default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
+
+std::int64_t model_opset(const pb::ModelProto& model, const std::string& file) {
   std::int64_t opset = -1;
   for (const auto& o : model.opset_import())
-    if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
+    if (default_domain(o.domain())) opset = o.version();
   if (opset < 0) fail("onnx", "{}: the model imports no opset of the default ONNX domain", file);
-  if (opset < 9 || opset > 17) fail("onnx", "{}: opset {} is not supported (fovea reads opsets 9 to 17)", file, opset);
+  if (opset < 1 || opset > kMaxOpset)
+    fail("onnx",
+         "{}: opset {} is not supported (fovea reads opsets 1 to {}; each op from the opset docs/onnx.md names)", file,
+         opset, kMaxOpset);
+  return opset;
+}
+
+}  // namespace
+
+std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& file, const LoadOptions& opts,
+                             const std::string* external_dir) {
+  if (!model.has_graph() || model.graph().node_size() == 0)
+    fail("onnx", "{}: no graph with nodes (not an ONNX model, or an empty one)", file);
+  const std::int64_t opset = model_opset(model, file);
   const pb::GraphProto& gp = model.graph();
   if (gp.sparse_initializer_size() > 0) fail("onnx", "{}: sparse initializers are not supported", file);
 
   auto g = std::make_shared<Graph>();
   std::unordered_set<std::string> known;  // values defined before any node runs
   for (const auto& init : gp.initializer()) {
-    g->add_constant(init.name(), to_tensor(init, fmt::format("initializer '{}'", init.name())));
+    g->add_constant(init.name(), to_tensor(init, fmt::format("initializer '{}'", init.name()), external_dir));
     known.insert(init.name());
   }
   std::vector<std::string> inputs;
-  for (const auto& in : gp.input())
-    if (!known.count(in.name())) {
+  std::vector<std::optional<DType>> input_types;
+  std::unordered_set<std::string> bound;
+  for (const auto& in : gp.input()) {
+    if (known.count(in.name())) continue;
+    known.insert(in.name());
+    if (auto it = opts.constants.find(in.name()); it != opts.constants.end()) {
+      if (!it->second.defined()) fail("onnx", "{}: the constant given for input '{}' is undefined", file, in.name());
+      g->add_constant(in.name(), it->second.device() == kCPU ? it->second : it->second.to(kCPU));
+      bound.insert(in.name());
+    } else {
       inputs.push_back(in.name());
-      known.insert(in.name());
+      const int et = in.type().has_tensor_type() ? in.type().tensor_type().elem_type() : 0;
+      const auto t = element_type(et);
+      if (et != 0 && !t)
+        fail("onnx", "{}: input '{}' has element type {}, which fovea does not read", file, in.name(),
+             pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(et)));
+      input_types.push_back(t ? std::optional<DType>(t->dtype) : std::nullopt);
     }
+  }
+  for (const auto& [name, t] : opts.constants)
+    if (!bound.count(name))
+      fail("onnx", "{}: a constant is given for '{}', which is not an input of the graph (inputs: {})", file, name,
+           fmt::join(inputs, ", "));
   std::vector<std::string> outputs;
   for (const auto& out : gp.output()) outputs.push_back(out.name());
-  g->set_io(inputs, outputs);
+  g->set_io(inputs, outputs, input_types);
 
   // topological order (Kahn), which also finds undefined inputs and cycles
   const int n = gp.node_size();
@@ -314,16 +445,29 @@ std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& fil
     for (int i = 0; i < n; ++i)
       if (pending[static_cast<std::size_t>(i)] > 0) node_fail(gp.node(i), "the graph has a cycle through this node");
 
-  const auto& conv = converters();
+  std::vector<const pb::NodeProto*> seq;
+  std::unordered_map<const pb::NodeProto*, int> index_of;
   for (int i : order) {
-    const pb::NodeProto& node = gp.node(i);
-    if (!node.domain().empty() && node.domain() != "ai.onnx")
+    seq.push_back(&gp.node(i));
+    index_of[&gp.node(i)] = i;
+  }
+  std::deque<pb::NodeProto> synthetic;  // fused patterns: their semantics are the pattern's, any opset
+  fuse_patterns(gp, opset, seq, synthetic);
+  const auto& conv = converters();
+  for (std::size_t k = 0; k < seq.size(); ++k) {
+    const pb::NodeProto& node = *seq[k];
+    const bool fused = !index_of.count(&node);
+    const int i = fused ? gp.node_size() + static_cast<int>(k) : index_of.at(&node);
+    if (!default_domain(node.domain()))
       node_fail(node, "op type '{}' of domain '{}' is not supported", node.op_type(), node.domain());
     auto it = conv.find(node.op_type());
     if (it == conv.end())
       node_fail(node, "op type '{}' is not supported (docs/onnx.md lists the supported ops)", node.op_type());
+    if (!fused && opset < it->second.since)
+      node_fail(node, "fovea reads {} from opset {} (its older form differs); the file's opset is {}", node.op_type(),
+                it->second.since, opset);
     Builder b(*g, opset, node, static_cast<std::size_t>(i), used);
-    it->second(b);
+    it->second.convert(b);
   }
   for (const auto& o : outputs)
     if (!producer.count(o) && !known.count(o) && !g->has_constant(o))
@@ -335,24 +479,78 @@ std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& fil
 
 }  // namespace detail
 
-std::shared_ptr<Graph> load_model_from_bytes(const std::string& bytes, const std::string& name) {
+std::shared_ptr<Graph> load_model_from_bytes(const std::string& bytes, const std::string& name, const LoadOptions& o) {
   detail::pb::ModelProto model;
   if (!model.ParseFromString(bytes))
     fail("onnx", "{}: not an ONNX model (the protobuf does not parse: a truncated file or another format)", name);
-  return detail::build(model, name);
+  return detail::build(model, name, o, nullptr);
 }
 
-std::shared_ptr<Graph> load_model(const std::string& path) {
+namespace {
+
+// A protobuf message read from a file, with the 2 GiB limit and the parse checked.
+template <typename Message>
+Message parse_file(const std::string& path, const char* what) {
   std::ifstream f(path, std::ios::binary);
   if (!f) fail("onnx", "cannot open '{}'", path);
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (!ec && size >= (std::uint64_t{1} << 31))
-    fail("onnx", "{}: {} bytes, more than the 2 GiB protobuf limit (external data is not supported)", path, size);
-  detail::pb::ModelProto model;
-  if (!model.ParseFromIstream(&f))
-    fail("onnx", "{}: not an ONNX model (the protobuf does not parse: a truncated file or another format)", path);
-  return detail::build(model, path);
+    fail("onnx", "{}: {} bytes, more than the 2 GiB protobuf limit (save the weights as external data)", path, size);
+  Message m;
+  if (!m.ParseFromIstream(&f))
+    fail("onnx", "{}: not an ONNX {} (the protobuf does not parse: a truncated file or another format)", path, what);
+  return m;
+}
+
+}  // namespace
+
+std::shared_ptr<Graph> load_model(const std::string& path, const LoadOptions& o) {
+  const std::string dir = std::filesystem::absolute(path).parent_path().string();
+  return detail::build(parse_file<detail::pb::ModelProto>(path, "model"), path, o, &dir);
+}
+
+std::vector<std::string> supported_op_types() {
+  std::vector<std::string> r;
+  for (const auto& [op, c] : detail::converters()) r.push_back(op);
+  std::sort(r.begin(), r.end());
+  return r;
+}
+
+ModelInfo inspect(const std::string& path) {
+  const auto model = parse_file<detail::pb::ModelProto>(path, "model");
+  ModelInfo info;
+  for (const auto& o : model.opset_import())
+    if (detail::default_domain(o.domain())) info.opset = o.version();
+  std::set<std::string> inits, ops, unsupported;
+  for (const auto& t : model.graph().initializer()) inits.insert(t.name());
+  auto type_name = [](const detail::pb::ValueInfoProto& v) -> std::string {
+    if (!v.type().has_tensor_type() || v.type().tensor_type().elem_type() == 0) return "";
+    return detail::pb::TensorProto::DataType_Name(
+        static_cast<detail::pb::TensorProto::DataType>(v.type().tensor_type().elem_type()));
+  };
+  for (const auto& in : model.graph().input())
+    if (!inits.count(in.name())) {
+      info.inputs.push_back(in.name());
+      info.input_types.push_back(type_name(in));
+    }
+  for (const auto& out : model.graph().output()) {
+    info.outputs.push_back(out.name());
+    info.output_types.push_back(type_name(out));
+  }
+  for (const auto& n : model.graph().node()) {
+    const bool ours = detail::default_domain(n.domain());
+    const std::string op = ours ? n.op_type() : n.domain() + ":" + n.op_type();
+    ops.insert(op);
+    if (!ours || !detail::converters().count(n.op_type())) unsupported.insert(op);
+  }
+  info.op_types.assign(ops.begin(), ops.end());
+  info.unsupported.assign(unsupported.begin(), unsupported.end());
+  return info;
+}
+
+Tensor read_tensor(const std::string& path) {
+  return detail::to_tensor(parse_file<detail::pb::TensorProto>(path, "tensor"), fmt::format("tensor '{}'", path));
 }
 
 bool is_onnx_path(const std::string& path) {

@@ -70,6 +70,8 @@ Tensor elu(const Tensor& x, double alpha) {
 Tensor sigmoid(const Tensor& x) { return trace::traced(activation(Act::sigmoid, {}, x, "sigmoid"), "Sigmoid", {x}); }
 Tensor tanh(const Tensor& x) { return trace::traced(activation(Act::tanh, {}, x, "tanh"), "Tanh", {x}); }
 Tensor gelu(const Tensor& x) { return activation(Act::gelu, {}, x, "gelu"); }
+Tensor erf(const Tensor& x) { return activation(Act::erf, {}, x, "erf"); }
+Tensor softplus(const Tensor& x) { return activation(Act::softplus, {}, x, "softplus"); }
 Tensor hardswish(const Tensor& x) {
   return trace::traced(activation(Act::hardswish, {}, x, "hardswish"), "HardSwish", {x});
 }

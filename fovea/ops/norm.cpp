@@ -126,4 +126,46 @@ Tensor local_response_norm(const Tensor& x, const LrnOptions& o) {
                        {{"size", o.size}, {"alpha", o.alpha}, {"beta", o.beta}, {"bias", o.k}});
 }
 
+// Per-sample statistics over `dims` (kept), biased variance: (x - mean) / sqrt(var + eps).
+static Tensor normalize_over(const Tensor& x, const std::vector<std::int64_t>& dims, double eps) {
+  Tensor centred = x - mean(x, dims, true);
+  return centred * rsqrt(mean(square(centred), dims, true) + eps);
+}
+
+Tensor layer_norm(const Tensor& x, std::int64_t normalized_dims, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "layer_norm";
+  detail::check_defined(x, op, "input");
+  detail::check_floating(x, op);
+  if (normalized_dims < 1 || normalized_dims > x.dim())
+    fail(op, "cannot normalise the last {} dims of input {}", normalized_dims, shape_str(x.shape()));
+  std::vector<std::int64_t> dims;
+  for (std::int64_t d = x.dim() - normalized_dims; d < x.dim(); ++d) dims.push_back(d);
+  const Shape normalized(x.shape().end() - normalized_dims, x.shape().end());
+  for (const Tensor* t : {&weight, &bias})
+    if (t->defined() && t->shape() != normalized)
+      fail(op, "weight and bias must have the normalised shape {}, got {}", shape_str(normalized),
+           shape_str(t->shape()));
+  Tensor y = normalize_over(x, dims, eps);
+  if (weight.defined()) y = y * weight;
+  if (bias.defined()) y = y + bias;
+  return y;
+}
+
+Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "instance_norm";
+  detail::check_defined(x, op, "input");
+  detail::check_floating(x, op);
+  if (x.dim() < 3) fail(op, "expected input (N,C,...) with at least 3 dims, got {}", shape_str(x.shape()));
+  for (const Tensor* t : {&weight, &bias})
+    if (t->defined() && (t->dim() != 1 || t->size(0) != x.size(1)))
+      fail(op, "weight and bias must be ({}) for input {}, got {}", x.size(1), shape_str(x.shape()),
+           shape_str(t->shape()));
+  std::vector<std::int64_t> dims;
+  for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  Tensor y = normalize_over(x, dims, eps);
+  if (weight.defined()) y = y * per_channel(weight, x.dim());
+  if (bias.defined()) y = y + per_channel(bias, x.dim());
+  return y;
+}
+
 }  // namespace fovea

@@ -63,6 +63,8 @@ Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor gelu(const Tensor& x);  // exact (erf) form, as PyTorch's default
 Tensor hardswish(const Tensor& x);
+Tensor erf(const Tensor& x);       // the Gauss error function; gradient 2/sqrt(pi) e^(-x^2)
+Tensor softplus(const Tensor& x);  // log(1 + e^x), PyTorch's softplus with beta 1
 Tensor softmax(const Tensor& x, std::int64_t dim);
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
 
@@ -169,6 +171,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 Tensor dropout(const Tensor& x, double p, bool training, Generator& g = default_generator());
 // x: (N,C,...): x / (k + alpha/n * sum of x^2 over a window of n channels)^beta
 Tensor local_response_norm(const Tensor& x, const LrnOptions& o);
+// x: (..., *normalized) -> same: statistics over the last normalized_dims dims (biased variance);
+// weight and bias (optional) have the normalised shape. torch.nn.functional.layer_norm.
+Tensor layer_norm(const Tensor& x, std::int64_t normalized_dims, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+// x: (N,C,...) -> same: statistics per sample and channel over the remaining dims; weight and
+// bias (optional) are (C). torch.nn.functional.instance_norm without running statistics.
+Tensor instance_norm(const Tensor& x, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
 
 // shape (shape.cpp)
 Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim);

@@ -24,20 +24,30 @@ std::string list(const std::vector<std::string>& v, std::size_t at_most = 8) {
 
 }  // namespace
 
-NamedTensors read_pretrained(const std::string& path) {
-  if (onnx::is_onnx_path(path)) return onnx::load_model(path)->state_dict();
-  const NamedTensors tensors = io::load_named_tensors(path);  // safetensors or torch.save
+namespace {
+
+// The weights and where they were: a fovea checkpoint's "model." tensors, a torch checkpoint's
+// nested state dict, "module." prefixes dropped
+std::pair<NamedTensors, std::string> read_with_source(const std::string& path) {
+  if (onnx::is_onnx_path(path)) return {onnx::load_model(path)->state_dict(), ""};
+  io::StateDictFile f = io::read_state_dict(path);  // safetensors or torch.save
   bool checkpoint = false;
-  for (auto& [k, t] : tensors) checkpoint |= k.rfind("model.", 0) == 0;
-  if (!checkpoint) return tensors;
+  for (auto& [k, t] : f.tensors) checkpoint |= k.rfind("model.", 0) == 0;
+  if (!checkpoint) return {std::move(f.tensors), f.note()};
   NamedTensors out;
-  for (auto& [k, t] : tensors)
+  for (auto& [k, t] : f.tensors)
     if (k.rfind("model.", 0) == 0) out.emplace_back(k.substr(6), t);
-  return out;
+  const std::string note = f.note();
+  return {out, note.empty() ? "the checkpoint's 'model.' tensors" : note + ", then its 'model.' tensors"};
 }
+
+}  // namespace
+
+NamedTensors read_pretrained(const std::string& path) { return read_with_source(path).first; }
 
 std::string PretrainedReport::str() const {
   std::string s = fmt::format("{} tensors loaded", loaded.size());
+  if (!source.empty()) s += fmt::format(" (from {})", source);
   if (!mismatched.empty()) s += fmt::format("; left as initialised (other shape): {}", list(mismatched));
   if (!missing.empty()) s += fmt::format("; not in the file: {}", list(missing));
   if (!unused.empty()) s += fmt::format("; in the file only: {}", list(unused));
@@ -46,8 +56,9 @@ std::string PretrainedReport::str() const {
 }
 
 PretrainedReport load_pretrained(nn::Module& model, const std::string& path, const std::string& skip) {
-  const NamedTensors src = read_pretrained(path);
+  const auto [src, source] = read_with_source(path);
   PretrainedReport r;
+  r.source = source;
   NoGradGuard ng;
   auto own = model.state_dict();
   for (auto& [name, t] : own) {

@@ -16,6 +16,7 @@ namespace fovea::train {
 NamedTensors read_pretrained(const std::string& path);
 
 struct PretrainedReport {
+  std::string source;                   // where in the file the weights were ("" for a plain state dict)
   std::vector<std::string> loaded;      // copied
   std::vector<std::string> mismatched;  // same name, other shape: left as initialised
   std::vector<std::string> missing;     // in the model, not in the file

@@ -36,7 +36,7 @@ _DTYPES = {
 
 _written = []
 # Name prefixes of the op fixtures (one test suite each in test_golden_ops.cpp).
-OP_PREFIXES = ("ew_", "act_", "red_", "linalg_", "conv2d_", "pool_", "bn_", "dropout_", "shape_", "loss_",
+OP_PREFIXES = ("ew_", "act_", "red_", "linalg_", "conv2d_", "pool_", "bn_", "ln_", "inorm_", "dropout_", "shape_", "loss_",
                "convt_", "upsample_", "lrn_", "apool_", "unpool_")  # the last five: golden_layers.py
 
 
@@ -232,12 +232,19 @@ def activations():
     case("act_tanh", "tanh", scaled, torch.tanh, grad=("x",))
     case("act_gelu", "gelu", scaled, F.gelu, grad=("x",))
     case("act_hardswish", "hardswish", scaled, F.hardswish, grad=("x",))
+    case("act_erf", "erf", scaled, torch.erf, grad=("x",))
+    # softplus far out on both sides too (+-40: overflow-free, exactly x or 0 in f32)
+    case("act_softplus", "softplus", lambda: {"x": torch.cat([randn(2, 4, 3, 5).flatten() * 3,
+                                                               torch.tensor([-40.0, -20.0, 20.0, 40.0])])},
+         F.softplus, grad=("x",))
     for dim, tag in ((1, "dim1"), (-1, "dimm1")):
         case(f"act_softmax_{tag}", "softmax", scaled, lambda x, d=dim: F.softmax(x, d), grad=("x",), meta={"dim": dim})
         case(f"act_log_softmax_{tag}", "log_softmax", scaled, lambda x, d=dim: F.log_softmax(x, d), grad=("x",),
              meta={"dim": dim})
     f64 = lambda: {"x": randn(*shape, dtype=torch.float64) * 3}  # noqa: E731
     case("act_gelu_f64", "gelu", f64, F.gelu, grad=("x",))
+    case("act_erf_f64", "erf", f64, torch.erf, grad=("x",))
+    case("act_softplus_f64", "softplus", f64, F.softplus, grad=("x",))
     case("act_sigmoid_f64", "sigmoid", f64, torch.sigmoid, grad=("x",))
     case("act_softmax_dim1_f64", "softmax", f64, lambda x: F.softmax(x, 1), grad=("x",), meta={"dim": 1})
     case("act_log_softmax_dimm1_f64", "log_softmax", f64, lambda x: F.log_softmax(x, -1), grad=("x",),
@@ -483,6 +490,22 @@ def norm():
          lambda x, w, b: F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5),
          grad=("x", "w", "b"), meta={"training": True, "momentum": 0.1, "eps": 1e-5})
 
+    # layer norm over the last 1 or 2 dims, instance norm (no running statistics)
+    for dims, affine in ((1, True), (2, True), (2, False)):
+        def ln_inputs(dims=dims, affine=affine):
+            d = {"x": randn(2, 3, 4, 5) * 2 + 0.5}
+            if affine:
+                d["w"] = positive(*(4, 5)[2 - dims:])
+                d["b"] = randn(*(4, 5)[2 - dims:])
+            return d
+        shape = (4, 5)[2 - dims:]
+        case(f"ln_{dims}d_{'affine' if affine else 'plain'}", "layer_norm", ln_inputs,
+             lambda x, w=None, b=None, shape=shape: F.layer_norm(x, shape, w, b, 1e-5),
+             grad=("x", "w", "b") if affine else ("x",), meta={"normalized_dims": dims, "eps": 1e-5})
+    for affine in (True, False):
+        case(f"inorm_{'affine' if affine else 'plain'}", "instance_norm", mk((2, C, 4, 5), affine, stats=False),
+             lambda x, w=None, b=None: F.instance_norm(x, weight=w, bias=b, eps=1e-5),
+             grad=("x", "w", "b") if affine else ("x",), meta={"eps": 1e-5})
     case("dropout_p0_train", "dropout", lambda: {"x": randn(2, 3, 4)}, lambda x: F.dropout(x, 0.0, True),
          grad=("x",), meta={"p": 0.0, "training": True})
     case("dropout_p0p5_eval", "dropout", lambda: {"x": randn(2, 3, 4)}, lambda x: F.dropout(x, 0.5, False),

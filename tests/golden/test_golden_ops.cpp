@@ -184,6 +184,8 @@ const std::map<std::string, OpCall>& op_table() {
     unary("tanh", &tanh);
     unary("gelu", &gelu);
     unary("hardswish", &hardswish);
+    unary("erf", &erf);
+    unary("softplus", &softplus);
     t["leaky_relu"] = [](const Case& c) { return leaky_relu(c.input("x"), c.num("negative_slope")); };
     t["elu"] = [](const Case& c) { return elu(c.input("x"), c.num("alpha")); };
     t["softmax"] = [](const Case& c) { return softmax(c.input("x"), c.integer("dim")); };
@@ -256,6 +258,13 @@ const std::map<std::string, OpCall>& op_table() {
                         {.training = c.flag("training"), .momentum = c.num("momentum"), .eps = c.num("eps")});
     };
     t["dropout"] = [](const Case& c) { return dropout(c.input("x"), c.num("p"), c.flag("training")); };
+    t["layer_norm"] = [](const Case& c) {
+      return layer_norm(c.input("x"), c.integer("normalized_dims"), c.optional_input("w"), c.optional_input("b"),
+                        c.num("eps"));
+    };
+    t["instance_norm"] = [](const Case& c) {
+      return instance_norm(c.input("x"), c.optional_input("w"), c.optional_input("b"), c.num("eps"));
+    };
     t["local_response_norm"] = [](const Case& c) {
       return local_response_norm(
           c.input("x"), {.size = c.integer("size"), .alpha = c.num("alpha"), .beta = c.num("beta"), .k = c.num("k")});
@@ -338,6 +347,8 @@ INSTANTIATE_TEST_SUITE_P(Reduce, GoldenOps, ::testing::ValuesIn(fixtures_with_pr
 INSTANTIATE_TEST_SUITE_P(Linalg, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("linalg_")), param_name);
 INSTANTIATE_TEST_SUITE_P(Conv, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("conv2d_")), param_name);
 INSTANTIATE_TEST_SUITE_P(Pool, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("pool_")), param_name);
+INSTANTIATE_TEST_SUITE_P(LayerNorm, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("ln_")), param_name);
+INSTANTIATE_TEST_SUITE_P(InstanceNorm, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("inorm_")), param_name);
 INSTANTIATE_TEST_SUITE_P(BatchNorm, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("bn_")), param_name);
 INSTANTIATE_TEST_SUITE_P(Dropout, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("dropout_")), param_name);
 INSTANTIATE_TEST_SUITE_P(Shape, GoldenOps, ::testing::ValuesIn(fixtures_with_prefix("shape_")), param_name);

@@ -59,6 +59,25 @@ TEST(TorchFile, LoadsIntoAModuleWhereSafetensorsWould) {
   EXPECT_EQ(io::load_named_tensors(fixture("checkpoint.expected.safetensors")).size(), 2u);
 }
 
+// A DataParallel checkpoint: the state dict under "model_state_dict", every key "module.": both
+// found, said, and the weights load where the unwrapped model's would.
+TEST(TorchFile, WrappedCheckpointIsFoundAndSaid) {
+  const auto f = io::read_state_dict(fixture("ddp_checkpoint.pth"));
+  EXPECT_EQ(f.found_at, "model_state_dict");
+  EXPECT_EQ(f.dropped, "module.");
+  EXPECT_EQ(f.note(),
+            "the state dict under 'model_state_dict' of the checkpoint, prefix 'module.' dropped from every key");
+  ASSERT_EQ(f.tensors.size(), 2u);
+  EXPECT_EQ(f.tensors[0].first, "weight");
+  auto lin = nn::make<nn::Linear>({.in = 2, .out = 2});
+  const auto report = nn::load(*lin, fixture("ddp_checkpoint.pth"));
+  EXPECT_TRUE(report.ok());
+  EXPECT_EQ(report.source, f.note());
+  EXPECT_EQ(test::raw_bytes(lin->weight), test::raw_bytes(f.tensors[0].second));
+  // a plain state dict says nothing
+  EXPECT_EQ(io::read_state_dict(fixture("state_dict.pth")).note(), "");
+}
+
 TEST(TorchFile, RunsNothingAndRefusesOtherGlobals) {
   std::filesystem::remove("/tmp/fovea_torch_file_pwned");
   EXPECT_CONTAINS(test::error_of([] { io::load_torch(fixture("evil.pth")); }),

@@ -103,6 +103,9 @@ def main():
                 "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.9, "params": [0, 1]}]},
                 "flags": (True, False, None)}, p("checkpoint.pth"))
     expected_safetensors(p("checkpoint.expected.safetensors"), small)
+    # what a DataParallel / DistributedDataParallel run saves: every key under "module."
+    wrapped = collections.OrderedDict((f"module.{k}", v) for k, v in small.items())
+    torch.save({"epoch": 7, "model_state_dict": wrapped}, p("ddp_checkpoint.pth"))
     torch.save({"w": torch.ones(2), "run": Evil()}, p("evil.pth"))
     torch.save({"w": torch.ones(2), "args": collections.Counter(a=1)}, p("unknown_global.pth"))
     torch.save({"w": Huge()}, p("huge_shape.pth"))

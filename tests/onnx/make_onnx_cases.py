@@ -328,12 +328,28 @@ def bad_cases(out):
         with open(os.path.join(out, f"bad_{name}.onnx"), "wb") as f:
             f.write(m.SerializeToString())
 
-    save("unsupported_op", [node("Relu", ["in0"], ["r"]), helper.make_node("Einsum", ["r"], ["out0"], name="my_einsum", equation="i->i")])
-    w = numpy_helper.from_array(rnd(2, 1, 1, 1), "w")
-    w.ClearField("raw_data")
-    w.data_location = TensorProto.EXTERNAL
-    w.external_data.add(key="location", value="weights.bin")
-    save("external_data", [node("Conv", ["in0", "w"])], [w])
+    save("unsupported_op", [node("Relu", ["in0"], ["r"]), helper.make_node("Hardmax", ["r"], ["out0"], name="my_hardmax")])
+
+    def external(location, values=None, **keys):
+        w = numpy_helper.from_array(np.array([2.0, -3.0], np.float32).reshape(2, 1, 1, 1) if values is None else values, "w")
+        w.ClearField("raw_data")
+        w.data_location = TensorProto.EXTERNAL
+        w.external_data.add(key="location", value=location)
+        for k, v in keys.items():
+            w.external_data.add(key=k, value=str(v))
+        return w
+
+    save("external_data", [node("Conv", ["in0", "w"])], [external("weights.bin")])
+    save("external_escape", [node("Conv", ["in0", "w"])], [external("../../weights.bin")])
+    save("external_short", [node("Conv", ["in0", "w"])], [external("external_ok.bin", offset=8)])
+    # a valid file with its weights (2, -3) in external_ok.bin after 4 bytes of something else
+    with open(os.path.join(out, "external_ok.bin"), "wb") as f:
+        f.write(b"\0\0\0\0" + np.array([2.0, -3.0], np.float32).tobytes())
+    g = helper.make_graph([node("Conv", ["in0", "w"])], "external_ok", [x], [y], [external("external_ok.bin", offset=4, length=8)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    with open(os.path.join(out, "external_ok.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
     save("missing_initializer", [helper.make_node("Conv", ["in0", "w_missing"], ["out0"], name="conv1")])
     save("cycle", [helper.make_node("Add", ["in0", "b"], ["a"], name="add_a"), helper.make_node("Relu", ["a"], ["b"], name="relu_b"),
                    helper.make_node("Identity", ["b"], ["out0"], name="out")])
@@ -342,11 +358,11 @@ def bad_cases(out):
     short = numpy_helper.from_array(rnd(4, 3, 3, 3), "w")
     short.raw_data = short.raw_data[:50]
     save("short_raw_data", [node("Conv", ["in0", "w"])], [short])
-    save("opset_too_new", [node("Relu", ["in0"])], opset=18)
-    save("opset_too_old", [node("Relu", ["in0"])], opset=6)
+    save("opset_too_new", [node("Relu", ["in0"])], opset=19)
+    save("opset_too_old", [node("Relu", ["in0"])], opset=5)
     save("runtime_weight", [node("Conv", ["in0", "in1"])],
          inputs=[x, helper.make_tensor_value_info("in1", TensorProto.FLOAT, [2, 1, 1, 1])])
-    save("pad_reflect", [node("Pad", ["in0", "p"], mode="reflect")], [numpy_helper.from_array(np.zeros(8, np.int64), "p")])
+    save("pad_wrap", [node("Pad", ["in0", "p"], mode="wrap")], [numpy_helper.from_array(np.zeros(8, np.int64), "p")])
     with open(os.path.join(out, "bad_not_protobuf.onnx"), "wb") as f:
         f.write(b"\xff\xff\xff\xff this is not an onnx file\n")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """For tests/onnx/test_onnx_import.cpp: a model exported with torch.onnx.export (dynamic batch)
 and its eval-mode output for a fixed input. NAME is a torchvision model (random weights as in
-tests/models/torchvision_parity.py) or "tiny_mixed", a small net of the layers torchvision lacks.
+tests/models/torchvision_parity.py), "tiny_mixed", a small net of the layers torchvision lacks, or
+"tiny_modern", one of the layers of newer classifiers (LayerNorm, GELU, PReLU, InstanceNorm, ...).
 Usage: onnx_parity.py NAME SIZE OPSET DIR  ->  DIR/model.onnx, DIR/io.safetensors ("input", "logits")"""
 import os
 import sys
@@ -40,9 +41,44 @@ class TinyMixed(nn.Module):
         return torch.softmax(self.fc(x.view(x.size(0), -1)), 1)
 
 
+class TinyModern(nn.Module):
+    """The layers of newer classifiers: LayerNorm over channels (ConvNeXt's permute pattern; at
+    opsets below 17 torch exports it as ReduceMean/Sub/Pow/Sqrt/Div), GELU (Erf), PReLU,
+    InstanceNorm, Softplus, bicubic interpolation, pixel shuffle (DepthToSpace), a flip (a negative
+    Slice step) and a mean over H, W (ReduceMean)"""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.norm = nn.LayerNorm(8, eps=1e-6)
+        self.prelu = nn.PReLU(8)
+        self.inorm = nn.InstanceNorm2d(8, affine=True)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.fc = nn.Linear(4, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        x = self.prelu(F.gelu(x))
+        x = F.softplus(self.inorm(x))
+        x = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+        x = F.pixel_shuffle(self.conv2(x), 2)  # (N, 4, 4H, 4W)
+        x = torch.flip(x, [3])
+        return self.fc(x.mean([2, 3]))
+
+
 def main():
     name, size, opset, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    if name == "tiny_mixed":
+    if name == "tiny_modern":
+        torch.manual_seed(0)
+        model = TinyModern().eval()
+        with torch.no_grad():
+            model.prelu.weight.uniform_(0.1, 0.4)
+            model.norm.weight.uniform_(0.5, 1.5)
+            model.inorm.weight.uniform_(0.5, 1.5)
+            model.inorm.bias.uniform_(-0.5, 0.5)
+        x = fixed_input(size, batch=3)
+    elif name == "tiny_mixed":
         torch.manual_seed(0)
         model = TinyMixed().eval()
         with torch.no_grad():

@@ -52,13 +52,16 @@ TEST_P(OnnxParity, LogitsEqualPyTorch) {
 }
 
 // Each model at another opset, so 11 to 17 are all exercised. vgg16 needs 224 (its adaptive
-// pooling exports only when 7 divides the feature map).
+// pooling exports only when 7 divides the feature map). shufflenet, mnasnet and convnext need
+// ReduceMean and (convnext at 17) LayerNormalization; bench/onnx_zoo.py runs every classifier.
 INSTANTIATE_TEST_SUITE_P(Torchvision, OnnxParity,
                          ::testing::Values(ParityCase{"resnet18", 224, 11}, ParityCase{"vgg16", 224, 13},
                                            ParityCase{"googlenet", 224, 17}, ParityCase{"densenet121", 224, 12},
                                            ParityCase{"mobilenet_v2", 224, 14}, ParityCase{"squeezenet1_1", 224, 15},
                                            ParityCase{"alexnet", 224, 16}, ParityCase{"tiny_mixed", 32, 11},
-                                           ParityCase{"tiny_mixed", 32, 17}),
+                                           ParityCase{"tiny_mixed", 32, 17}, ParityCase{"shufflenet_v2_x1_0", 224, 13},
+                                           ParityCase{"mnasnet0_5", 224, 17}, ParityCase{"convnext_tiny", 224, 17},
+                                           ParityCase{"tiny_modern", 16, 13}, ParityCase{"tiny_modern", 16, 17}),
                          [](const auto& info) { return fmt::format("{}_opset{}", info.param.name, info.param.opset); });
 
 // Hooks by layer name, summary, and training steps that move only the trainable parameters.
@@ -95,6 +98,38 @@ TEST(OnnxImport, ImportedModelTrainsAndTakesHooks) {
   EXPECT_EQ(seen.shape(), (Shape{3, 8, 32, 32}));
   EXPECT_GT(max(abs(conv.named_parameters()[0].second - before)).item(), 0.0);
   fs::remove_all(dir);
+}
+
+// The weights of the newer layers are parameters after import and train: LayerNormalization,
+// PRelu and InstanceNormalization; below opset 17 the layer norm arrives as torch's ReduceMean /
+// Sub / Pow / Sqrt / Div / Mul / Add pattern, fused into the same nn::LayerNorm.
+TEST(OnnxImport, NewerLayersTrain) {
+  if (!test::have_python_module("torchvision"))
+    GTEST_SKIP() << "Debian's python3-torch is not installed: ONNX fine-tuning NOT checked";
+  for (int opset : {13, 17}) {
+    const fs::path dir = export_with_torch({"tiny_modern", 16, opset});
+    if (dir.empty()) return;
+    auto model = onnx::load_model((dir / "model.onnx").string());
+    std::vector<std::string> types;
+    for (const auto& [name, m] : model->named_modules()) types.push_back(m->type());
+    auto has = [&](const char* t) { return std::find(types.begin(), types.end(), t) != types.end(); };
+    EXPECT_TRUE(has("PReLU") && has("InstanceNorm2d") && has("Softplus")) << fmt::format("{}", fmt::join(types, " "));
+    EXPECT_TRUE(has("LayerNorm")) << "opset " << opset;
+    EXPECT_EQ(model->submodule("norm_LayerNormalization").type(), "LayerNorm") << "opset " << opset;
+    auto params = model->named_parameters();
+    std::vector<Tensor> before;
+    for (const auto& [name, p] : params) before.push_back(p.clone());
+    auto io = io::load_safetensors((dir / "io.safetensors").string());
+    model->train();
+    optim::SGD opt(model->parameters(), {.lr = 0.1});
+    opt.zero_grad();
+    Tensor loss = cross_entropy((*model)(io.at("input")), from_vector<std::int64_t>({1, 2, 3}, {3}));
+    loss.backward();
+    opt.step();
+    for (std::size_t i = 0; i < params.size(); ++i)
+      EXPECT_GT(max(abs(params[i].second - before[i])).item(), 0.0) << params[i].first << " at opset " << opset;
+    fs::remove_all(dir);
+  }
 }
 
 }  // namespace

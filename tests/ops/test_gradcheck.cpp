@@ -41,14 +41,27 @@ TEST(Gradcheck, Activations) {
   check([](auto& v) { return sigmoid(v[0]); }, {a});
   check([](auto& v) { return tanh(v[0]); }, {a});
   check([](auto& v) { return gelu(v[0]); }, {a});
+  check([](auto& v) { return erf(v[0]); }, {a});
+  check([](auto& v) { return softplus(v[0]); }, {rnd({2, 3, 4}, DType::f64, 6, -30, 30)});
   check([](auto& v) { return hardswish(v[0]); }, {rnd({2, 3, 4}, DType::f64, 5, -4, 4)});
   check([](auto& v) { return softmax(v[0], 1); }, {a});
   check([](auto& v) { return log_softmax(v[0], -1); }, {a});
   // the oneDNN f32 paths
   auto f = rnd({2, 3, 4}, DType::f32);
   check([](auto& v) { return gelu(v[0]); }, {f}, kF32);
+  check([](auto& v) { return erf(v[0]); }, {f}, kF32);  // no oneDNN form: the scalar f32 loop
+  check([](auto& v) { return softplus(v[0]); }, {f}, kF32);
   check([](auto& v) { return sigmoid(v[0]); }, {f}, kF32);
   check([](auto& v) { return log_softmax(v[0], 1); }, {f}, kF32);
+}
+
+TEST(Gradcheck, LayerAndInstanceNorm) {
+  auto x = rnd({2, 3, 4, 5}), w = rnd({4, 5}, DType::f64, 7, 0.5, 2), b = rnd({4, 5}, DType::f64, 8);
+  check([](auto& v) { return layer_norm(v[0], 2, v[1], v[2], 1e-5); }, {x, w, b});
+  check([](auto& v) { return layer_norm(v[0], 1); }, {x});
+  auto wc = rnd({3}, DType::f64, 9, 0.5, 2), bc = rnd({3}, DType::f64, 10);
+  check([](auto& v) { return instance_norm(v[0], v[1], v[2], 1e-5); }, {x, wc, bc});
+  check([](auto& v) { return instance_norm(v[0]); }, {rnd({2, 3, 7})});
 }
 
 TEST(Gradcheck, Reductions) {

@@ -17,6 +17,7 @@
 #include "fovea/ops/ops.h"
 #include "fovea/train/checkpoint.h"
 #include "fovea/train/trainer.h"
+#include "tools/fovea/cli_util.h"
 
 namespace fovea::cli {
 
@@ -136,7 +137,7 @@ Inputs load_inputs(const ModelArgs& m, const InputArgs& in, const char* op) {
     }
     if (in.per_class > 0 || !in.test_index.empty()) fail(op, "--per-class and --test-index need --checkpoint");
     r.model = models::create(m.model, {.num_classes = m.num_classes, .in_channels = xs.front().size(0)});
-    nn::load(*r.model, m.weights);
+    cli::load_weights(*r.model, m.weights);
     for (std::int64_t k = 0; k < m.num_classes; ++k) r.classes.push_back(std::to_string(k));
   }
   if (xs.empty()) fail(op, "no images selected");

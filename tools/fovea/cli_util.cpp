@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "fovea/core/error.h"
+#include "fovea/nn/serialize.h"
 
 namespace fovea::cli {
 
@@ -33,6 +34,11 @@ std::vector<std::string> split_list(const std::string& s) {
   for (std::string item; std::getline(ss, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
+}
+
+void load_weights(nn::Module& m, const std::string& path) {
+  const nn::LoadReport r = nn::load(m, path);
+  if (!r.source.empty()) fmt::print(stderr, "--weights {}: read {}\n", path, r.source);
 }
 
 }  // namespace fovea::cli

@@ -7,6 +7,7 @@
 #include "fovea/onnx/export.h"
 #include "fovea/train/checkpoint.h"
 #include "fovea/train/trainer.h"
+#include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
 
 namespace fovea::cli {
@@ -65,7 +66,7 @@ void add_export(CLI::App& app) {
         fail("export", "--input-shape is required with a zoo model");
       Shape chw = a->input_shape.empty() ? models::load_spec(a->model).input : parse_chw(a->input_shape);
       model = models::create(a->model, {.num_classes = a->num_classes, .in_channels = chw[0]});
-      if (!a->weights.empty()) nn::load(*model, a->weights);
+      if (!a->weights.empty()) cli::load_weights(*model, a->weights);
       input = chw;
       what = a->model;
     } else {

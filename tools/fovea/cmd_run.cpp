@@ -6,6 +6,7 @@
 #include "fovea/models/registry.h"
 #include "fovea/nn/serialize.h"
 #include "fovea/onnx/import.h"
+#include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
 
 namespace fovea::cli {
@@ -33,7 +34,7 @@ void add_run(CLI::App& app) {
     auto model = models::create(a->model, {.num_classes = a->num_classes, .in_channels = x.size(1)});
     if (!onnx::is_onnx_path(a->model)) {
       if (a->weights.empty()) fail("run", "--weights is required for a zoo or spec model");
-      nn::load(*model, a->weights);
+      cli::load_weights(*model, a->weights);
     } else if (!a->weights.empty()) {
       nn::load(*model, a->weights);  // an ONNX graph's own state_dict keys
     }

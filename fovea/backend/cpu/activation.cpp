@@ -1,5 +1,7 @@
 // Activations: oneDNN eltwise primitives for f32, the scalar formulas of activation_math.h (which
-// the CUDA kernels share) for f64.
+// the CUDA kernels share) for f64 and for what oneDNN lacks (erf, softplus).
+#include <optional>
+
 #include "fovea/backend/activation_math.h"
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/backend/cpu/dnnl_util.h"
@@ -8,7 +10,8 @@ namespace fovea::backend::cpu {
 
 namespace {
 
-dnnl::algorithm eltwise_alg(Act a) {
+// oneDNN's algorithm for a; none for erf and softplus, which run the scalar formulas
+std::optional<dnnl::algorithm> eltwise_alg(Act a) {
   switch (a) {
     case Act::relu:
     case Act::leaky_relu: return dnnl::algorithm::eltwise_relu;
@@ -18,8 +21,10 @@ dnnl::algorithm eltwise_alg(Act a) {
     case Act::gelu: return dnnl::algorithm::eltwise_gelu_erf;
     case Act::hardswish: return dnnl::algorithm::eltwise_hardswish;
     case Act::clamp: return dnnl::algorithm::eltwise_clip;
+    case Act::erf:
+    case Act::softplus: return std::nullopt;
   }
-  return dnnl::algorithm::eltwise_relu;
+  return std::nullopt;
 }
 
 struct EltEntry {
@@ -36,10 +41,10 @@ std::shared_ptr<EltEntry> elt_entry(Act a, const ActParams& p, std::int64_t n) {
     e->md = plain_desc(Shape{n}, DType::f32, "activation");
     const float alpha = a == Act::relu ? 0.f : static_cast<float>(p.alpha);
     const float beta = static_cast<float>(p.beta);
-    dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_training, eltwise_alg(a), e->md, alpha, beta);
+    dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_training, *eltwise_alg(a), e->md, alpha, beta);
     e->fwd_pd = dnnl::eltwise_forward::primitive_desc(d, engine());
     e->fwd = dnnl::eltwise_forward(e->fwd_pd);
-    dnnl::eltwise_backward::desc bd(eltwise_alg(a), e->md, e->md, alpha, beta);
+    dnnl::eltwise_backward::desc bd(*eltwise_alg(a), e->md, e->md, alpha, beta);
     e->bwd = dnnl::eltwise_backward(dnnl::eltwise_backward::primitive_desc(bd, engine(), e->fwd_pd));
     return e;
   });
@@ -50,7 +55,7 @@ std::shared_ptr<EltEntry> elt_entry(Act a, const ActParams& p, std::int64_t n) {
 // x, y: contiguous, same shape
 void CpuBackend::activation_forward(Act a, const ActParams& p, const Tensor& x, const Tensor& y) {
   if (x.numel() == 0) return;
-  if (x.dtype() == DType::f32) {
+  if (x.dtype() == DType::f32 && eltwise_alg(a)) {
     auto e = elt_entry(a, p, x.numel());
     e->fwd.execute(stream(), {{DNNL_ARG_SRC, make_memory(e->md, x)}, {DNNL_ARG_DST, make_memory(e->md, y)}});
     stream().wait();
@@ -66,7 +71,7 @@ void CpuBackend::activation_forward(Act a, const ActParams& p, const Tensor& x, 
 
 void CpuBackend::activation_backward(Act a, const ActParams& p, const Tensor& x, const Tensor& gy, const Tensor& gx) {
   if (x.numel() == 0) return;
-  if (x.dtype() == DType::f32) {
+  if (x.dtype() == DType::f32 && eltwise_alg(a)) {
     auto e = elt_entry(a, p, x.numel());
     e->bwd.execute(stream(), {{DNNL_ARG_SRC, make_memory(e->md, x)},
                               {DNNL_ARG_DIFF_DST, make_memory(e->md, gy)},
