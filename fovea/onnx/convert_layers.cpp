@@ -193,13 +193,17 @@ void gemm(Builder& b) {
   });
 }
 
+// A constant 2-D B makes an nn::Linear; a third input (a fused MatMul + Add, fuse.cpp) its bias
 void matmul_node(Builder& b) {
   if (b.is_const(1) && !b.is_const(0) && b.const_input(1, "B").dim() == 2) {
     Tensor B = b.const_input(1, "B");  // (in, out)
-    auto m = make_empty<nn::Linear>({.in = B.size(0), .out = B.size(1), .bias = false});
+    const Tensor bias = b.has_input(2) ? b.const_input(2, "the bias") : Tensor();
+    auto m = make_empty<nn::Linear>({.in = B.size(0), .out = B.size(1), .bias = bias.defined()});
     set_param(b.node(), m->weight, B.t(), "B");
+    if (bias.defined()) set_param(b.node(), m->bias, bias.reshape({B.size(1)}), "the bias");
     return b.layer(m);
   }
+  if (b.has_input(2)) node_fail(b.node(), "a bias input needs a constant 2-D B");
   b.function([](nn::Module*, const std::vector<Tensor>& in) {
     const Device dev = common_device(in);
     return std::vector<Tensor>{matmul(in[0].to(dev), in[1].to(dev))};

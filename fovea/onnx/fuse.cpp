@@ -1,9 +1,11 @@
-// Patterns of several ONNX nodes that are one fovea layer. Below opset 17, torch.onnx.export
-// writes torch.nn.LayerNorm as
-//   m = ReduceMean(x, last k axes); d = Sub(x, m); v = ReduceMean(Pow(d, 2), same axes);
-//   y = Div(d, Sqrt(Add(v, eps))) [; y = Mul(y, weight)] [; y = Add(y, bias)]
-// which becomes one LayerNormalization node (an nn::LayerNorm whose weight and bias train) when
-// the weight is a constant of the normalised shape and no other node reads the intermediates.
+// Patterns of several ONNX nodes that are one fovea layer, so that their weights train:
+// - Below opset 17, torch.onnx.export writes torch.nn.LayerNorm as
+//     m = ReduceMean(x, last k axes); d = Sub(x, m); v = ReduceMean(Pow(d, 2), same axes);
+//     y = Div(d, Sqrt(Add(v, eps))); y = Mul(y, weight) [; y = Add(y, bias)]
+//   which becomes one LayerNormalization node (an nn::LayerNorm) when the weight is a constant of
+//   the normalised shape and no other node reads the intermediates.
+// - torch.nn.Linear on a 3-D or 4-D input is MatMul(x, W) then Add(bias): one MatMul node with
+//   the bias as a third input (an nn::Linear with its bias).
 #include <algorithm>
 
 #include "fovea/onnx/detail.h"
@@ -34,12 +36,14 @@ class Matcher {
     auto it = readers_.find(value);
     return it != readers_.end() && it->second == n && !graph_outputs_.count(value);
   }
-  // a constant's value (initializer or Constant node), undefined when not constant
+  // a constant's value (initializer or Constant node, also through Identity nodes: torch shares
+  // equal initializers that way), undefined when not constant
   Tensor constant(const std::string& value) const {
     if (auto it = inits_.find(value); it != inits_.end()) return to_tensor(*it->second, value);
     if (const auto* c = made_by(value, "Constant"))
       for (const auto& a : c->attribute())
         if (a.name() == "value" && a.has_t()) return to_tensor(a.t(), value);
+    if (const auto* id = made_by(value, "Identity"); id && id->input_size() == 1) return constant(id->input(0));
     return {};
   }
   std::optional<double> scalar(const std::string& value) const {
@@ -153,6 +157,23 @@ void fuse_patterns(const pb::GraphProto& g, std::int64_t opset, std::vector<cons
     for (const auto* n : {mean1, sub, pow, mean2, add, sqrt, div, mul}) removed.insert(n);
     removed.insert(last);
     replaced[last] = &ln;
+  }
+  // MatMul(x, constant 2-D W) read only by Add(., constant bias of W's columns)
+  for (const auto* mm : seq) {
+    if (mm->op_type() != "MatMul" || removed.count(mm) || mm->input_size() != 2) continue;
+    const Tensor w = m.constant(mm->input(1));
+    if (!w.defined() || w.dim() != 2 || m.constant(mm->input(0)).defined()) continue;
+    const auto* add = m.sole_reader(mm->output(0), seq);
+    if (!add || add->op_type() != "Add" || removed.count(add)) continue;
+    const std::string b = Matcher::other_input(*add, mm->output(0));
+    const Tensor bt = m.constant(b);
+    if (!bt.defined() || bt.numel() != w.size(1) || bt.dim() != 1) continue;
+    pb::NodeProto& lin = synthetic.emplace_back(*mm);
+    lin.add_input(b);
+    lin.set_output(0, add->output(0));
+    removed.insert(mm);
+    removed.insert(add);
+    replaced[add] = &lin;
   }
   if (removed.empty()) return;
   std::vector<const pb::NodeProto*> out;

@@ -43,7 +43,8 @@ class TinyMixed(nn.Module):
 
 class TinyModern(nn.Module):
     """The layers of newer classifiers: LayerNorm over channels (ConvNeXt's permute pattern; at
-    opsets below 17 torch exports it as ReduceMean/Sub/Pow/Sqrt/Div), GELU (Erf), PReLU,
+    opsets below 17 torch exports it as ReduceMean/Sub/Pow/Sqrt/Div), a Linear on (N,H,W,C)
+    (MatMul + Add), GELU (Erf), PReLU,
     InstanceNorm, Softplus, bicubic interpolation, pixel shuffle (DepthToSpace), a flip (a negative
     Slice step) and a mean over H, W (ReduceMean)"""
 
@@ -51,6 +52,7 @@ class TinyModern(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3, padding=1)
         self.norm = nn.LayerNorm(8, eps=1e-6)
+        self.pw = nn.Linear(8, 8)  # on (N,H,W,C): MatMul + Add
         self.prelu = nn.PReLU(8)
         self.inorm = nn.InstanceNorm2d(8, affine=True)
         self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
@@ -58,7 +60,7 @@ class TinyModern(nn.Module):
 
     def forward(self, x):
         x = self.conv(x)
-        x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        x = self.pw(self.norm(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
         x = self.prelu(F.gelu(x))
         x = F.softplus(self.inorm(x))
         x = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)

@@ -101,8 +101,8 @@ TEST(OnnxImport, ImportedModelTrainsAndTakesHooks) {
 }
 
 // The weights of the newer layers are parameters after import and train: LayerNormalization,
-// PRelu and InstanceNormalization; below opset 17 the layer norm arrives as torch's ReduceMean /
-// Sub / Pow / Sqrt / Div / Mul / Add pattern, fused into the same nn::LayerNorm.
+// PRelu, InstanceNormalization and a Linear's bias; below opset 17 the layer norm arrives as
+// torch's ReduceMean / Sub / Pow / Sqrt / Div / Mul / Add pattern, fused into the same nn::LayerNorm.
 TEST(OnnxImport, NewerLayersTrain) {
   if (!test::have_python_module("torchvision"))
     GTEST_SKIP() << "Debian's python3-torch is not installed: ONNX fine-tuning NOT checked";
@@ -116,6 +116,9 @@ TEST(OnnxImport, NewerLayersTrain) {
     EXPECT_TRUE(has("PReLU") && has("InstanceNorm2d") && has("Softplus")) << fmt::format("{}", fmt::join(types, " "));
     EXPECT_TRUE(has("LayerNorm")) << "opset " << opset;
     EXPECT_EQ(model->submodule("norm_LayerNormalization").type(), "LayerNorm") << "opset " << opset;
+    // the Linear on (N,H,W,C), MatMul + Add in the file, is one layer with its bias
+    auto& pw = dynamic_cast<nn::Linear&>(model->submodule("pw_MatMul"));
+    EXPECT_TRUE(pw.bias.defined()) << "opset " << opset;
     auto params = model->named_parameters();
     std::vector<Tensor> before;
     for (const auto& [name, p] : params) before.push_back(p.clone());
