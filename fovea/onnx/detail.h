@@ -126,10 +126,11 @@ struct OpConverter {
   std::int64_t since = 7;
 };
 using Converters = std::unordered_map<std::string, OpConverter>;
-// Replaces node patterns that are one fovea layer (torch's LayerNorm below opset 17) in the
-// topologically sorted `seq` by nodes kept in `synthetic` (fuse.cpp)
-void fuse_patterns(const pb::GraphProto& g, std::int64_t opset, std::vector<const pb::NodeProto*>& seq,
-                   std::deque<pb::NodeProto>& synthetic);
+// Replaces node patterns that are one fovea layer (torch's LayerNorm below opset 17, MatMul +
+// Add) in the topologically sorted `seq` by nodes kept in `synthetic`; `graph` holds the
+// initializers already read (fuse.cpp)
+void fuse_patterns(const pb::GraphProto& g, const Graph& graph, std::int64_t opset,
+                   std::vector<const pb::NodeProto*>& seq, std::deque<pb::NodeProto>& synthetic);
 
 void add_layer_converters(Converters& m);   // convert_layers.cpp
 void add_tensor_converters(Converters& m);  // convert_tensor.cpp

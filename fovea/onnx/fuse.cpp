@@ -16,14 +16,13 @@ namespace {
 
 class Matcher {
  public:
-  Matcher(const pb::GraphProto& g, const std::vector<const pb::NodeProto*>& seq,
+  Matcher(const Graph& graph, const std::vector<const pb::NodeProto*>& seq,
           const std::unordered_set<std::string>& graph_outputs)
-      : graph_outputs_(graph_outputs) {
+      : graph_(graph), graph_outputs_(graph_outputs) {
     for (const auto* n : seq) {
       for (const auto& o : n->output()) producer_[o] = n;
       for (const auto& i : n->input()) ++readers_[i];
     }
-    for (const auto& t : g.initializer()) inits_[t.name()] = &t;
   }
 
   // the node producing `value`, if it has op type `op`
@@ -39,7 +38,7 @@ class Matcher {
   // a constant's value (initializer or Constant node, also through Identity nodes: torch shares
   // equal initializers that way), undefined when not constant
   Tensor constant(const std::string& value) const {
-    if (auto it = inits_.find(value); it != inits_.end()) return to_tensor(*it->second, value);
+    if (graph_.has_constant(value)) return graph_.constant(value);  // initializers, already read
     if (const auto* c = made_by(value, "Constant"))
       for (const auto& a : c->attribute())
         if (a.name() == "value" && a.has_t()) return to_tensor(a.t(), value);
@@ -81,19 +80,19 @@ class Matcher {
   }
 
  private:
+  const Graph& graph_;
   const std::unordered_set<std::string>& graph_outputs_;
   std::unordered_map<std::string, const pb::NodeProto*> producer_;
   std::unordered_map<std::string, int> readers_;
-  std::unordered_map<std::string, const pb::TensorProto*> inits_;
 };
 
 }  // namespace
 
-void fuse_patterns(const pb::GraphProto& g, std::int64_t opset, std::vector<const pb::NodeProto*>& seq,
-                   std::deque<pb::NodeProto>& synthetic) {
+void fuse_patterns(const pb::GraphProto& g, const Graph& graph, std::int64_t opset,
+                   std::vector<const pb::NodeProto*>& seq, std::deque<pb::NodeProto>& synthetic) {
   std::unordered_set<std::string> outputs;
   for (const auto& o : g.output()) outputs.insert(o.name());
-  const Matcher m(g, seq, outputs);
+  const Matcher m(graph, seq, outputs);
   std::unordered_set<const pb::NodeProto*> removed;
   std::unordered_map<const pb::NodeProto*, const pb::NodeProto*> replaced;  // last node -> fused node
   for (const auto* mean1 : seq) {

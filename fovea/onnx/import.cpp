@@ -452,7 +452,7 @@ std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& fil
     index_of[&gp.node(i)] = i;
   }
   std::deque<pb::NodeProto> synthetic;  // fused patterns: their semantics are the pattern's, any opset
-  fuse_patterns(gp, opset, seq, synthetic);
+  fuse_patterns(gp, *g, opset, seq, synthetic);
   const auto& conv = converters();
   for (std::size_t k = 0; k < seq.size(); ++k) {
     const pb::NodeProto& node = *seq[k];

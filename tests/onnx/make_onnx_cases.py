@@ -369,6 +369,23 @@ def bad_cases(out):
     m.ir_version = 7
     with open(os.path.join(out, "external_ok.onnx"), "wb") as f:
         f.write(m.SerializeToString())
+    # MatMul + Add (fused into one Linear) with the matrix in the external file: (4, 2) = (2, -3) rows
+    wm = external("external_ok.bin", values=np.array([[2.0, -3.0]] * 4, np.float32), offset=4, length=8)
+    wm.ClearField("dims")
+    wm.dims.extend([4, 2])
+    wm.external_data[1].value = "0"  # the whole of external_matmul.bin: offset 0, 32 bytes
+    wm.external_data[2].value = "32"
+    with open(os.path.join(out, "external_matmul.bin"), "wb") as f:
+        f.write(np.array([[2.0, -3.0]] * 4, np.float32).tobytes())
+    wm.external_data[0].value = "external_matmul.bin"
+    g = helper.make_graph([node("MatMul", ["in0", "w"], ["mm"]), node("Add", ["mm", "b"])], "external_matmul",
+                          [helper.make_tensor_value_info("in0", TensorProto.FLOAT, [1, 1, 4, 4])],
+                          [helper.make_tensor_value_info("out0", TensorProto.FLOAT, [1, 1, 4, 2])],
+                          [wm, numpy_helper.from_array(np.array([0.5, 1.5], np.float32), "b")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    with open(os.path.join(out, "external_matmul.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
     save("missing_initializer", [helper.make_node("Conv", ["in0", "w_missing"], ["out0"], name="conv1")])
     save("cycle", [helper.make_node("Add", ["in0", "b"], ["a"], name="add_a"), helper.make_node("Relu", ["a"], ["b"], name="relu_b"),
                    helper.make_node("Identity", ["b"], ["out0"], name="out")])

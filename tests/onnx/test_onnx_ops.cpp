@@ -124,6 +124,12 @@ TEST(OnnxImport, ExternalDataIsRead) {
   ASSERT_EQ(y.shape(), (Shape{1, 2, 4, 4}));
   EXPECT_EQ(y.select(1, 0).contiguous().to_vector<float>(), std::vector<float>(16, 2.0f));
   EXPECT_EQ(y.select(1, 1).contiguous().to_vector<float>(), std::vector<float>(16, -3.0f));
+  // MatMul + Add fused into one Linear, its matrix external: ones (1,1,4,4) x (4,2) + (0.5, 1.5)
+  auto mm = onnx::load_model((kFixtures / "external_matmul.onnx").string());
+  EXPECT_EQ(mm->submodule("my_MatMul_node").type(), "Linear");
+  Tensor z = (*mm)(ones({1, 1, 4, 4}));
+  EXPECT_EQ(z.contiguous().to_vector<float>(),
+            std::vector<float>({8.5f, -10.5f, 8.5f, -10.5f, 8.5f, -10.5f, 8.5f, -10.5f}));
 }
 
 TEST(OnnxBadInput, MissingInitializer) {
