@@ -7,7 +7,7 @@ PY := /usr/bin/python3
 # Every Debian package DESIGN.md lists (the CUDA toolkit is optional and not installed here).
 PACKAGES := g++ cmake make pkg-config libdnnl-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev \
   nlohmann-json3-dev libcli11-dev libfmt-dev libonnx-dev libprotobuf-dev protobuf-compiler \
-  libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-onnx python3-numpy \
+  libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-pil \
   dataset-fashion-mnist clang-format libopenmpi-dev openmpi-bin libzip-dev
 
 .PHONY: deps build test demo bench sanitize install clean format

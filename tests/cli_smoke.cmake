@@ -49,7 +49,7 @@ if(rc EQUAL 0 OR NOT err MATCHES "--input")
 endif()
 # fovea run: a spec-file model, weights saved by fovea itself, a tensor in and out
 execute_process(COMMAND ${FOVEA} run ${SRC}/examples/specs/article_example.json --weights ${WORK}/none.safetensors
-                --input ${WORK}/none.safetensors --output ${WORK}/out.safetensors RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+                --tensor ${WORK}/none.safetensors --output ${WORK}/out.safetensors RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
 if(rc EQUAL 0 OR NOT err MATCHES "none.safetensors")
   message(FATAL_ERROR "fovea run with a missing file must name it: ${err}")
 endif()
@@ -67,15 +67,23 @@ execute_process(COMMAND ${FOVEA} explain --checkpoint ${run}/best.safetensors --
 if(NOT rc EQUAL 0 OR NOT out MATCHES "Grad-CAM layer: features" OR NOT out MATCHES "classifier.2")
   message(FATAL_ERROR "fovea explain: ${rc} ${out} ${err}")
 endif()
-foreach(f figure.png maps_top1.safetensors maps_top2.safetensors sanity.json fashion-mnist_0_top1_gradcam.png
-        fashion-mnist_0_top2_occlusion.png)
+foreach(f figure.png maps_top1.safetensors maps_top2.safetensors sanity.json)
   if(NOT EXISTS ${WORK}/explain/${f})
     message(FATAL_ERROR "fovea explain did not write ${f}")
   endif()
 endforeach()
+# maps are named after the test image: fashion-mnist_test_<index>_top<r>_<method>.png
+file(GLOB gradcam ${WORK}/explain/fashion-mnist_test_*_top1_gradcam.png)
+file(GLOB occlusion ${WORK}/explain/fashion-mnist_test_*_top2_occlusion.png)
+list(LENGTH gradcam n_gradcam)
+list(LENGTH occlusion n_occlusion)
+if(NOT n_gradcam EQUAL 10 OR NOT n_occlusion EQUAL 10)
+  message(FATAL_ERROR "fovea explain --per-class 1 --top 2 must write 10 maps of each: ${gradcam} ${occlusion}")
+endif()
 execute_process(COMMAND ${FOVEA} features --checkpoint ${run}/best.safetensors --test-index 0 --out ${WORK}/features
                 OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
-if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/features/fashion-mnist_0_features.3.png OR NOT EXISTS ${WORK}/features/features.safetensors)
+file(GLOB tiles ${WORK}/features/fashion-mnist_test_*_features.3.png)
+if(NOT rc EQUAL 0 OR NOT tiles OR NOT EXISTS ${WORK}/features/features.safetensors)
   message(FATAL_ERROR "fovea features: ${rc} ${out} ${err}")
 endif()
 expect_refused("explain;--checkpoint;${run}/best.safetensors;--test-index;0;--methods;lime;--out;${WORK}/bad"

@@ -7,12 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DFOVEA_CUDA=ON -DFOVEA_NATIVE=OFF
-cmake --build build-gpu -j "$(nproc)" --target fovea_tests bench_gpu_train
+cmake --build build-gpu -j "$(nproc)" --target fovea_tests bench_gpu_train fovea_cuda
 stage=build-gpu/stage
 rm -rf "$stage" build-gpu/carry
 mkdir -p "$stage/lib" build-gpu/carry
 cp build-gpu/fovea_tests build-gpu/bench_gpu_train "$stage/"
-strip "$stage/fovea_tests" "$stage/bench_gpu_train"
+# libfovea.so and the CUDA backend it loads from its own folder (libfovea_cuda.so)
+cp build-gpu/libfovea.so build-gpu/libfovea_cuda.so "$stage/lib/"
+strip "$stage/fovea_tests" "$stage/bench_gpu_train" "$stage/lib/libfovea.so" "$stage/lib/libfovea_cuda.so"
 for exe in "$stage/fovea_tests" "$stage/bench_gpu_train"; do
   ldd "$exe" | awk '/=> \// {print $3}' | grep -E 'dnnl|fmt|protobuf|onnx|png|jpeg' | xargs -r cp -Lu -t "$stage/lib"
 done

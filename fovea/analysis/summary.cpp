@@ -101,6 +101,18 @@ std::int64_t leaf_macs(nn::Module& m, const Tensor& in, const Tensor& out) {
   return 0;
 }
 
+// The spatial extent of a layer's window (dilated kernel), {0, 0} for layers without one.
+Pair window_extent(nn::Module& m) {
+  auto dilated = [](Pair k, Pair d) { return Pair{d.h * (k.h - 1) + 1, d.w * (k.w - 1) + 1}; };
+  if (auto* c = dynamic_cast<nn::Conv2d*>(&m)) return dilated(c->options().kernel, c->options().dilation);
+  if (auto* p = dynamic_cast<nn::MaxPool2d*>(&m)) return p->options().kernel;
+  if (auto* p = dynamic_cast<nn::AvgPool2d*>(&m)) return p->options().kernel;
+  if (auto w = m.window()) return dilated(w->kernel, w->dilation);
+  return {0, 0};
+}
+
+constexpr std::size_t kMaxWarnings = 3;
+
 struct Frame {
   std::size_t row;
   Geometry in;
@@ -123,6 +135,7 @@ Summary summarize(nn::Module& m, const Shape& chw) {
   std::vector<Tensor> keep;  // every tensor in `geo` stays alive, so no new tensor reuses its address
   Geometry last;             // the most recent geometry: inputs made by functional ops between modules inherit it
   std::vector<Frame> stack;
+  std::size_t too_small = 0;  // layers whose window exceeds their input
   nn::ScopedHooks handles;
   for (auto& [name, mod] : m.named_modules()) {
     const std::string nm = name;
@@ -147,6 +160,13 @@ Summary summarize(nn::Module& m, const Shape& chw) {
       if (leaf) {
         g = leaf_geometry(self, f.in, in, out, chw);
         r.macs = leaf_macs(self, in, out);
+        const Pair k = window_extent(self);
+        if (in.dim() == 4 && (k.h > in.size(2) || k.w > in.size(3))) {
+          ++too_small;
+          if (s.warnings.size() < kMaxWarnings)
+            s.warnings.push_back(fmt::format("{} ({}, {}x{} window) gets {}x{} maps: most of each window is padding",
+                                             r.name, r.type, k.h, k.w, in.size(2), in.size(3)));
+        }
       } else if (auto it = geo.find(out.impl()); it != geo.end()) {
         g = it->second;  // the output of its last child (Sequential)
       } else if (!f.children.empty()) {
@@ -168,7 +188,18 @@ Summary summarize(nn::Module& m, const Shape& chw) {
   Tensor x = dev.type == DeviceType::meta ? empty({1, chw[0], chw[1], chw[2]}, {.device = kMeta})
                                           : zeros({1, chw[0], chw[1], chw[2]}, {.device = dev});
   geo[x.impl()] = Geometry{};
-  m(x);
+  try {
+    m(x);
+  } catch (const Error& e) {
+    if (stack.empty()) throw;
+    const LayerRow& r = s.rows[stack.back().row];  // the innermost module that had started
+    fail("summary", "{} ({}) does not fit the input {}x{}x{}: {}", r.name.empty() ? "the network" : r.name, r.type,
+         chw[0], chw[1], chw[2], e.what());
+  }
+  if (too_small > kMaxWarnings) s.warnings.push_back(fmt::format("... and {} more layers", too_small - kMaxWarnings));
+  if (too_small > 0)
+    s.warnings.push_back(fmt::format("the input {}x{}x{} is too small for this network: maps shrink below its windows",
+                                     chw[0], chw[1], chw[2]));
   s.params = m.num_parameters();
   s.trainable = m.num_parameters(true);
   for (auto& p : params) s.param_bytes += p.numel() * static_cast<std::int64_t>(dtype_size(p.dtype()));
@@ -259,6 +290,12 @@ nlohmann::json geometry_json(const Geometry& g) {
           {"effective_padding", {g.h.padding(), g.w.padding()}}};
 }
 
+std::string warning_lines(const Summary& s) {
+  std::string out;
+  for (const auto& w : s.warnings) out += "warning: " + w + "\n";
+  return out;
+}
+
 std::string mb(std::int64_t bytes) { return fmt::format("{:.2f} MB", static_cast<double>(bytes) / 1e6); }
 
 }  // namespace
@@ -285,7 +322,8 @@ std::string format_summary(const Summary& s, Format f, int max_depth) {
                              {"frozen_params", s.params - s.trainable},
                              {"macs", s.macs},
                              {"activation_bytes", s.activation_bytes},
-                             {"param_bytes", s.param_bytes}};
+                             {"param_bytes", s.param_bytes},
+                             {"warnings", s.warnings}};
     return j.dump(2) + "\n";
   }
   std::vector<Column> cols{{"Layer", false},    {"Type", false},      {"Output", false}, {"Params", true},
@@ -308,7 +346,7 @@ std::string format_summary(const Summary& s, Format f, int max_depth) {
                    mb(s.activation_bytes), mb(s.param_bytes), mb(input_bytes + s.activation_bytes + s.param_bytes));
   t += "RF, Jump, Start: receptive field size, effective stride and centre of the first unit, in input pixels; "
        "Activations: output values per image\n";
-  return t;
+  return t + warning_lines(s);
 }
 
 std::string format_receptive_fields(const Summary& s, Format f) {
@@ -318,7 +356,10 @@ std::string format_receptive_fields(const Summary& s, Format f) {
       if (r.leaf)
         rows.push_back(
             {{"name", r.name}, {"type", r.type}, {"output", r.output}, {"receptive_field", geometry_json(r.geometry)}});
-    return nlohmann::ordered_json{{"input", s.input}, {"layers", rows}, {"output", geometry_json(s.output_geometry)}}
+    return nlohmann::ordered_json{{"input", s.input},
+                                  {"layers", rows},
+                                  {"output", geometry_json(s.output_geometry)},
+                                  {"warnings", s.warnings}}
                .dump(2) +
            "\n";
   }
@@ -331,7 +372,8 @@ std::string format_receptive_fields(const Summary& s, Format f) {
                       start_text(r.geometry), pad_text(r.geometry)});
   return render(cols, rows, f) +
          "RF: receptive field size; Jump: effective stride; Start: centre of the first unit's field; Eff. padding: "
-         "how far that field reaches left of the input (Araujo et al. 2019); all in input pixels\n";
+         "how far that field reaches left of the input (Araujo et al. 2019); all in input pixels\n" +
+         warning_lines(s);
 }
 
 }  // namespace fovea::analysis

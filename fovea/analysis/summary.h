@@ -41,11 +41,16 @@ struct Summary {
   std::vector<LayerRow> rows;  // pre-order: a module before its children
   std::int64_t params = 0, trainable = 0, macs = 0, activation_bytes = 0, param_bytes = 0;
   Geometry output_geometry;
+  // layers whose window is larger than the map they get (the input is too small for the
+  // network: most of what they see is padding), "layer2.0.conv1 (Conv2d, 3x3 window) gets 1x1 maps"
+  std::vector<std::string> warnings;
 };
 
 // Runs `m` on a meta tensor (1,C,H,W) in eval mode. m may live on any device; on meta nothing
 // is computed at all. For a module with several paths (a residual or a concatenation), the
-// geometry is the largest receptive field over the paths.
+// geometry is the largest receptive field over the paths. A layer that cannot take what reaches
+// it is an error naming the layer: "[summary] classifier.0 (Linear) does not fit the input
+// 1x8x8: [linear] ...".
 Summary summarize(nn::Module& m, const Shape& input_chw);
 
 enum class Format { table, json, markdown };

@@ -1,15 +1,16 @@
 // Device -> backend table. The meta backend allocates nothing and computes nothing: ops on
 // meta tensors only infer shapes (summaries of large networks answer instantly).
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <memory>
+#include <string>
 
 #include "fovea/backend/backend.h"
 #include "fovea/backend/cpu/cpu_backend.h"
 #include "fovea/core/threads.h"
-#ifdef FOVEA_HAS_CUDA
-#include "fovea/backend/cuda/cuda_backend.h"
-#endif
 
 namespace fovea::backend {
 
@@ -58,15 +59,55 @@ class MetaBackend final : public Backend {
                  const AdamStepParams&) override {}
 };
 
+// The cuda slot is empty unless register_backend fills it (the emulator's tests do); the real
+// backend is loaded on demand by cuda_plugin().
 std::array<Backend*, 3>& table() {
   init_threads_from_env();
   static MetaBackend meta;
-#ifdef FOVEA_HAS_CUDA
-  static std::array<Backend*, 3> t{cpu::cpu_backend(), cuda::cuda_backend(), &meta};
-#else
   static std::array<Backend*, 3> t{cpu::cpu_backend(), nullptr, &meta};
-#endif
   return t;
+}
+
+struct CudaPlugin {
+  Backend* backend = nullptr;
+  std::string why_not;  // when backend is null: what is missing
+};
+
+// libfovea_cuda.so (CMakeLists.txt), loaded once, the first time a cuda device is asked for:
+// first beside this library, then by the loader's search path.
+const CudaPlugin& cuda_plugin() {
+  static const CudaPlugin plugin = [] {
+    CudaPlugin p;
+#ifdef FOVEA_HAS_CUDA
+    constexpr const char* kName = "libfovea_cuda.so";
+    void* handle = nullptr;
+    Dl_info self{};
+    if (dladdr(reinterpret_cast<void*>(&table), &self) && self.dli_fname) {
+      const auto beside = std::filesystem::path(self.dli_fname).parent_path() / kName;
+      handle = dlopen(beside.c_str(), RTLD_NOW | RTLD_LOCAL);
+    }
+    if (!handle) handle = dlopen(kName, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* e = dlerror();
+      p.why_not = fmt::format("the CUDA backend {} cannot be loaded ({})", kName, e ? e : "not found");
+      return p;
+    }
+    using Entry = Backend* (*)();
+    auto entry = reinterpret_cast<Entry>(dlsym(handle, "fovea_cuda_backend"));
+    p.backend = entry ? entry() : nullptr;
+    if (!entry) p.why_not = fmt::format("{} has no entry point fovea_cuda_backend", kName);
+    else if (!p.backend) p.why_not = "the CUDA runtime finds no GPU on this machine";
+#else
+    p.why_not = "fovea was built without CUDA (FOVEA_CUDA)";
+#endif
+    return p;
+  }();
+  return plugin;
+}
+
+Backend* cuda_backend() {
+  Backend* b = table()[static_cast<std::size_t>(DeviceType::cuda)];
+  return b ? b : cuda_plugin().backend;
 }
 
 CudaMath& math() {
@@ -91,19 +132,13 @@ void Backend::replay_graph(const std::shared_ptr<void>&, Device d) {
 
 void register_backend(DeviceType type, Backend* b) { table()[static_cast<size_t>(type)] = b; }
 
-bool cuda_available() { return table()[static_cast<size_t>(DeviceType::cuda)] != nullptr; }
+bool cuda_available() { return cuda_backend() != nullptr; }
 CudaMath cuda_math() { return math(); }
 void set_cuda_math(CudaMath m) { math() = m; }
 
 Backend& backend_for(Device d) {
-  Backend* b = table()[static_cast<size_t>(d.type)];
-  if (!b) {
-#ifdef FOVEA_HAS_CUDA
-    fail("device", "{} is not available: the CUDA runtime finds no GPU on this machine", d.str());
-#else
-    fail("device", "{} is not available in this build (fovea was built without CUDA: FOVEA_CUDA)", d.str());
-#endif
-  }
+  Backend* b = d.type == DeviceType::cuda ? cuda_backend() : table()[static_cast<size_t>(d.type)];
+  if (!b) fail("device", "{} is not available: {}", d.str(), cuda_plugin().why_not);
   return *b;
 }
 

@@ -75,6 +75,26 @@ Shape contiguous_strides(const Shape& s) {
 
 std::string shape_str(const Shape& s) { return fmt::format("({})", fmt::join(s, ",")); }
 
+Shape parse_chw(const std::string& s, const char* op) {
+  Shape v;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const std::size_t x = std::min(s.find('x', start), s.size());
+    const std::string part = s.substr(start, x - start);
+    try {
+      std::size_t used = 0;
+      const long long n = std::stoll(part, &used);
+      if (used != part.size() || n < 1) throw std::invalid_argument(part);
+      v.push_back(n);
+    } catch (const std::exception&) {
+      fail(op, "bad input size '{}' (expected CxHxW, e.g. 3x224x224)", s);
+    }
+    start = x + 1;
+  }
+  if (v.size() != 3) fail(op, "bad input size '{}' (expected CxHxW, e.g. 3x224x224)", s);
+  return v;
+}
+
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   size_t n = std::max(a.size(), b.size());
   Shape r(n);

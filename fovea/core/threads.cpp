@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "fovea/core/error.h"
@@ -26,6 +28,13 @@ void set_num_threads(int n) {
   init_threads_from_env();
   if (n < 1) fail("threads", "the number of threads must be >= 1, got {}", n);
   omp_set_num_threads(n);
+}
+
+void use_short_spin_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("GOMP_SPINCOUNT", kShortSpinCount, 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: run on with the runtime's default
+  unsetenv("GOMP_SPINCOUNT");
 }
 
 int num_threads() {

@@ -21,6 +21,10 @@ class Dataset {
   virtual std::int64_t size() const = 0;
   // Thread-safe: the DataLoader's workers call it concurrently.
   virtual Example get(std::int64_t index) const = 0;
+  // The label of one image without reading the image (class counts, stratified subsets).
+  virtual std::int64_t label(std::int64_t index) const { return get(index).label; }
+  // Where one image came from, for people: an image folder's file path, "fashion-mnist test #17".
+  virtual std::string source(std::int64_t index) const;
   virtual const std::vector<std::string>& classes() const = 0;
   // (C,H,W) of every image, or {} when sizes vary (image folders before resizing)
   virtual Shape image_shape() const = 0;
@@ -65,6 +69,11 @@ struct OpenOptions {
 // package's files), "fashion-mnist:DIR" and "mnist:DIR" (IDX files in DIR), "folder:DIR" (an
 // image folder, split by random_split). Anything else: "[data] unknown data ...".
 Splits open(const std::string& uri, const OpenOptions& o = {});
+// The folder a data string reads ("fashion-mnist": the Debian package's; "" when it names none).
+std::string data_dir(const std::string& uri);
+// The data string with its folder made absolute ("folder:shapes" -> "folder:/home/me/shapes"), so
+// that a checkpoint finds its data from any working directory.
+std::string absolute_uri(const std::string& uri);
 
 // Splits by a seeded permutation: the first (1 - val_fraction) go to the first dataset.
 std::pair<DatasetPtr, DatasetPtr> random_split(const DatasetPtr& ds, double val_fraction, std::uint64_t seed);
@@ -74,5 +83,12 @@ DatasetPtr subset(const DatasetPtr& ds, std::vector<std::int64_t> indices);
 // and at most per_class of each (0: all), the first ones in index order. Errors name a class
 // index out of range or given twice.
 DatasetPtr select_classes(const DatasetPtr& ds, const std::vector<std::int64_t>& classes, std::int64_t per_class = 0);
+// Images per class (indexed by label), read with label(): no image is decoded.
+std::vector<std::int64_t> class_counts(const Dataset& ds);
+// `n` images drawn so that every class keeps its share (docs/data.md, "Subsets"): each class
+// first gets one image while n allows, the rest is shared in proportion to the class sizes
+// (largest remainders first), and each class's images are a seeded random draw from it. The
+// indices keep the dataset's order. n <= 0 or n >= size(): the dataset itself.
+DatasetPtr stratified_subset(const DatasetPtr& ds, std::int64_t n, std::uint64_t seed);
 
 }  // namespace fovea::data

@@ -17,6 +17,8 @@ std::uint64_t Dataset::fingerprint() const {
   return h.value();
 }
 
+std::string Dataset::source(std::int64_t index) const { return fmt::format("{} #{}", name(), index); }
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -31,8 +33,13 @@ struct IdxSpec {
 
 class IdxDataset final : public Dataset {
  public:
-  IdxDataset(std::string name, Tensor images, std::vector<std::int64_t> labels, std::vector<std::string> classes)
-      : name_(std::move(name)), images_(std::move(images)), labels_(std::move(labels)), classes_(std::move(classes)) {}
+  IdxDataset(std::string name, std::string split, Tensor images, std::vector<std::int64_t> labels,
+             std::vector<std::string> classes)
+      : name_(std::move(name)),
+        split_(std::move(split)),
+        images_(std::move(images)),
+        labels_(std::move(labels)),
+        classes_(std::move(classes)) {}
 
   std::int64_t size() const override { return static_cast<std::int64_t>(labels_.size()); }
 
@@ -43,6 +50,11 @@ class IdxDataset final : public Dataset {
     std::memcpy(img.raw_data(), images_.data<std::uint8_t>() + index * kSide * kSide, kSide * kSide);
     return {img, labels_[static_cast<std::size_t>(index)]};
   }
+  std::int64_t label(std::int64_t index) const override {
+    if (index < 0 || index >= size()) fail(name_, "index {} out of range for {} images", index, size());
+    return labels_[static_cast<std::size_t>(index)];
+  }
+  std::string source(std::int64_t index) const override { return fmt::format("{} {} #{}", name_, split_, index); }
 
   const std::vector<std::string>& classes() const override { return classes_; }
   Shape image_shape() const override { return {1, kSide, kSide}; }
@@ -57,8 +69,8 @@ class IdxDataset final : public Dataset {
   }
 
  private:
-  std::string name_;
-  Tensor images_;  // (N,28,28) u8, contiguous
+  std::string name_, split_;  // split_: train | test
+  Tensor images_;             // (N,28,28) u8, contiguous
   std::vector<std::int64_t> labels_;
   std::vector<std::string> classes_;
 };
@@ -99,7 +111,7 @@ DatasetPtr load(const IdxSpec& spec, const std::string& dir, bool train) {
            spec.name, num_classes, num_classes - 1);
     values[i] = l[i];
   }
-  return std::make_shared<IdxDataset>(spec.name, images, std::move(values), spec.classes);
+  return std::make_shared<IdxDataset>(spec.name, train ? "train" : "test", images, std::move(values), spec.classes);
 }
 
 bool is_default_dir(std::string dir) {

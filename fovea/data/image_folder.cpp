@@ -42,6 +42,14 @@ class ImageFolder final : public Dataset {
     const ImageFile& f = files_[static_cast<std::size_t>(index)];
     return {io::read_image(f.path, channels_), f.label};
   }
+  std::int64_t label(std::int64_t index) const override {
+    if (index < 0 || index >= size()) fail(kOp, "index {} out of range for {} images", index, size());
+    return files_[static_cast<std::size_t>(index)].label;
+  }
+  std::string source(std::int64_t index) const override {
+    if (index < 0 || index >= size()) fail(kOp, "index {} out of range for {} images", index, size());
+    return files_[static_cast<std::size_t>(index)].path;
+  }
 
   const std::vector<std::string>& classes() const override { return classes_; }
   Shape image_shape() const override { return shape_; }
@@ -75,10 +83,9 @@ class Subset final : public Dataset {
       : parent_(std::move(parent)), indices_(std::move(indices)) {}
 
   std::int64_t size() const override { return static_cast<std::int64_t>(indices_.size()); }
-  Example get(std::int64_t index) const override {
-    if (index < 0 || index >= size()) fail("subset", "index {} out of range for {} images", index, size());
-    return parent_->get(indices_[static_cast<std::size_t>(index)]);
-  }
+  Example get(std::int64_t index) const override { return parent_->get(at(index)); }
+  std::int64_t label(std::int64_t index) const override { return parent_->label(at(index)); }
+  std::string source(std::int64_t index) const override { return parent_->source(at(index)); }
   const std::vector<std::string>& classes() const override { return parent_->classes(); }
   Shape image_shape() const override { return parent_->image_shape(); }
   std::string name() const override { return parent_->name(); }
@@ -90,6 +97,11 @@ class Subset final : public Dataset {
   }
 
  private:
+  std::int64_t at(std::int64_t index) const {
+    if (index < 0 || index >= size()) fail("subset", "index {} out of range for {} images", index, size());
+    return indices_[static_cast<std::size_t>(index)];
+  }
+
   DatasetPtr parent_;
   std::vector<std::int64_t> indices_;
 };

@@ -223,6 +223,18 @@ Tensor normalize_signed(const Tensor& m) {
   return x / (2 * a) + 0.5;
 }
 
+namespace {
+
+// (H,W) -> u8 (1,H,W), scaled from its minimum (black) to its maximum (white)
+Tensor grey_tile(const Tensor& map) {
+  const auto v = normalize01(map).contiguous().to_vector<float>();
+  std::vector<std::uint8_t> tile(v.size());
+  std::transform(v.begin(), v.end(), tile.begin(), to_u8);
+  return from_vector<std::uint8_t>(tile, {1, map.size(0), map.size(1)});
+}
+
+}  // namespace
+
 Tensor tile_grid(const Tensor& maps, int cols, int pad) {
   if (maps.dim() != 3) fail("tile_grid", "expected maps (C,H,W), got {}", shape_str(maps.shape()));
   if (pad < 0) fail("tile_grid", "pad must be >= 0, got {}", pad);
@@ -232,13 +244,29 @@ Tensor tile_grid(const Tensor& maps, int cols, int pad) {
   cols = std::min(cols, c);
   const int rows = (c + cols - 1) / cols;
   Canvas canvas(cols * (w + pad) - pad, rows * (h + pad) - pad, {255, 255, 255});
-  for (int i = 0; i < c; ++i) {
-    const auto v = normalize01(maps.select(0, i)).contiguous().to_vector<float>();
-    std::vector<std::uint8_t> tile(v.size());
-    std::transform(v.begin(), v.end(), tile.begin(), to_u8);
-    canvas.blit((i % cols) * (w + pad), (i / cols) * (h + pad), from_vector<std::uint8_t>(tile, {1, h, w}));
-  }
+  for (int i = 0; i < c; ++i) canvas.blit((i % cols) * (w + pad), (i / cols) * (h + pad), grey_tile(maps.select(0, i)));
   return canvas.tensor().slice(0, 0, 1).contiguous();  // grey: the three planes are equal
+}
+
+Tensor labelled_tile_grid(const Tensor& maps, const std::string& title, int scale) {
+  if (maps.dim() != 3) fail("tile_grid", "expected maps (C,H,W), got {}", shape_str(maps.shape()));
+  if (scale < 1) fail("tile_grid", "scale must be >= 1, got {}", scale);
+  const int c = static_cast<int>(maps.size(0));
+  if (c == 0) fail("tile_grid", "no channels to draw");
+  const int h = static_cast<int>(maps.size(1)) * scale, w = static_cast<int>(maps.size(2)) * scale;
+  const int label = kGlyphRows + 3, gap = 4;  // a channel number above each tile
+  const int cols = std::min(c, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(c)))));
+  const int rows = (c + cols - 1) / cols;
+  const int cell_w = std::max(w, text_px(std::to_string(c - 1), 1)) + gap, cell_h = h + label + gap;
+  const int top = 2 * kGlyphRows + 2;  // the title line
+  Canvas canvas(std::max(cols * cell_w - gap, text_px(title, 1)), top + rows * cell_h - gap);
+  canvas.text(0, 2, title, 1, {0, 0, 0});
+  for (int i = 0; i < c; ++i) {
+    const int x = (i % cols) * cell_w, y = top + (i / cols) * cell_h;
+    canvas.text(x, y, std::to_string(i), 1, {80, 80, 80});
+    canvas.blit(x, y + label, grey_tile(maps.select(0, i)), scale);
+  }
+  return canvas.tensor().slice(0, 0, 1).contiguous();
 }
 
 }  // namespace fovea::explain

@@ -61,6 +61,9 @@ Tensor overlay(const Tensor& image, const Tensor& m, Colormap c, double alpha);
 // (C,H,W) -> u8 (1,H',W'): the channels as a grid of tiles `pad` pixels apart, each scaled
 // on its own from its minimum (black) to its maximum (white); cols 0 chooses a near-square grid.
 Tensor tile_grid(const Tensor& maps, int cols = 0, int pad = 1);
+// The same tiles, each `scale` times larger under its channel number (0..C-1), with `title`
+// (the layer and its shape) above the grid -> u8 (1,H',W')
+Tensor labelled_tile_grid(const Tensor& maps, const std::string& title, int scale);
 // u8 (C,H,W) enlarged by a whole factor, each pixel a factor x factor square
 Tensor enlarge(const Tensor& img, int factor);
 // Maps any real tensor to [0, 1]: (v - min) / (max - min), all zeros when max == min.

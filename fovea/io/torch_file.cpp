@@ -577,7 +577,16 @@ StateDictFile read_state_dict(const std::string& path) {
     f.tensors = std::move(t.tensors);
     f.found_at = std::move(t.found_at);
   } else {
-    f.tensors = load_safetensors(path).tensors;
+    auto st = load_safetensors(path);
+    if (st.metadata.count("config")) {  // a fovea train checkpoint: its "model." tensors
+      const std::string model = "model.";
+      for (auto& [k, t] : st.tensors)
+        if (k.starts_with(model)) f.tensors.emplace_back(k.substr(model.size()), std::move(t));
+      f.found_at = "model";
+      f.fovea_checkpoint = true;
+      return f;
+    }
+    f.tensors = std::move(st.tensors);
   }
   const std::string prefix = "module.";
   const bool all = !f.tensors.empty() && std::all_of(f.tensors.begin(), f.tensors.end(), [&](const auto& kv) {
@@ -592,6 +601,7 @@ StateDictFile read_state_dict(const std::string& path) {
 
 std::string StateDictFile::note() const {
   std::string s;
+  if (fovea_checkpoint) return "the model's weights of the fovea checkpoint";
   if (!found_at.empty()) s = fmt::format("the state dict under '{}' of the checkpoint", found_at);
   if (!dropped.empty()) s += fmt::format("{}prefix '{}' dropped from every key", s.empty() ? "" : ", ", dropped);
   return s;

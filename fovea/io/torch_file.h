@@ -36,11 +36,13 @@ bool is_zip_file(const std::string& path);
 std::vector<std::pair<std::string, Tensor>> load_named_tensors(const std::string& path);
 
 // A state dict as users bring it: load_named_tensors, with the key prefix that wrapping adds
-// ("module." of torch.nn.DataParallel and DistributedDataParallel) dropped when every key has it.
+// ("module." of torch.nn.DataParallel and DistributedDataParallel) dropped when every key has it;
+// of a fovea train checkpoint (safetensors with a "config"), the model's tensors.
 struct StateDictFile {
   std::vector<std::pair<std::string, Tensor>> tensors;
   std::string found_at;  // torch checkpoints: the key that held the state dict ("state_dict"), or ""
   std::string dropped;   // the prefix dropped from every key, or ""
+  bool fovea_checkpoint = false;
   // "" when the file was a plain state dict; else what was done: "the state dict under 'state_dict'
   // of the checkpoint, prefix 'module.' dropped"
   std::string note() const;

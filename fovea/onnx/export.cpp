@@ -187,6 +187,11 @@ std::string export_model(nn::Module& m, const Shape& input, const ExportOptions&
   pb::ModelProto model;
   model.set_ir_version(8);
   model.set_producer_name("fovea");
+  for (const auto& [key, value] : o.metadata) {
+    auto* prop = model.add_metadata_props();
+    prop->set_key(key);
+    prop->set_value(value);
+  }
   auto* op_import = model.add_opset_import();
   op_import->set_domain("");
   op_import->set_version(o.opset);

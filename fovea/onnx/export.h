@@ -5,6 +5,8 @@
 //   fovea::onnx::save_model(*net, {3, 224, 224}, "resnet18.onnx");   // opset 17
 // Limits (ops without an ONNX form here, reshapes across the batch): docs/onnx.md.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fovea/nn/module.h"
 
@@ -12,6 +14,9 @@ namespace fovea::onnx {
 
 struct ExportOptions {
   std::int64_t opset = 17;  // 11 to 17
+  // key, value pairs written as the model's metadata_props (`fovea export` writes the
+  // normalisation and the class names: docs/onnx.md, "Metadata"); read back by onnx::inspect
+  std::vector<std::pair<std::string, std::string>> metadata{};
 };
 
 // input: (C,H,W) or (N,C,H,W) (N is ignored: the exported batch is dynamic). The file passes

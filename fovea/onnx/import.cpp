@@ -529,11 +529,19 @@ ModelInfo inspect(const std::string& path) {
     return detail::pb::TensorProto::DataType_Name(
         static_cast<detail::pb::TensorProto::DataType>(v.type().tensor_type().elem_type()));
   };
+  auto shape_of = [](const detail::pb::ValueInfoProto& v) {
+    Shape s;
+    if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return s;
+    for (const auto& d : v.type().tensor_type().shape().dim()) s.push_back(d.has_dim_value() ? d.dim_value() : -1);
+    return s;
+  };
   for (const auto& in : model.graph().input())
     if (!inits.count(in.name())) {
       info.inputs.push_back(in.name());
       info.input_types.push_back(type_name(in));
+      info.input_shapes.push_back(shape_of(in));
     }
+  for (const auto& p : model.metadata_props()) info.metadata.emplace_back(p.key(), p.value());
   for (const auto& out : model.graph().output()) {
     info.outputs.push_back(out.name());
     info.output_types.push_back(type_name(out));

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "fovea/onnx/graph.h"
@@ -38,8 +39,11 @@ struct ModelInfo {
   std::vector<std::string> outputs;  // graph outputs, in order
   // their declared element types as ONNX names ("FLOAT", "INT64", "BFLOAT16"), "" when undeclared
   std::vector<std::string> input_types, output_types;
-  std::vector<std::string> op_types;     // sorted; other domains as "domain:Op"
-  std::vector<std::string> unsupported;  // the op types above fovea does not import
+  // their declared shapes, -1 for a named or missing dimension ("N"); empty when undeclared
+  std::vector<Shape> input_shapes;
+  std::vector<std::pair<std::string, std::string>> metadata;  // the model's metadata_props, in order
+  std::vector<std::string> op_types;                          // sorted; other domains as "domain:Op"
+  std::vector<std::string> unsupported;                       // the op types above fovea does not import
 };
 ModelInfo inspect(const std::string& path);
 // A serialized TensorProto (the .pb files of ONNX test data) as a CPU tensor; the same element

@@ -16,6 +16,7 @@ std::string RunConfig::to_json() const {
          {"in_channels", in_channels},
          {"input", input},
          {"data", data},
+         {"data_given", data_given},
          {"classes", classes},
          {"mean", mean},
          {"std", std},
@@ -97,6 +98,7 @@ RunConfig RunConfig::from_json(const std::string& text) {
   get("select_classes", c.select_classes);
   get("per_class", c.per_class);
   get("init_from", c.init_from);
+  get("data_given", c.data_given);
   get("head", c.head);
   get("head_from_pretrained", c.head_from_pretrained);
   get("freeze", c.freeze);
@@ -124,8 +126,9 @@ void RunConfig::validate() const {
   if (workers < 0) fail("train", "workers must be >= 0, got {}", workers);
   if (val_fraction <= 0 || val_fraction >= 1)
     fail("train", "validation fraction must be in (0, 1), got {}", val_fraction);
-  if (limit_train < 0 || limit_test < 0) fail("train", "limits must be >= 0");
-  if (per_class < 0) fail("train", "images per class must be >= 0, got {}", per_class);
+  if (limit_train < 0) fail("train", "--limit-train must be >= 0 (0: every image), got {}", limit_train);
+  if (limit_test < 0) fail("train", "--limit-test must be >= 0 (0: every image), got {}", limit_test);
+  if (per_class < 0) fail("train", "--per-class must be >= 0 (0: every image), got {}", per_class);
   const Device d = Device::parse(device);  // "[device] unknown device 'x'"
   if (precision != "f32" && precision != "bf16")
     fail("train", "unknown precision '{}' (expected f32 or bf16)", precision);

@@ -16,12 +16,13 @@ struct RunConfig {
   std::int64_t num_classes = 0;        // 0: from the data
   std::int64_t in_channels = 0;        // 0: from the data
   Shape input{};                       // (C,H,W) the model takes
-  std::string data = "fashion-mnist";  // fashion-mnist | mnist:DIR | folder:DIR
+  std::string data = "fashion-mnist";  // fashion-mnist | mnist:DIR | folder:DIR (DIR made absolute by train)
+  std::string data_given{};            // data as the user gave it (a relative DIR stays relative)
   std::vector<std::string> classes{};
   std::vector<double> mean{}, std{};             // normalisation; empty: none
   std::string normalize = "auto";                // auto (from the training data) | none | M,S
   double val_fraction = 0.2;                     // folder data: the held-out share
-  std::int64_t limit_train = 0, limit_test = 0;  // 0: all (smoke tests)
+  std::int64_t limit_train = 0, limit_test = 0;  // 0: all; else a seeded stratified subset (smoke tests)
   std::vector<std::int64_t> select_classes{};    // only these classes of the data, relabelled 0..K-1
   std::int64_t per_class = 0;                    // at most this many training images per class (0: all)
   // transfer learning (docs/transfer.md)

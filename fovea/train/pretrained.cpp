@@ -88,9 +88,14 @@ PretrainedReport load_pretrained(nn::Module& model, const std::string& path, con
     for (auto& [name, t] : own) known |= name == k;
     if (!known) r.unused.push_back(k);
   }
-  if (r.loaded.empty())
-    fail(kOp, "{}: no tensor matches the model by name and shape (the file has '{}', the model '{}')", path,
+  if (r.loaded.empty()) {
+    if (!r.mismatched.empty())  // the names match: the networks differ in size (input channels, width, classes)
+      fail(kOp, "{}: no tensor fits the model: the names match but every shape differs (file vs model: {}{})", path,
+           r.mismatched.front(),
+           r.mismatched.size() > 1 ? fmt::format(", and {} more", r.mismatched.size() - 1) : std::string());
+    fail(kOp, "{}: no tensor matches the model by name (the file has '{}', the model '{}')", path,
          src.empty() ? "-" : src.front().first, own.empty() ? "-" : own.front().first);
+  }
   return r;
 }
 

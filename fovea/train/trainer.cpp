@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include "fovea/analysis/summary.h"
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/core/hash.h"
 #include "fovea/core/threads.h"
@@ -19,8 +20,10 @@
 #include "fovea/io/safetensors.h"
 #include "fovea/models/registry.h"
 #include "fovea/models/spec.h"
+#include "fovea/onnx/import.h"
 #include "fovea/ops/ops.h"
 #include "fovea/optim/optim.h"
+#include "fovea/train/deploy.h"
 #include "fovea/train/pretrained.h"
 #include "fovea/train/progress.h"
 #include "fovea/train/step_graph.h"
@@ -53,13 +56,6 @@ class SignalScope {
   void (*prev_int_)(int) = nullptr;
   void (*prev_term_)(int) = nullptr;
 };
-
-data::DatasetPtr limited(const data::DatasetPtr& ds, std::int64_t limit) {
-  if (limit <= 0 || limit >= ds->size()) return ds;
-  std::vector<std::int64_t> idx(static_cast<size_t>(limit));
-  for (std::int64_t i = 0; i < limit; ++i) idx[i] = i;
-  return data::subset(ds, idx);
-}
 
 std::vector<double> parse_numbers(const std::string& s, const char* what) {
   std::vector<double> v;
@@ -137,6 +133,24 @@ class NullSink {
   std::FILE* f_;
 };
 
+// A run directory this run created is removed again when training stops with an error before
+// anything was written into it (a corrupt image in the first epoch, a NaN loss in the first
+// steps): no empty run directory is left behind.
+class RemoveIfEmpty {
+ public:
+  RemoveIfEmpty() = default;
+  RemoveIfEmpty(const RemoveIfEmpty&) = delete;
+  RemoveIfEmpty& operator=(const RemoveIfEmpty&) = delete;
+  void watch(const std::string& dir) { dir_ = dir; }
+  ~RemoveIfEmpty() {
+    std::error_code ec;
+    if (!dir_.empty() && fs::is_directory(dir_, ec) && fs::is_empty(dir_, ec)) fs::remove(dir_, ec);
+  }
+
+ private:
+  std::string dir_;
+};
+
 // An error every rank reaches together (dist::AgreedError): rank 0 alone reports it.
 template <typename... Args>
 [[noreturn]] void fail_together(fmt::format_string<Args...> f, Args&&... args) {
@@ -198,12 +212,19 @@ DataSplits open_data(RunConfig& c) {
     s.train = data::select_classes(s.train, keep, c.per_class);
     s.test = data::select_classes(s.test, keep);
   }
-  s.train = limited(s.train, c.limit_train);
-  s.test = limited(s.test, c.limit_test);
+  s.train = data::stratified_subset(s.train, c.limit_train, c.seed);
+  s.test = data::stratified_subset(s.test, c.limit_test, c.seed);
   if (c.classes.empty()) c.classes = s.train->classes();
-  if (c.classes != s.train->classes())
-    fail("data", "{} has classes that differ from the checkpoint's ({} vs {} classes)", d, s.train->classes().size(),
-         c.classes.size());
+  if (c.classes != s.train->classes()) {
+    const auto list = [](const std::vector<std::string>& names) {
+      constexpr std::size_t kShown = 10;
+      std::string out;
+      for (std::size_t i = 0; i < std::min(names.size(), kShown); ++i) out += (i ? ", " : "") + names[i];
+      return names.size() > kShown ? fmt::format("{}, ... ({} classes)", out, names.size()) : out;
+    };
+    fail("data", "{} has other class names than the checkpoint: the data's are {}; the checkpoint's are {}", d,
+         list(s.train->classes()), list(c.classes));
+  }
   if (c.num_classes == 0) c.num_classes = static_cast<std::int64_t>(c.classes.size());
   Shape shape = s.train->image_shape();
   if (c.input.empty()) {
@@ -214,12 +235,37 @@ DataSplits open_data(RunConfig& c) {
   return s;
 }
 
-data::Transform eval_transform(const RunConfig& c) {
-  std::vector<data::Transform> ts{data::to_tensor()};
-  if (c.input.size() == 3) ts.push_back(data::resize(c.input[1], c.input[2]));
-  if (!c.mean.empty()) ts.push_back(data::normalize(c.mean, c.std));
-  return data::compose(ts);
+void check_checkpoint_data(const RunConfig& c, const char* op) {
+  const std::string dir = data::data_dir(c.data);
+  std::error_code ec;
+  if (dir.empty() || fs::exists(dir, ec)) return;
+  fail(op, "the data path in the checkpoint is {}{}, which is not here; pass --data (e.g. --data {})", c.data,
+       c.data_given.empty() || c.data_given == c.data ? "" : fmt::format(" (given as {})", c.data_given),
+       c.data_given.empty() ? c.data : c.data_given);
 }
+
+std::vector<std::pair<std::string, std::int64_t>> named_class_counts(const data::Dataset& split) {
+  const auto n = data::class_counts(split);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (std::size_t i = 0; i < n.size(); ++i) out.emplace_back(split.classes()[i], n[i]);
+  return out;
+}
+
+std::string empty_classes_warning(const data::Dataset& split, const std::string& what, const std::string& cause) {
+  std::vector<std::string> empty;
+  for (const auto& [name, n] : named_class_counts(split))
+    if (n == 0) empty.push_back(name);
+  if (empty.empty()) return "";
+  constexpr std::size_t kShown = 8;
+  std::string names;
+  for (std::size_t i = 0; i < std::min(empty.size(), kShown); ++i) names += (i ? ", " : "") + empty[i];
+  if (empty.size() > kShown) names += fmt::format(" and {} more", empty.size() - kShown);
+  return fmt::format("warning: {} of {} classes have no {} images{}: {}; {}", empty.size(), split.classes().size(),
+                     what, cause.empty() ? "" : " (" + cause + ")", names,
+                     what == "test" ? "the test figures leave them out" : "the model never sees them in training");
+}
+
+data::Transform eval_transform(const RunConfig& c) { return transform_of(preprocess_of(c)); }
 
 data::Transform train_transform(const RunConfig& c) {
   std::vector<data::Transform> ts{data::to_tensor()};
@@ -250,6 +296,27 @@ nn::ModulePtr build_model(const RunConfig& c) {
   if (spec.output != Shape{c.num_classes})
     fail("train", "{} ends with output {} but the data has {} classes", c.model, shape_str(spec.output), c.num_classes);
   return spec.net;
+}
+
+std::vector<std::string> check_input_fits(const RunConfig& c) {
+  if (onnx::is_onnx_path(c.model)) return {};  // the file fixes its own input
+  const bool zoo = c.model_spec.empty() && !models::is_spec_path(c.model);
+  DefaultDeviceGuard meta(kMeta);
+  auto probe = build_model(c);  // a spec file's input was checked by build_model
+  try {
+    return analysis::summarize(*probe, c.input).warnings;
+  } catch (const Error& e) {
+    if (!zoo) throw;
+    Shape usual;
+    for (const auto& m : models::list())
+      if (m.name == c.model) usual = m.input;
+    if (usual.size() != 3) throw;
+    fail("train",
+         "{} cannot take the data's {}x{}x{} images: {}\n{} usually takes {}x{}x{} images (fovea models); pass --input "
+         "{}x{}x{} to resize them to that",
+         c.model, c.input[0], c.input[1], c.input[2], e.what(), c.model, c.input[0], usual[1], usual[2], c.input[0],
+         usual[1], usual[2]);
+  }
 }
 
 Device device_of(const nn::Module& model) {
@@ -318,12 +385,26 @@ TrainResult train(const TrainOptions& opts) {
           c.batch_size, world, world, (c.batch_size / world + 1) * world);
     if (c.cuda_graph) fail_together("--cuda-graph runs one process; it does not work across {} ranks yet", world);
   }
+  if (!ck && c.data_given.empty()) {  // the folder as an absolute path: eval and predict work from anywhere
+    c.data_given = c.data;
+    c.data = data::absolute_uri(c.data);
+  }
   if (models::is_spec_path(c.model) && c.model_spec.empty()) {
     std::ifstream in(c.model);
     if (!in) fail("train", "cannot read the network spec {}", c.model);
     c.model_spec.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   DataSplits ds = open_data(c);
+  if (lead) {
+    const auto why = [](std::int64_t limit, const char* option) {
+      return limit > 0 ? fmt::format("{} {}", option, limit) : std::string();
+    };
+    for (const auto& w : {empty_classes_warning(
+                              *ds.train, "training",
+                              c.per_class > 0 ? why(c.per_class, "--per-class") : why(c.limit_train, "--limit-train")),
+                          empty_classes_warning(*ds.test, "test", why(c.limit_test, "--limit-test"))})
+      if (!w.empty()) fmt::print(log, "{}\n", w);
+  }
   if (c.mean.empty() && c.normalize != "none") {
     if (c.normalize == "auto") {
       std::tie(c.mean, c.std) = data::channel_stats(*ds.train);
@@ -336,6 +417,8 @@ TrainResult train(const TrainOptions& opts) {
       c.std.assign(v.begin() + c.in_channels, v.end());
     }
   }
+  for (const auto& w : check_input_fits(c))
+    if (lead) fmt::print(log, "warning: {}\n", w);
   if (world > 1) {
     check_ranks_agree(c, ds);
     fmt::print(log, "distributed: {} ranks ({} on this node, {} thread{} each), global batch {} ({} per rank){}\n",
@@ -371,7 +454,11 @@ TrainResult train(const TrainOptions& opts) {
   if (batches == 0) fail("train", "the training data ({} images) makes no batch of {}", ds.train->size(), c.batch_size);
   auto sched = make_schedule(c, *opt, batches);
   RunState st;
-  nlohmann::json records = nlohmann::json::array();
+  RemoveIfEmpty created_dir;
+  nlohmann::json records = nlohmann::json::array(), train_counts = nlohmann::json::object(),
+                 test_counts = nlohmann::json::object();
+  for (const auto& [name, n] : named_class_counts(*ds.train)) train_counts[name] = n;
+  for (const auto& [name, n] : named_class_counts(*ds.test)) test_counts[name] = n;
   if (ck) {
     model->load_state_dict(ck->model);
     opt->load_state_dict(ck->optimizer);
@@ -395,6 +482,8 @@ TrainResult train(const TrainOptions& opts) {
           if (r.value("epoch", 0) <= st.epoch) records.push_back(r);
     }
   } else {
+    std::error_code ec;
+    if (lead && !fs::exists(opts.out_dir, ec)) created_dir.watch(opts.out_dir);
     if (lead) fs::create_directories(opts.out_dir);
     // the same initial weights everywhere (DataParallel also broadcasts rank 0's), then a
     // stream of dropout masks of each rank's own
@@ -533,24 +622,29 @@ TrainResult train(const TrainOptions& opts) {
         {"train_accuracy", epoch_seen ? static_cast<double>(epoch_correct) / static_cast<double>(epoch_seen) : 0.0},
         {"test_loss", m.loss()},
         {"test_accuracy", m.top1()},
-        {"test_top5", m.top5()},
         {"train_images_per_sec", std::accumulate(rank_rates.begin(), rank_rates.end(), 0.0)},
         {"lr", opt->param_groups()[0].lr},
         {"seconds", secs}};
+    if (has_top5(c.num_classes)) record["test_top5"] = m.top5();
     if (world > 1) {
       record["world_size"] = world;
       record["rank_images_per_sec"] = rank_rates;
     }
     records.push_back(record);
-    nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())}, {"world_size", world}, {"epochs", records}};
+    nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())},
+                       {"world_size", world},
+                       {"train_class_counts", train_counts},
+                       {"test_class_counts", test_counts},
+                       {"epochs", records}};
     if (lead) write_text_atomic(metrics_path, doc.dump(2) + "\n");
     std::string graph_note;  // the run's totals so far
     if (graphed)
       graph_note = graphed->note().empty() ? fmt::format("  (CUDA graph: {} replays, {} recordings)",
                                                          graphed->replays(), graphed->recordings())
                                            : fmt::format("  (CUDA graph off, steps run eagerly: {})", graphed->note());
-    progress.end_epoch(fmt::format("test loss {:.4f}  top-1 {}  top-5 {}{}{}", m.loss(), pct(m.top1()), pct(m.top5()),
-                                   best ? "  (best)" : "", graph_note));
+    progress.end_epoch(fmt::format("test loss {:.4f}  top-1 {}{}{}{}", m.loss(), pct(m.top1()),
+                                   has_top5(c.num_classes) ? "  top-5 " + pct(m.top5()) : "", best ? "  (best)" : "",
+                                   graph_note));
     res.epochs_done = epoch + 1;
     res.last_top1 = m.top1();
     last_metrics = std::move(m);

@@ -37,11 +37,25 @@ TrainResult train(const TrainOptions& o);
 using DataSplits = data::Splits;
 // Opens config.data; fills num_classes, in_channels, input and classes when they are unset.
 DataSplits open_data(RunConfig& config);
+// The data of a checkpoint's configuration, checked before it is opened: a folder that is not
+// here is an error that names the path stored and says to pass --data (`op` names the command).
+void check_checkpoint_data(const RunConfig& config, const char* op);
+// Images per class of a split, keyed by class name (metrics.json's train_class_counts).
+std::vector<std::pair<std::string, std::int64_t>> named_class_counts(const data::Dataset& split);
+// "warning: ..." naming the classes `split` holds no image of (what = "training" or "test",
+// cause: the option that shaped it, or ""); "" when every class has images.
+std::string empty_classes_warning(const data::Dataset& split, const std::string& what, const std::string& cause);
+// Top-5 accuracy means something only with more than 5 classes (else it is always 100%).
+inline bool has_top5(std::int64_t num_classes) { return num_classes > 5; }
 // to_tensor, resize to config.input when the image differs, normalize (config.mean/std)
 data::Transform eval_transform(const RunConfig& config);
 // eval_transform with config.augment inserted before normalisation
 data::Transform train_transform(const RunConfig& config);
 nn::ModulePtr build_model(const RunConfig& config);
+// A zoo model that cannot take config.input is an error naming the layer that no longer fits,
+// the size the model usually takes and the --input to pass; nothing is allocated (meta device).
+// Returns the summary's warnings (layers whose window exceeds their maps).
+std::vector<std::string> check_input_fits(const RunConfig& config);
 // The transfer-learning steps of a configuration: pretrained weights and a new head (fresh runs
 // only), then freeze / unfreeze (docs/transfer.md). Reports to log when not null.
 void prepare_transfer(nn::Module& model, const RunConfig& config, bool fresh, std::FILE* log);

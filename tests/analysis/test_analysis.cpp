@@ -216,3 +216,27 @@ TEST(ReceptiveField, PublishedValuesOfTheZoo) {
   EXPECT_EQ(rf_of("resnet50", "layer4.2.relu"), 427);     // torchvision's: stride on the 3x3
   EXPECT_EQ(rf_of("resnet50_v1", "layer4.2.relu"), 483);  // the paper's: stride on the 1x1
 }
+
+TEST(Summary, NamesTheLayerThatNoLongerFits) {
+  DefaultDeviceGuard meta(kMeta);
+  auto net = models::create("lenet5", {.num_classes = 10, .in_channels = 1});
+  try {
+    analysis::summarize(*net, {1, 8, 8});
+    FAIL() << "lenet5 cannot take 8x8 images";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[summary] features.3 (Conv2d) does not fit the input 1x8x8"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Summary, WarnsWhenMapsShrinkBelowTheWindows) {
+  DefaultDeviceGuard meta(kMeta);
+  auto net = models::create("resnet18", {.num_classes = 10, .in_channels = 3});
+  const auto tiny = analysis::summarize(*net, {3, 5, 5});
+  ASSERT_GE(tiny.warnings.size(), 2u);
+  EXPECT_EQ(tiny.warnings.front(), "conv1 (Conv2d, 7x7 window) gets 5x5 maps: most of each window is padding");
+  EXPECT_NE(tiny.warnings.back().find("too small"), std::string::npos);
+  EXPECT_NE(analysis::format_summary(tiny, analysis::Format::table).find("warning: conv1"), std::string::npos);
+  EXPECT_TRUE(analysis::summarize(*net, {3, 224, 224}).warnings.empty());  // its own size: no warning
+}

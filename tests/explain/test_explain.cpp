@@ -6,6 +6,7 @@
 #include <map>
 
 #include "fovea/autograd/grad_mode.h"
+#include "fovea/explain/draw.h"
 #include "fovea/explain/explain.h"
 #include "fovea/explain/render.h"
 #include "fovea/models/registry.h"
@@ -369,6 +370,24 @@ TEST(ExplainFigure, HasAColumnPerMethodAndTitles) {
     EXPECT_EQ(r.shape(), (Shape{3, 6, 6})) << explain::method_name(method);
     EXPECT_EQ(r.dtype(), DType::u8);
   }
+}
+
+TEST(Draw, LabelledTilesHaveATitleAndChannelNumbers) {
+  Generator g(3);
+  const Tensor maps = randn({6, 4, 5}, {}, g);  // 6 channels of 4x5
+  const Tensor plain = explain::tile_grid(maps);
+  const Tensor labelled = explain::labelled_tile_grid(maps, "features.0: 6 channels of 4x5", 4);
+  ASSERT_EQ(labelled.dim(), 3);
+  EXPECT_EQ(labelled.size(0), 1);
+  EXPECT_GT(labelled.size(1), plain.size(1) * 4);  // tiles 4x larger, plus a label row each and the title
+  EXPECT_GT(labelled.size(2), plain.size(2) * 4);
+  // the title is drawn in dark pixels in the top rows
+  const auto px = labelled.contiguous().to_vector<std::uint8_t>();
+  const auto w = labelled.size(2);
+  int dark = 0;
+  for (std::int64_t i = 0; i < 12 * w; ++i) dark += px[static_cast<std::size_t>(i)] < 128;
+  EXPECT_GT(dark, 20);
+  EXPECT_NE(test::error_of([&] { explain::labelled_tile_grid(maps, "x", 0); }).find("scale"), std::string::npos);
 }
 
 }  // namespace

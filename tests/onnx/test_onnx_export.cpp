@@ -9,6 +9,7 @@
 #include "fovea/onnx/export.h"
 #include "fovea/onnx/import.h"
 #include "fovea/ops/ops.h"
+#include "fovea/train/deploy.h"
 #include "tests/test_util.h"
 
 using namespace fovea;
@@ -100,6 +101,28 @@ TEST(OnnxExport, RejectsBadOpset) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("[onnx export] opset 9 is not supported"), std::string::npos) << e.what();
   }
+}
+
+TEST(OnnxExport, MetadataRoundTrips) {
+  auto net = models::create("lenet5", {.num_classes = 3, .in_channels = 1});
+  const auto path = (test::unique_temp_dir("onnx_meta") / "m.onnx").string();
+  const train::Preprocess p{.input = {1, 28, 28}, .mean = {0.25}, .std = {0.5}, .classes = {"a", "b c", "d/e"}};
+  onnx::save_model(*net, {1, 28, 28}, path, {.metadata = train::onnx_metadata(p)});
+  const auto info = onnx::inspect(path);
+  ASSERT_EQ(info.input_shapes.size(), 1u);
+  EXPECT_EQ(info.input_shapes[0], (Shape{-1, 1, 28, 28}));  // the batch is "N"
+  const auto back = train::preprocess_of(info, path);
+  EXPECT_EQ(back.input, p.input);
+  EXPECT_EQ(back.mean, p.mean);
+  EXPECT_EQ(back.std, p.std);
+  EXPECT_EQ(back.classes, p.classes);
+  // without metadata the declared input shape is used, and nothing else is invented
+  const auto bare = (test::unique_temp_dir("onnx_meta") / "bare.onnx").string();
+  onnx::save_model(*net, {1, 28, 28}, bare);
+  const auto none = train::preprocess_of(onnx::inspect(bare), bare);
+  EXPECT_EQ(none.input, (Shape{1, 28, 28}));
+  EXPECT_TRUE(none.mean.empty());
+  EXPECT_TRUE(none.classes.empty());
 }
 
 }  // namespace

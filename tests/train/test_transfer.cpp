@@ -240,4 +240,25 @@ TEST(RunConfigJson, TransferFieldsRoundTripAndOldFilesLoad) {
   EXPECT_TRUE(train::RunConfig::from_json(j.dump()).freeze.empty());
 }
 
+TEST(Transfer, CheckpointsLoadWhereverWeightsDo) {
+  auto net = models::create("lenet5", {.num_classes = 10, .in_channels = 1});
+  const auto path = (test::unique_temp_dir("ck_weights") / "ck.safetensors").string();
+  train::save_checkpoint(path, *net, nullptr, nullptr, train::RunConfig{}, train::RunState{});
+  auto again = models::create("lenet5", {.num_classes = 10, .in_channels = 1});
+  const auto report = nn::load(*again, path);  // a bare state dict was required before
+  EXPECT_EQ(report.source, "the model's weights of the fovea checkpoint");
+  const auto a = net->state_dict(), b = again->state_dict();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) test::expect_close(b[i].second, a[i].second, 0, a[i].first);
+}
+
+TEST(Transfer, ShapesThatDifferAreSaidToDiffer) {
+  auto wide = nn::make<nn::Linear>({.in = 4, .out = 3});
+  const auto path = (test::unique_temp_dir("shapes_differ") / "w.safetensors").string();
+  nn::save(*wide, path);
+  auto narrow = nn::make<nn::Linear>({.in = 5, .out = 2});
+  const std::string e = error_of([&] { train::load_pretrained(*narrow, path, ""); });
+  EXPECT_NE(e.find("the names match but every shape differs"), std::string::npos) << e;
+}
+
 }  // namespace

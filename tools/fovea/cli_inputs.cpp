@@ -30,6 +30,26 @@ std::string safe_name(std::string s) {
   return s;
 }
 
+// An image file in a folder named after a class (as in the image folders fovea trains on) has
+// that class as its truth; -1 otherwise.
+std::int64_t class_of_folder(const std::string& file, const std::vector<std::string>& classes) {
+  const std::string folder = std::filesystem::absolute(file).parent_path().filename().string();
+  for (std::size_t i = 0; i < classes.size(); ++i)
+    if (classes[i] == folder) return static_cast<std::int64_t>(i);
+  return -1;
+}
+
+// A test image's name in output files: an image folder's file stem ("circle_003"), else the
+// dataset's description ("fashion-mnist test #17" -> "fashion-mnist_test_17").
+std::string source_name(const std::string& source) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(source, ec)) return std::filesystem::path(source).stem().string();
+  std::string s;
+  for (char ch : source)
+    if (ch != '#') s += ch == ' ' ? '_' : ch;
+  return s;
+}
+
 std::vector<std::int64_t> parse_indices(const std::string& list, std::int64_t n, const char* op) {
   std::vector<std::int64_t> out;
   std::stringstream ss(list);
@@ -64,7 +84,7 @@ void add_input_args(CLI::App* cmd, InputArgs& a) {
   cmd->add_option("--data", a.data, "test images of this data set (default: the checkpoint's), with --per-class");
   cmd->add_option("--per-class", a.per_class, "the first N test images of every class");
   cmd->add_option("--test-index", a.test_index, "comma-separated indices into the test data");
-  cmd->add_option("--input", a.input, "a safetensors file holding a tensor named 'input' (N,C,H,W)");
+  cmd->add_option("--tensor", a.tensor, "a safetensors file holding a tensor named 'input' (N,C,H,W)");
 }
 
 Inputs load_inputs(const ModelArgs& m, const InputArgs& in, const char* op) {
@@ -72,8 +92,8 @@ Inputs load_inputs(const ModelArgs& m, const InputArgs& in, const char* op) {
   const bool from_checkpoint = !m.checkpoint.empty();
   if (from_checkpoint == !m.model.empty()) fail(op, "give either --checkpoint or --model with --weights");
   if (!from_checkpoint && m.weights.empty()) fail(op, "--model needs --weights");
-  const int sources = !in.images.empty() + !in.input.empty() + (in.per_class > 0 || !in.test_index.empty());
-  if (sources != 1) fail(op, "give exactly one input: image files, --per-class N / --test-index, or --input");
+  const int sources = !in.images.empty() + !in.tensor.empty() + (in.per_class > 0 || !in.test_index.empty());
+  if (sources != 1) fail(op, "give exactly one input: image files, --per-class N / --test-index, or --tensor");
   if (in.per_class < 0) fail(op, "--per-class must be >= 1, got {}", in.per_class);
 
   std::vector<Tensor> xs;
@@ -103,28 +123,29 @@ Inputs load_inputs(const ModelArgs& m, const InputArgs& in, const char* op) {
     for (auto& f : in.images) {
       const Tensor img = io::read_image(f, static_cast<int>(c.in_channels));
       const Tensor x = transform(img, g);
-      add(std::filesystem::path(f).stem().string(), x, show(x, img), -1);
+      add(std::filesystem::path(f).stem().string(), x, show(x, img), class_of_folder(f, c.classes));
     }
     if (in.per_class > 0 || !in.test_index.empty()) {
-      if (!in.data.empty()) c.data = in.data;
+      if (in.data.empty()) train::check_checkpoint_data(c, op);
+      else c.data = in.data;
       auto test = train::open_data(c).test;
       std::vector<std::int64_t> picked;
       if (!in.test_index.empty()) picked = parse_indices(in.test_index, test->size(), op);
       std::map<std::int64_t, std::int64_t> count;
       for (std::int64_t i = 0; in.per_class > 0 && i < test->size(); ++i) {
-        const auto label = test->get(i).label;
+        const auto label = test->label(i);
         if (count[label]++ < in.per_class) picked.push_back(i);
       }
       for (auto i : picked) {
         const auto ex = test->get(i);
         const Tensor x = transform(ex.image, g);
-        add(fmt::format("{}_{}", c.data, i), x, show(x, ex.image), ex.label);
+        add(source_name(test->source(i)), x, show(x, ex.image), ex.label);
       }
     }
   } else {
-    if (!in.input.empty()) {
-      const auto t = io::load_safetensors(in.input);
-      if (!t.contains("input")) fail(op, "{} holds no tensor named 'input'", in.input);
+    if (!in.tensor.empty()) {
+      const auto t = io::load_safetensors(in.tensor);
+      if (!t.contains("input")) fail(op, "{} holds no tensor named 'input'", in.tensor);
       Tensor x = t.at("input");
       if (x.dim() != 4) fail(op, "the input must be (N,C,H,W), got {}", shape_str(x.shape()));
       x = x.to(DType::f32);

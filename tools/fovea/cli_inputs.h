@@ -20,7 +20,7 @@ void add_model_args(CLI::App* cmd, ModelArgs& a);
 
 struct InputArgs {
   std::vector<std::string> images;
-  std::string data, test_index, input;
+  std::string data, test_index, tensor;
   std::int64_t per_class = 0;
 };
 void add_input_args(CLI::App* cmd, InputArgs& a);
@@ -30,8 +30,9 @@ struct Inputs {
   std::vector<std::string> classes;  // class names ("0".. when unknown)
   Tensor x;                          // (N,C,H,W) as the model takes it (normalised)
   std::vector<Tensor> shown;         // u8 (C,H,W) per image, the size of x's images
-  std::vector<std::string> names;    // file-name-safe, unique
-  std::vector<std::int64_t> truth;   // the true class, -1 when unknown
+  std::vector<std::string> names;    // file-name-safe, unique: the image file's stem, "fashion-mnist_test_17"
+  std::vector<std::int64_t> truth;   // the true class (a test image's, or an image file's folder named
+                                     // after a class), -1 when unknown
 };
 // Errors name the command `op` and the missing or bad argument.
 Inputs load_inputs(const ModelArgs& m, const InputArgs& in, const char* op);

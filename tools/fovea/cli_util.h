@@ -11,10 +11,11 @@ class Module;
 
 namespace fovea::cli {
 
-// "3x32x32" -> (3,32,32); `op` names the command in errors.
-Shape parse_chw(const std::string& s, const char* op);
 // "a,b,,c" -> {"a", "b", "c"}
 std::vector<std::string> split_list(const std::string& s);
+// An output folder that exists and holds files is refused unless `force` ("--force" named in
+// the error); checked before any work so that a refusal costs nothing.
+void check_out_dir(const std::string& dir, bool force, const char* op);
 // nn::load (strict), saying on stderr where in the file the weights were when it was not a plain
 // state dict ("--weights: read the state dict under 'state_dict' of the checkpoint, ...")
 void load_weights(nn::Module& m, const std::string& path);

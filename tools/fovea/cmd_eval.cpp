@@ -20,15 +20,20 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--data", a->data, "data to evaluate on (default: the checkpoint's)");
   cmd->add_option("--format", a->format, "text | json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size)->capture_default_str();
-  cmd->add_option("--limit", a->limit, "only the first N test images");
+  cmd->add_option("--limit", a->limit, "a seeded stratified subset of N test images (docs/data.md)");
   cmd->add_option("--workers", a->workers)->capture_default_str();
   cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->callback([a] {
     auto ck = train::load_checkpoint(a->checkpoint);
     train::RunConfig c = ck.config;
-    if (!a->data.empty()) c.data = a->data;
+    if (a->limit < 0) fail("eval", "--limit must be >= 0 (0: every image), got {}", a->limit);
+    if (a->data.empty()) train::check_checkpoint_data(c, "eval");
+    else c.data = a->data;
     c.limit_test = a->limit;
     auto ds = train::open_data(c);
+    const std::string warning =
+        train::empty_classes_warning(*ds.test, "test", a->limit > 0 ? fmt::format("--limit {}", a->limit) : "");
+    if (!warning.empty()) fmt::print(stderr, "{}\n", warning);
     auto model = train::build_model(c);
     model->load_state_dict(ck.model);
     model->to(Device::parse(a->device));
@@ -41,18 +46,22 @@ void add_eval(CLI::App& app) {
       auto acc = m.per_class_accuracy();
       for (size_t i = 0; i < c.classes.size(); ++i)
         per[c.classes[i]] = std::isnan(acc[i]) ? nlohmann::json() : nlohmann::json(acc[i]);
+      nlohmann::ordered_json counts;
+      for (const auto& [name, n] : train::named_class_counts(*ds.test)) counts[name] = n;
       nlohmann::ordered_json j{{"checkpoint", a->checkpoint},
                                {"data", c.data},
                                {"samples", m.count()},
                                {"loss", m.loss()},
-                               {"top1", m.top1()},
-                               {"top5", m.top5()},
-                               {"per_class_accuracy", per}};
+                               {"top1", m.top1()}};
+      if (train::has_top5(c.num_classes)) j["top5"] = m.top5();
+      j["per_class_accuracy"] = per;
+      j["test_class_counts"] = counts;
       fmt::print("{}\n", j.dump(2));
       return;
     }
-    fmt::print("{} on {} ({} images): loss {:.4f}  top-1 {:.2f}%  top-5 {:.2f}%\n\n{}", a->checkpoint, c.data,
-               m.count(), m.loss(), 100 * m.top1(), 100 * m.top5(), train::per_class_table(m, c.classes));
+    fmt::print("{} on {} ({} images): loss {:.4f}  top-1 {:.2f}%{}\n\n{}", a->checkpoint, c.data, m.count(), m.loss(),
+               100 * m.top1(), train::has_top5(c.num_classes) ? fmt::format("  top-5 {:.2f}%", 100 * m.top5()) : "",
+               train::per_class_table(m, c.classes));
   });
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fovea/autograd/grad_mode.h"
+#include "fovea/explain/draw.h"
 #include "fovea/explain/render.h"
 #include "fovea/io/image.h"
 #include "fovea/ops/ops.h"
@@ -22,6 +23,7 @@ namespace fovea::cli {
 namespace {
 
 constexpr const char* kOp = "explain";
+constexpr std::int64_t kMapSide = 224;  // single maps are enlarged until their short side reaches it
 
 // --class: an index or a class name
 std::int64_t parse_class(const std::string& s, const std::vector<std::string>& classes) {
@@ -51,6 +53,8 @@ void add_explain(CLI::App& app) {
     int samples = 25;
     double sigma = 0.15;
     std::int64_t window = 0, stride = 0;
+    int scale = 0;
+    bool force = false;
   };
   auto a = std::make_shared<Args>();
   add_model_args(cmd, a->model);
@@ -73,8 +77,13 @@ void add_explain(CLI::App& app) {
   cmd->add_option("--sanity-check", a->sanity,
                   "comma-separated layers, top first: re-initialise them one after another and print the rank "
                   "correlation of each map with the trained model's (Adebayo et al. 2018)");
+  cmd->add_option("--scale", a->scale,
+                  "enlarge each map's PNG by this whole factor (default: until its short side is at least 224 px)");
   cmd->add_option("--out", a->out, "output directory")->required();
+  cmd->add_flag("--force", a->force, "write into --out even when it already holds files");
   cmd->callback([a] {
+    check_out_dir(a->out, a->force, kOp);
+    if (a->scale < 0) fail(kOp, "--scale must be >= 1 (or 0: automatic), got {}", a->scale);
     explain::ExplainOptions o;
     o.methods = explain::parse_methods(a->methods);
     o.layer = a->layer;
@@ -133,6 +142,9 @@ void add_explain(CLI::App& app) {
       steps = explain::cascading_randomization(*in.model, in.x, targets.front(), split_list(a->sanity), o);
 
     std::filesystem::create_directories(a->out);
+    const std::int64_t short_side = std::min(in.shown.front().size(1), in.shown.front().size(2));
+    const int scale =
+        a->scale > 0 ? a->scale : static_cast<int>(std::max<std::int64_t>(1, (kMapSide + short_side - 1) / short_side));
     const auto pv = prob.to_vector<float>();
     std::vector<explain::FigureRow> rows;
     const std::string layer = es.front().layer.empty() ? "-" : es.front().layer;
@@ -143,7 +155,7 @@ void add_explain(CLI::App& app) {
         const std::string stem = es.size() > 1 ? fmt::format("{}_top{}", in.names[i], r + 1) : in.names[i];
         for (auto m : o.methods)
           io::write_png((std::filesystem::path(a->out) / (stem + "_" + explain::method_name(m) + ".png")).string(),
-                        explain::render_map(es[r], m, i, in.shown[i], ro));
+                        explain::enlarge(explain::render_map(es[r], m, i, in.shown[i], ro), scale));
         const std::string truth = in.truth[i] >= 0 ? in.classes[in.truth[i]] : "?";
         const std::string label = fmt::format("{}: {} ({:.1f}%){}", in.names[i], in.classes[c], 100 * pv[i * k + c],
                                               in.truth[i] >= 0 ? ", true " + truth : "");

@@ -38,6 +38,7 @@ void add_features(CLI::App& app) {
     InputArgs in;
     std::string layers, out;
     int tile = 32;
+    bool force = false;
   };
   auto a = std::make_shared<Args>();
   add_model_args(cmd, a->model);
@@ -45,7 +46,9 @@ void add_features(CLI::App& app) {
   cmd->add_option("--layers", a->layers, "comma-separated module paths (default: up to 8 convolutions over the depth)");
   cmd->add_option("--tile", a->tile, "smallest tile side in pixels (small maps are enlarged)")->capture_default_str();
   cmd->add_option("--out", a->out, "output directory")->required();
+  cmd->add_flag("--force", a->force, "write into --out even when it already holds files");
   cmd->callback([a] {
+    check_out_dir(a->out, a->force, kOp);
     if (a->tile < 1) fail(kOp, "--tile must be >= 1, got {}", a->tile);
     Inputs in = load_inputs(a->model, a->in, kOp);
     std::vector<std::string> layers = split_list(a->layers);
@@ -64,7 +67,9 @@ void add_features(CLI::App& app) {
       const int factor = std::max<int>(1, static_cast<int>((a->tile + f.size(2) - 1) / f.size(2)));
       for (std::int64_t i = 0; i < f.size(0); ++i) {
         const auto path = std::filesystem::path(a->out) / fmt::format("{}_{}.png", in.names[i], layer);
-        io::write_png(path.string(), explain::enlarge(explain::tile_grid(f.select(0, i)), factor));
+        const std::string title =
+            fmt::format("{}: {} channels of {}x{} ({})", layer, f.size(1), f.size(2), f.size(3), in.names[i]);
+        io::write_png(path.string(), explain::labelled_tile_grid(f.select(0, i), title, factor));
         if (i == 0) fmt::print("{:<24} {:<20} {}\n", layer, shape_str(f.shape()), path.string());
       }
     }

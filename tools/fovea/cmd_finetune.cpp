@@ -21,12 +21,23 @@ namespace {
 
 constexpr const char* kOp = "finetune";
 
-// Which layers train in this stage: the model as the stage builds it, frozen as it says.
+// Which layers train in this stage: the model as the stage builds it, frozen as it says; the
+// table stops at depth 1, so the layers that train are listed by their full names below it.
 void print_frozen(const train::RunConfig& c, std::FILE* out) {
   auto model = train::build_model(c);
   for (const auto& g : c.freeze) model->freeze(g, c.bn_update);
   for (const auto& g : c.unfreeze) model->unfreeze(g);
   fmt::print(out, "{}", analysis::format_summary(analysis::summarize(*model, c.input), analysis::Format::table, 1));
+  std::vector<std::string> trainable;
+  for (const auto& [name, m] : model->named_modules()) {
+    if (name.empty() || !m->named_children().empty()) continue;
+    for (const auto& [p, t] : m->named_parameters(false))
+      if (t.requires_grad()) {
+        trainable.push_back(fmt::format("{} ({})", name, m->type()));
+        break;
+      }
+  }
+  fmt::print(out, "trainable layers ({}): {}\n", trainable.size(), fmt::join(trainable, ", "));
 }
 
 bool is_checkpoint(const std::string& path) {
@@ -80,8 +91,8 @@ void add_finetune(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--cuda-graph", c.cuda_graph,
                 "replay each training step as a CUDA graph (SGD on CUDA; pays off with --schedule none or step)");
-  cmd->add_option("--limit-train", c.limit_train, "only the first N training images (smoke tests)");
-  cmd->add_option("--limit-test", c.limit_test, "only the first N test images (smoke tests)");
+  cmd->add_option("--limit-train", c.limit_train, "a seeded stratified subset of N training images (smoke tests)");
+  cmd->add_option("--limit-test", c.limit_test, "a seeded stratified subset of N test images (smoke tests)");
   cmd->add_option("--out", a->o.out_dir, "run directory: head/ and finetune/ runs inside")->required();
   cmd->add_flag("--quiet", a->o.quiet, "one plain line per epoch");
   cmd->callback([a] {
@@ -121,7 +132,8 @@ void add_finetune(CLI::App& app) {
       c.input = probe.input;
       c.classes = probe.classes;
     }
-    // the head and every pattern checked before anything is trained or written
+    // the input, the head and every pattern checked before anything is trained or written
+    train::check_input_fits(c);
     const std::string head = [&] {
       auto m = train::build_model(c);
       const std::string h = c.head == "auto" ? train::find_head(*m) : c.head;

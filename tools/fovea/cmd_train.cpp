@@ -1,12 +1,42 @@
 // `fovea train`: the main job (docs/training.md).
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "fovea/core/threads.h"
 #include "fovea/dist/dist.h"
 #include "fovea/train/trainer.h"
 #include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
 
 namespace fovea::cli {
+
+namespace {
+
+// The options given with --resume whose value differs from the run's own configuration (which
+// --resume keeps): "--epochs 45 (the run's: 10)".
+std::vector<std::string> ignored_options(const CLI::App& cmd, const train::RunConfig& given,
+                                         const std::string& given_input, const train::RunConfig& run) {
+  const auto mine = nlohmann::json::parse(given.to_json()), theirs = nlohmann::json::parse(run.to_json());
+  std::vector<std::string> out;
+  for (const CLI::Option* opt : cmd.get_options()) {
+    const std::string name = opt->get_name();
+    if (opt->count() == 0 || name == "--out" || name == "--resume" || name == "--quiet" || name == "--help") continue;
+    std::string key = name.substr(2);
+    std::replace(key.begin(), key.end(), '-', '_');
+    if (key == "classes") key = "select_classes";
+    if (key == "new_head") key = "head";
+    nlohmann::json value = mine.value(key, nlohmann::json());
+    if (key == "input") value = parse_chw(given_input, "train");
+    if (!theirs.contains(key) || value == theirs[key]) continue;
+    out.push_back(fmt::format("{} {} (the run's: {})", name, fmt::join(opt->results(), ","), theirs[key].dump()));
+  }
+  return out;
+}
+
+}  // namespace
 
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a classifier and evaluate it after every epoch");
@@ -40,8 +70,8 @@ void add_train(CLI::App& app) {
                 "replay each training step as a CUDA graph (SGD on CUDA; pays off with --schedule none or step)");
   cmd->add_flag("--sync-bn", c.sync_bn,
                 "under mpirun: batch norms normalise with the whole global batch's statistics (SyncBatchNorm)");
-  cmd->add_option("--limit-train", c.limit_train, "use only the first N training images (smoke tests)");
-  cmd->add_option("--limit-test", c.limit_test, "use only the first N test images (smoke tests)");
+  cmd->add_option("--limit-train", c.limit_train, "a seeded stratified subset of N training images (smoke tests)");
+  cmd->add_option("--limit-test", c.limit_test, "a seeded stratified subset of N test images (smoke tests)");
   cmd->add_option("--classes", c.select_classes, "only these classes (indices, comma-separated), relabelled 0..K-1")
       ->delimiter(',');
   cmd->add_option("--per-class", c.per_class, "at most N training images of each class");
@@ -56,14 +86,33 @@ void add_train(CLI::App& app) {
   cmd->add_option("--out", o->out_dir, "run directory")->capture_default_str();
   cmd->add_flag("--resume", o->resume, "continue the run in --out (its configuration is kept)");
   cmd->add_flag("--quiet", o->quiet, "one plain line per epoch, no progress bar");
-  cmd->callback([o, input] {
+  cmd->callback([cmd, o, input] {
     if (!input->empty()) o->config.input = parse_chw(*input, "train");
-    auto r = train::train(*o);
     const bool lead = dist::rank() == 0;  // one voice in a distributed run
+    const auto last = std::filesystem::path(o->out_dir) / "last.safetensors";
+    if (o->resume && std::filesystem::exists(last)) {
+      const auto ck = train::load_checkpoint(last.string());
+      const auto ignored = ignored_options(*cmd, o->config, *input, ck.config);
+      if (lead && !ignored.empty())
+        fmt::print(stderr, "note: --resume continues the run as it was configured; ignored: {}\n",
+                   fmt::join(ignored, ", "));
+      if (ck.state.epoch >= ck.config.epochs) {
+        if (lead)
+          fmt::print(
+              "{} is already complete: all {} epochs are trained (best test top-1 {:.2f}%); nothing to resume.\n"
+              "To train on, start a new run from its weights: fovea train --init-from {} --epochs N --out NEW_DIR\n",
+              o->out_dir, ck.config.epochs, 100 * std::max(0.0, ck.state.best_top1),
+              (std::filesystem::path(o->out_dir) / "best.safetensors").string());
+        return;
+      }
+    }
+    auto r = train::train(*o);
     if (r.interrupted) {
       const std::string launch = dist::world_size() > 1 ? fmt::format("mpirun -np {} ", dist::world_size()) : "";
+      // the same thread count keeps the resumed run bit-identical to an uninterrupted one
       if (lead)
-        fmt::print("interrupted after a step; resume with: {}fovea train --resume --out {}\n", launch, o->out_dir);
+        fmt::print("interrupted after a step; resume with: {}fovea train --resume --out {} --threads {}\n", launch,
+                   o->out_dir, num_threads());
       throw CLI::RuntimeError(130);  // the shell's code for an interrupted job
     }
     if (lead) fmt::print("best test top-1 {:.2f}%, last {:.2f}%\n", 100 * r.best_top1, 100 * r.last_top1);

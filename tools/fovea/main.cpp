@@ -31,6 +31,7 @@ int fail_run(const std::exception& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fovea::use_short_spin_wait(argv);  // before any thread starts (docs/backend.md, "Threads")
   try {
     fovea::dist::init();  // a rank of an mpirun job, or nothing (docs/distributed.md)
   } catch (const std::exception& e) {
