@@ -220,6 +220,19 @@ struct CudaMath {
 CudaMath cuda_math();
 void set_cuda_math(CudaMath m);
 
+// Bytes of tensor storage the CPU backend holds now, and the most it held since the last reset:
+// the tensors alone, not the allocator's free blocks nor oneDNN's own buffers (docs/backend.md,
+// "Memory").
+struct MemoryStats {
+  std::int64_t live_bytes = 0, peak_bytes = 0;
+  // tensors of 1 MiB and more come from segments the allocator maps and keeps (cpu/context.cpp)
+  std::int64_t cached_bytes = 0;  // of those, free for reuse
+  std::int64_t mapped_bytes = 0;  // all the segments' bytes (pages count as memory once touched)
+  std::int64_t cache_misses = 0;  // allocations no free block could take (a segment was mapped)
+};
+MemoryStats cpu_memory_stats();
+void reset_cpu_peak_memory();  // the peak starts again from what is live
+
 Backend& backend_for(Device d);
 Backend& backend_for(const Tensor& t);
 // Registration point for device backends outside the core library (CUDA).

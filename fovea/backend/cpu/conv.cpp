@@ -77,7 +77,7 @@ std::shared_ptr<ConvEntry> conv_entry(const Shape& x, const Shape& w, const Shap
                                                xm, wm, e->b_md, ym, e->strides, e->dil, e->pad_l, e->pad_r)
              : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                                xm, wm, ym, e->strides, e->dil, e->pad_l, e->pad_r);
-    e->fwd_pd = dnnl::convolution_forward::primitive_desc(d, engine());
+    e->fwd_pd = dnnl::convolution_forward::primitive_desc(d, user_scratchpad(), engine());
     e->fwd = dnnl::convolution_forward(e->fwd_pd);
     return e;
   });
@@ -90,7 +90,7 @@ void ensure_bwd_data(ConvEntry& e, std::int64_t groups) {
   dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, with_layout(e.x_md, t),
                                           with_layout(e.w_md, tag::any), with_layout(e.y_md, t), e.strides, e.dil,
                                           e.pad_l, e.pad_r);
-  e.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(d, engine(), e.fwd_pd);
+  e.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(d, user_scratchpad(), engine(), e.fwd_pd);
   e.bwd_data = dnnl::convolution_backward_data(e.bwd_data_pd);
   e.has_bwd_data = true;
 }
@@ -104,7 +104,7 @@ void ensure_bwd_w(ConvEntry& e, bool bias, std::int64_t groups) {
                                                            e.strides, e.dil, e.pad_l, e.pad_r)
                 : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, xm, wm, ym, e.strides,
                                                            e.dil, e.pad_l, e.pad_r);
-  e.bwd_w_pd = dnnl::convolution_backward_weights::primitive_desc(d, engine(), e.fwd_pd);
+  e.bwd_w_pd = dnnl::convolution_backward_weights::primitive_desc(d, user_scratchpad(), engine(), e.fwd_pd);
   e.bwd_w = dnnl::convolution_backward_weights(e.bwd_w_pd);
   e.has_bwd_w = true;
 }
@@ -119,6 +119,7 @@ void check_f32(const Tensor& t) {
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y,
                                 const Conv2dParams& p) {
   check_f32(x);
+  ScratchScope scope;
   auto e = conv_entry(x.shape(), w.shape(), y.shape(), b != nullptr, p);
   auto xm = as_layout(make_memory(e->x_md, x), e->fwd_pd.src_desc(), true);
   auto wm = as_layout(make_memory(e->w_md, w), e->fwd_pd.weights_desc(), true);
@@ -126,7 +127,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* 
   auto ym = as_layout(y_plain, e->fwd_pd.dst_desc(), false);
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
   if (b) args.emplace(DNNL_ARG_BIAS, make_memory(e->b_md, *b));
-  e->fwd.execute(stream(), args);
+  execute(e->fwd, e->fwd_pd.scratchpad_desc(), args);
   if (ym != y_plain) reorder(ym, y_plain);
   stream().wait();
 }
@@ -134,13 +135,15 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* 
 // gy: (N,O,H',W'), w -> gx: (N,C,H,W)
 void CpuBackend::conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dParams& p) {
   check_f32(gy);
+  ScratchScope scope;
   auto e = conv_entry(gx.shape(), w.shape(), gy.shape(), false, p);
   ensure_bwd_data(*e, p.groups);
   auto gym = as_layout(make_memory(e->y_md, gy), e->bwd_data_pd.diff_dst_desc(), true);
   auto wm = as_layout(make_memory(e->w_md, w), e->bwd_data_pd.weights_desc(), true);
   auto gx_plain = make_memory(e->x_md, gx);
   auto gxm = as_layout(gx_plain, e->bwd_data_pd.diff_src_desc(), false);
-  e->bwd_data.execute(stream(), {{DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, gxm}});
+  execute(e->bwd_data, e->bwd_data_pd.scratchpad_desc(),
+          {{DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, gxm}});
   if (gxm != gx_plain) reorder(gxm, gx_plain);
   stream().wait();
 }
@@ -149,6 +152,7 @@ void CpuBackend::conv2d_backward_data(const Tensor& gy, const Tensor& w, const T
 void CpuBackend::conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor* gb,
                                          const Conv2dParams& p) {
   check_f32(gy);
+  ScratchScope scope;
   auto e = conv_entry(x.shape(), gw.shape(), gy.shape(), gb != nullptr, p);
   ensure_bwd_w(*e, gb != nullptr, p.groups);
   auto xm = as_layout(make_memory(e->x_md, x), e->bwd_w_pd.src_desc(), true);
@@ -158,7 +162,7 @@ void CpuBackend::conv2d_backward_weights(const Tensor& gy, const Tensor& x, cons
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_DIFF_WEIGHTS, gwm}};
   if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, make_memory(e->b_md, *gb));
-  e->bwd_w.execute(stream(), args);
+  execute(e->bwd_w, e->bwd_w_pd.scratchpad_desc(), args);
   if (gwm != gw_plain) reorder(gwm, gw_plain);
   stream().wait();
 }

@@ -1,6 +1,9 @@
 #include "fovea/backend/cpu/dnnl_util.h"
 
 #include <cstdlib>
+#include <vector>
+
+#include "fovea/backend/cpu/cpu_backend.h"
 
 namespace fovea::backend::cpu {
 
@@ -60,8 +63,42 @@ void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
   r->execute(stream(), const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(dst));
 }
 
+namespace {
+
+struct ScratchStack {
+  std::vector<std::shared_ptr<std::byte>> buffers;
+  int depth = 0;
+};
+thread_local ScratchStack t_scratch;
+
+}  // namespace
+
+ScratchScope::ScratchScope() : start_(t_scratch.buffers.size()) { ++t_scratch.depth; }
+
+ScratchScope::~ScratchScope() {
+  t_scratch.buffers.resize(start_);
+  --t_scratch.depth;
+}
+
 dnnl::memory scratch_memory(const dnnl::memory::desc& md) {
-  return dnnl::memory(md, engine());  // oneDNN owns the buffer
+  if (t_scratch.depth == 0) fail("onednn", "scratch memory asked for outside a ScratchScope");
+  auto buf = cpu_backend()->allocate(md.get_size(), kCPU);
+  t_scratch.buffers.push_back(buf);
+  return dnnl::memory(md, engine(), buf.get());
+}
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+void execute(const dnnl::primitive& p, const dnnl::memory::desc& scratchpad,
+             std::unordered_map<int, dnnl::memory> args) {
+  ScratchScope scope;
+  if (scratchpad.get_size() > 0) args.emplace(DNNL_ARG_SCRATCHPAD, scratch_memory(scratchpad));
+  p.execute(stream(), args);
+  stream().wait();
 }
 
 dnnl::memory as_layout(const dnnl::memory& plain, const dnnl::memory::desc& want, bool fill) {

@@ -44,8 +44,28 @@ std::shared_ptr<T> cached(const std::string& key, const std::function<std::share
 // Reorders between two layouts of the same logical tensor (cached by the pair of descriptors).
 void reorder(const dnnl::memory& src, const dnnl::memory& dst);
 
-// Scratch buffer for a descriptor in a layout oneDNN chose (lives as long as the returned memory).
+// Buffers for the length of one backend call: tensors in the layout a primitive chose and the
+// primitives' scratchpads come from fovea's CPU allocator, whose block cache hands the same
+// blocks to the next training step, instead of from oneDNN's own malloc calls, which left a
+// fragmented heap (docs/backend.md, "Memory"). They return when the innermost scope ends.
+class ScratchScope {
+ public:
+  ScratchScope();
+  ~ScratchScope();
+  ScratchScope(const ScratchScope&) = delete;
+  ScratchScope& operator=(const ScratchScope&) = delete;
+
+ private:
+  std::size_t start_;
+};
+// A buffer for a descriptor, alive until the enclosing ScratchScope ends (an error outside one).
 dnnl::memory scratch_memory(const dnnl::memory::desc& md);
+// Primitive attributes with a user-managed scratchpad; run such primitives with `execute`.
+dnnl::primitive_attr user_scratchpad();
+// Runs a primitive made with user_scratchpad(), its scratchpad (of descriptor `scratchpad`) from
+// scratch_memory, then waits for it.
+void execute(const dnnl::primitive& p, const dnnl::memory::desc& scratchpad,
+             std::unordered_map<int, dnnl::memory> args);
 
 // Wraps `plain` (user layout) for a primitive wanting `want`: the same memory when the layouts
 // agree, otherwise a scratch buffer filled by a reorder when `fill` is set.

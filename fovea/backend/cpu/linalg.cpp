@@ -7,6 +7,7 @@ namespace fovea::backend::cpu {
 namespace {
 
 struct MatmulEntry {
+  dnnl::matmul::primitive_desc pd;
   dnnl::matmul prim;
   dnnl::memory::desc a_md, b_md, bias_md, out_md;
 };
@@ -50,19 +51,20 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor* bias, co
       m->out_md = plain_desc(out, "matmul");
       if (bias) {
         m->bias_md = dnnl::memory::desc({1, 1, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{N, N, 1});
-        m->prim = dnnl::matmul(
-            dnnl::matmul::primitive_desc(dnnl::matmul::desc(m->a_md, m->b_md, m->bias_md, m->out_md), engine()));
+        m->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(m->a_md, m->b_md, m->bias_md, m->out_md),
+                                             user_scratchpad(), engine());
       } else {
-        m->prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(m->a_md, m->b_md, m->out_md), engine()));
+        m->pd =
+            dnnl::matmul::primitive_desc(dnnl::matmul::desc(m->a_md, m->b_md, m->out_md), user_scratchpad(), engine());
       }
+      m->prim = dnnl::matmul(m->pd);
       return m;
     });
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, make_memory(e->a_md, a)},
                                                {DNNL_ARG_WEIGHTS, make_memory(e->b_md, b)},
                                                {DNNL_ARG_DST, make_memory(e->out_md, out)}};
     if (bias) args.emplace(DNNL_ARG_BIAS, make_memory(e->bias_md, *bias));
-    e->prim.execute(stream(), args);
-    stream().wait();
+    execute(e->prim, e->pd.scratchpad_desc(), args);
     return;
   }
   FOVEA_DISPATCH(a.dtype(), "matmul", [&] { matmul_loops<scalar_t>(a, b, bias, out, B, M, N, K); });
