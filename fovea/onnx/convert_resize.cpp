@@ -134,10 +134,23 @@ Tensor apply_axis(const Tensor& x, std::int64_t axis, const AxisMatrix& m, std::
   return y + mask * extrapolation;
 }
 
-// When fovea's upsample kernel computes exactly what ONNX asks (the modes PyTorch exports, H and
-// W only, every output length an integral ratio's), its options.
+// The upsample kernel's mode when it computes what ONNX asks in mode s (the modes PyTorch
+// exports): nearest with asymmetric floor, or bilinear with half-pixel centres or aligned corners.
+std::optional<UpsampleOptions> kernel_mode(const ResizeSpec& s) {
+  if (s.mode == "nearest" && s.coord == "asymmetric" && s.nearest_mode == "floor")
+    return UpsampleOptions{.mode = UpsampleMode::nearest};
+  if (s.mode == "linear" && (s.coord == "half_pixel" || s.coord == "pytorch_half_pixel"))
+    return UpsampleOptions{.mode = UpsampleMode::bilinear};
+  if (s.mode == "linear" && s.coord == "align_corners")
+    return UpsampleOptions{.mode = UpsampleMode::bilinear, .align_corners = true};
+  return std::nullopt;
+}
+
+// When fovea's upsample kernel computes exactly what ONNX asks (a kernel_mode, H and W only, every
+// output length an integral ratio's), its options.
 std::optional<UpsampleOptions> kernel_options(const ResizeSpec& s, const Tensor& x, const std::vector<AxisTarget>& t) {
-  if (x.dim() != 4 || !is_floating(x.dtype())) return std::nullopt;
+  auto o = kernel_mode(s);
+  if (!o || x.dim() != 4 || !is_floating(x.dtype())) return std::nullopt;
   for (int a = 0; a < 2; ++a)
     if (t[static_cast<std::size_t>(a)].out != x.size(a)) return std::nullopt;
   for (int a = 2; a < 4; ++a) {
@@ -147,14 +160,8 @@ std::optional<UpsampleOptions> kernel_options(const ResizeSpec& s, const Tensor&
     if (s.coord == "pytorch_half_pixel" && ta.out == 1) return std::nullopt;
     if (s.mode == "nearest" && ta.out % x.size(a) != 0) return std::nullopt;
   }
-  const Pair size{t[2].out, t[3].out};
-  if (s.mode == "nearest" && s.coord == "asymmetric" && s.nearest_mode == "floor")
-    return UpsampleOptions{.size = size, .mode = UpsampleMode::nearest};
-  if (s.mode == "linear" && (s.coord == "half_pixel" || s.coord == "pytorch_half_pixel"))
-    return UpsampleOptions{.size = size, .mode = UpsampleMode::bilinear};
-  if (s.mode == "linear" && s.coord == "align_corners")
-    return UpsampleOptions{.size = size, .mode = UpsampleMode::bilinear, .align_corners = true};
-  return std::nullopt;
+  o->size = {t[2].out, t[3].out};
+  return o;
 }
 
 // The per-axis targets from scales or sizes (given for `axes`, or for every axis) and roi.
@@ -271,14 +278,10 @@ void resample(Builder& b, const ResizeSpec& s, int roi_input, int scales_input, 
       const auto v = scales.defined() ? to_doubles(scales) : std::vector<double>{};
       const bool whole = v.size() == 4 && s.axes.empty() && v[0] == 1 && v[1] == 1 && v[2] >= 1 && v[3] >= 1 &&
                          v[2] == std::floor(v[2]) && v[3] == std::floor(v[3]);
-      const bool kernel = (s.mode == "nearest" && s.coord == "asymmetric" && s.nearest_mode == "floor") ||
-                          (s.mode == "linear" &&
-                           (s.coord == "half_pixel" || s.coord == "pytorch_half_pixel" || s.coord == "align_corners"));
-      if (whole && kernel)
-        return b.layer(nn::make<nn::Upsample>(
-            UpsampleOptions{.scale = {v[2], v[3]},
-                            .mode = s.mode == "nearest" ? UpsampleMode::nearest : UpsampleMode::bilinear,
-                            .align_corners = s.coord == "align_corners"}));
+      if (auto o = kernel_mode(s); whole && o) {
+        o->scale = {v[2], v[3]};
+        return b.layer(nn::make<nn::Upsample>(*o));
+      }
     }
     return b.op_module([s, roi, scales, sizes](const Tensor& x) { return resize_any(x, s, roi, scales, sizes); },
                        fmt::format("mode={}, coordinate_transformation_mode={}", s.mode, s.coord));
