@@ -34,10 +34,9 @@ int main(int argc, char** argv) {
       model = onnx::load_model(model_path);
       pre = train::preprocess_of(onnx::inspect(model_path), model_path);
     } else {
-      const auto ck = train::load_checkpoint(model_path);
-      model = train::build_model(ck.config);
-      model->load_state_dict(ck.model);
-      pre = train::preprocess_of(ck.config);
+      auto trained = train::load_trained(model_path);
+      model = trained.model;
+      pre = train::preprocess_of(trained.config);
     }
     model->eval();
     const auto transform = train::transform_of(pre);  // pixel / 255, resize, normalise

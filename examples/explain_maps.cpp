@@ -6,7 +6,6 @@
 
 #include "fovea/explain/render.h"
 #include "fovea/io/image.h"
-#include "fovea/train/checkpoint.h"
 #include "fovea/train/trainer.h"
 
 using namespace fovea;
@@ -17,11 +16,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    auto ck = train::load_checkpoint(argv[1]);
-    train::RunConfig c = ck.config;
+    auto [model, c] = train::load_trained(argv[1]);  // the network, its classes and normalisation
     auto test = train::open_data(c).test;
-    auto model = train::build_model(c);
-    model->load_state_dict(ck.model);
     auto transform = train::eval_transform(c);
 
     // the first test image of each class, normalised as in training

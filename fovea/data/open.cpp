@@ -37,15 +37,12 @@ std::string absolute_uri(const std::string& uri) {
 }
 
 Splits open(const std::string& uri, const OpenOptions& o) {
-  const auto after = [&uri](std::string_view scheme) -> std::optional<std::string> {
-    if (uri.rfind(scheme, 0) != 0) return std::nullopt;
-    return uri.substr(scheme.size());
-  };
   if (uri == "fashion-mnist") return {fashion_mnist(kFashionMnistDir, true), fashion_mnist(kFashionMnistDir, false)};
-  if (auto dir = after("fashion-mnist:")) return {fashion_mnist(*dir, true), fashion_mnist(*dir, false)};
-  if (auto dir = after("mnist:")) return {mnist(*dir, true), mnist(*dir, false)};
-  if (auto dir = after("folder:")) {
-    auto [train, test] = random_split(image_folder(*dir), o.val_fraction, o.seed);
+  if (const auto parts = split_uri(uri)) {
+    const auto& [scheme, dir] = *parts;
+    if (scheme == "fashion-mnist:") return {fashion_mnist(dir, true), fashion_mnist(dir, false)};
+    if (scheme == "mnist:") return {mnist(dir, true), mnist(dir, false)};
+    auto [train, test] = random_split(image_folder(dir), o.val_fraction, o.seed);  // folder:
     return {train, test};
   }
   std::error_code ec;

@@ -26,14 +26,15 @@ std::string list(const std::vector<std::string>& v, std::size_t at_most = 8) {
 
 namespace {
 
-// The weights and where they were: a fovea checkpoint's "model." tensors, a torch checkpoint's
-// nested state dict, "module." prefixes dropped
+// The weights and where they were: a fovea checkpoint's "model." tensors (read_state_dict takes
+// them), a torch checkpoint's nested state dict, "module." prefixes dropped, and of a state dict
+// whose keys start with "model." those tensors
 std::pair<NamedTensors, std::string> read_with_source(const std::string& path) {
   if (onnx::is_onnx_path(path)) return {onnx::load_model(path)->state_dict(), ""};
   io::StateDictFile f = io::read_state_dict(path);  // safetensors or torch.save
   bool checkpoint = false;
   for (auto& [k, t] : f.tensors) checkpoint |= k.rfind("model.", 0) == 0;
-  if (!checkpoint) return {std::move(f.tensors), f.note()};
+  if (f.fovea_checkpoint || !checkpoint) return {std::move(f.tensors), f.note()};
   NamedTensors out;
   for (auto& [k, t] : f.tensors)
     if (k.rfind("model.", 0) == 0) out.emplace_back(k.substr(6), t);

@@ -200,6 +200,24 @@ std::vector<GeneratorState> gather_generators() {
   return all;
 }
 
+// A resumed run that has all its epochs: nothing is trained; its figures, and how to go on.
+TrainResult finished_run(const Checkpoint& ck, const std::string& metrics_path, const std::string& out_dir,
+                         std::FILE* log) {
+  TrainResult res;
+  res.already_complete = true;
+  res.epochs_done = ck.state.epoch;
+  res.best_top1 = std::max(0.0, ck.state.best_top1);
+  std::ifstream in(metrics_path);
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_discarded() && j.contains("epochs") && !j["epochs"].empty())
+    res.last_top1 = j["epochs"].back().value("test_accuracy", 0.0);
+  fmt::print(log,
+             "{} is already complete: all {} epochs are trained (best test top-1 {:.2f}%); nothing to resume.\n"
+             "To train on, start a new run from its weights: fovea train --init-from {} --epochs N --out NEW_DIR\n",
+             out_dir, ck.config.epochs, 100 * res.best_top1, (fs::path(out_dir) / "best.safetensors").string());
+  return res;
+}
+
 }  // namespace
 
 DataSplits open_data(RunConfig& c) {
@@ -251,17 +269,18 @@ std::vector<std::pair<std::string, std::int64_t>> named_class_counts(const data:
   return out;
 }
 
-std::string empty_classes_warning(const data::Dataset& split, const std::string& what, const std::string& cause) {
+std::string empty_classes_warning(const std::vector<std::pair<std::string, std::int64_t>>& counts,
+                                  const std::string& what, const std::string& cause) {
   std::vector<std::string> empty;
-  for (const auto& [name, n] : named_class_counts(split))
+  for (const auto& [name, n] : counts)
     if (n == 0) empty.push_back(name);
   if (empty.empty()) return "";
   constexpr std::size_t kShown = 8;
   std::string names;
   for (std::size_t i = 0; i < std::min(empty.size(), kShown); ++i) names += (i ? ", " : "") + empty[i];
   if (empty.size() > kShown) names += fmt::format(" and {} more", empty.size() - kShown);
-  return fmt::format("warning: {} of {} classes have no {} images{}: {}; {}", empty.size(), split.classes().size(),
-                     what, cause.empty() ? "" : " (" + cause + ")", names,
+  return fmt::format("warning: {} of {} classes have no {} images{}: {}; {}", empty.size(), counts.size(), what,
+                     cause.empty() ? "" : " (" + cause + ")", names,
                      what == "test" ? "the test figures leave them out" : "the model never sees them in training");
 }
 
@@ -319,6 +338,13 @@ std::vector<std::string> check_input_fits(const RunConfig& c) {
   }
 }
 
+Trained load_trained(const std::string& checkpoint) {
+  Checkpoint ck = load_checkpoint(checkpoint);
+  Trained t{build_model(ck.config), std::move(ck.config)};
+  t.model->load_state_dict(ck.model);
+  return t;
+}
+
 Device device_of(const nn::Module& model) {
   const auto params = model.parameters();
   return params.empty() ? kCPU : params.front().device();
@@ -371,6 +397,8 @@ TrainResult train(const TrainOptions& opts) {
     if (!fs::exists(last_path)) fail("train", "cannot resume: {} does not exist", last_path);
     ck = load_checkpoint(last_path);
     c = ck->config;
+    if (opts.on_resume) opts.on_resume(c);
+    if (ck->state.epoch >= c.epochs) return finished_run(*ck, metrics_path, opts.out_dir, log);
   } else if (fs::exists(last_path)) {
     fail("train", "{} already holds a run (last.safetensors); use --resume to continue it or choose another --out",
          opts.out_dir);
@@ -395,14 +423,15 @@ TrainResult train(const TrainOptions& opts) {
     c.model_spec.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   DataSplits ds = open_data(c);
+  const auto train_counts = named_class_counts(*ds.train), test_counts = named_class_counts(*ds.test);
   if (lead) {
     const auto why = [](std::int64_t limit, const char* option) {
       return limit > 0 ? fmt::format("{} {}", option, limit) : std::string();
     };
     for (const auto& w : {empty_classes_warning(
-                              *ds.train, "training",
+                              train_counts, "training",
                               c.per_class > 0 ? why(c.per_class, "--per-class") : why(c.limit_train, "--limit-train")),
-                          empty_classes_warning(*ds.test, "test", why(c.limit_test, "--limit-test"))})
+                          empty_classes_warning(test_counts, "test", why(c.limit_test, "--limit-test"))})
       if (!w.empty()) fmt::print(log, "{}\n", w);
   }
   if (c.mean.empty() && c.normalize != "none") {
@@ -455,10 +484,10 @@ TrainResult train(const TrainOptions& opts) {
   auto sched = make_schedule(c, *opt, batches);
   RunState st;
   RemoveIfEmpty created_dir;
-  nlohmann::json records = nlohmann::json::array(), train_counts = nlohmann::json::object(),
-                 test_counts = nlohmann::json::object();
-  for (const auto& [name, n] : named_class_counts(*ds.train)) train_counts[name] = n;
-  for (const auto& [name, n] : named_class_counts(*ds.test)) test_counts[name] = n;
+  nlohmann::json records = nlohmann::json::array(), train_counts_json = nlohmann::json::object(),
+                 test_counts_json = nlohmann::json::object();
+  for (const auto& [name, n] : train_counts) train_counts_json[name] = n;
+  for (const auto& [name, n] : test_counts) test_counts_json[name] = n;
   if (ck) {
     model->load_state_dict(ck->model);
     opt->load_state_dict(ck->optimizer);
@@ -516,11 +545,6 @@ TrainResult train(const TrainOptions& opts) {
   };
   TrainResult res;
   res.best_top1 = std::max(0.0, st.best_top1);
-  if (st.epoch >= c.epochs) {  // a resumed run that had already finished
-    if (!records.empty()) res.last_top1 = records.back().value("test_accuracy", 0.0);
-    res.epochs_done = st.epoch;
-    fmt::print(log, "{} already holds all {} epochs of its run: nothing left to train\n", opts.out_dir, c.epochs);
-  }
   std::optional<Metrics> last_metrics;
   // One training step, run as it is or recorded as a CUDA graph: forward, loss, backward
   // (distributed: the gradients come back averaged over the ranks), optimizer step.
@@ -633,8 +657,8 @@ TrainResult train(const TrainOptions& opts) {
     records.push_back(record);
     nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())},
                        {"world_size", world},
-                       {"train_class_counts", train_counts},
-                       {"test_class_counts", test_counts},
+                       {"train_class_counts", train_counts_json},
+                       {"test_class_counts", test_counts_json},
                        {"epochs", records}};
     if (lead) write_text_atomic(metrics_path, doc.dump(2) + "\n");
     std::string graph_note;  // the run's totals so far

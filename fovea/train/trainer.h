@@ -21,10 +21,14 @@ struct TrainOptions {
   std::FILE* log = stdout;
   // called after every optimizer step with the global step (tests use it to interrupt)
   std::function<void(std::int64_t)> on_step = nullptr;
+  // called with the run's own configuration when resume has loaded it, before anything else (the
+  // CLI names the options given with --resume that the run's configuration overrides)
+  std::function<void(const RunConfig&)> on_resume = nullptr;
 };
 
 struct TrainResult {
-  bool interrupted = false;  // stopped by SIGINT/SIGTERM after writing last.safetensors
+  bool interrupted = false;       // stopped by SIGINT/SIGTERM after writing last.safetensors
+  bool already_complete = false;  // resumed a run that had all its epochs: nothing was trained
   std::int64_t epochs_done = 0;
   double best_top1 = 0, last_top1 = 0;
 };
@@ -42,9 +46,10 @@ DataSplits open_data(RunConfig& config);
 void check_checkpoint_data(const RunConfig& config, const char* op);
 // Images per class of a split, keyed by class name (metrics.json's train_class_counts).
 std::vector<std::pair<std::string, std::int64_t>> named_class_counts(const data::Dataset& split);
-// "warning: ..." naming the classes `split` holds no image of (what = "training" or "test",
-// cause: the option that shaped it, or ""); "" when every class has images.
-std::string empty_classes_warning(const data::Dataset& split, const std::string& what, const std::string& cause);
+// "warning: ..." naming the classes a split holds no image of (counts: its named_class_counts;
+// what = "training" or "test"; cause: the option that shaped it, or ""); "" when none is empty.
+std::string empty_classes_warning(const std::vector<std::pair<std::string, std::int64_t>>& counts,
+                                  const std::string& what, const std::string& cause);
 // Top-5 accuracy means something only with more than 5 classes (else it is always 100%).
 inline bool has_top5(std::int64_t num_classes) { return num_classes > 5; }
 // to_tensor, resize to config.input when the image differs, normalize (config.mean/std)
@@ -52,6 +57,12 @@ data::Transform eval_transform(const RunConfig& config);
 // eval_transform with config.augment inserted before normalisation
 data::Transform train_transform(const RunConfig& config);
 nn::ModulePtr build_model(const RunConfig& config);
+// The network of a train() checkpoint, built as its configuration says, with its weights.
+struct Trained {
+  nn::ModulePtr model;
+  RunConfig config;
+};
+Trained load_trained(const std::string& checkpoint);
 // A zoo model that cannot take config.input is an error naming the layer that no longer fits,
 // the size the model usually takes and the --input to pass; nothing is allocated (meta device).
 // Returns the summary's warnings (layers whose window exceeds their maps).

@@ -46,6 +46,7 @@ TEST(Trainer, TrainsAndWritesTheRunDirectory) {
   o.resume = true;
   auto again = train::train(o);
   EXPECT_FALSE(again.interrupted);
+  EXPECT_TRUE(again.already_complete);
   EXPECT_EQ(again.epochs_done, 2);
   EXPECT_EQ(again.last_top1, r.last_top1);
   EXPECT_EQ(again.best_top1, r.best_top1);

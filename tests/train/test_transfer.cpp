@@ -261,4 +261,19 @@ TEST(Transfer, ShapesThatDifferAreSaidToDiffer) {
   EXPECT_NE(e.find("the names match but every shape differs"), std::string::npos) << e;
 }
 
+TEST(Transfer, CheckpointOfAModelWithAChildNamedModel) {
+  auto make = [] {
+    auto net = std::make_shared<nn::Sequential>();
+    net->add("model", nn::make<nn::Linear>({.in = 4, .out = 3})).add("head", nn::make<nn::Linear>({.in = 3, .out = 2}));
+    return net;
+  };
+  auto net = make();
+  const auto path = (test::unique_temp_dir("ck_model_child") / "ck.safetensors").string();
+  train::save_checkpoint(path, *net, nullptr, nullptr, train::RunConfig{}, train::RunState{});
+  auto again = make();
+  const auto r = train::load_pretrained(*again, path);  // "model.weight" stays as it is
+  EXPECT_EQ(r.loaded.size(), 4u);
+  EXPECT_TRUE(r.missing.empty());
+}
+
 }  // namespace

@@ -15,7 +15,6 @@
 #include "fovea/models/registry.h"
 #include "fovea/nn/serialize.h"
 #include "fovea/ops/ops.h"
-#include "fovea/train/checkpoint.h"
 #include "fovea/train/trainer.h"
 #include "tools/fovea/cli_util.h"
 
@@ -110,10 +109,9 @@ Inputs load_inputs(const ModelArgs& m, const InputArgs& in, const char* op) {
   };
 
   if (from_checkpoint) {
-    auto ck = train::load_checkpoint(m.checkpoint);
-    train::RunConfig c = ck.config;
-    r.model = train::build_model(c);
-    r.model->load_state_dict(ck.model);
+    auto t = train::load_trained(m.checkpoint);
+    train::RunConfig c = t.config;
+    r.model = t.model;
     r.classes = c.classes;
     auto transform = train::eval_transform(c);
     Generator g(0);

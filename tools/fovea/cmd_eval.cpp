@@ -24,18 +24,16 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--workers", a->workers)->capture_default_str();
   cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->callback([a] {
-    auto ck = train::load_checkpoint(a->checkpoint);
-    train::RunConfig c = ck.config;
+    auto [model, c] = train::load_trained(a->checkpoint);
     if (a->limit < 0) fail("eval", "--limit must be >= 0 (0: every image), got {}", a->limit);
     if (a->data.empty()) train::check_checkpoint_data(c, "eval");
     else c.data = a->data;
     c.limit_test = a->limit;
     auto ds = train::open_data(c);
+    const auto counts = train::named_class_counts(*ds.test);
     const std::string warning =
-        train::empty_classes_warning(*ds.test, "test", a->limit > 0 ? fmt::format("--limit {}", a->limit) : "");
+        train::empty_classes_warning(counts, "test", a->limit > 0 ? fmt::format("--limit {}", a->limit) : "");
     if (!warning.empty()) fmt::print(stderr, "{}\n", warning);
-    auto model = train::build_model(c);
-    model->load_state_dict(ck.model);
     model->to(Device::parse(a->device));
     if (a->batch_size < 1) fail("eval", "batch size must be >= 1, got {}", a->batch_size);
     data::DataLoader loader(ds.test, train::eval_transform(c),
@@ -46,8 +44,8 @@ void add_eval(CLI::App& app) {
       auto acc = m.per_class_accuracy();
       for (size_t i = 0; i < c.classes.size(); ++i)
         per[c.classes[i]] = std::isnan(acc[i]) ? nlohmann::json() : nlohmann::json(acc[i]);
-      nlohmann::ordered_json counts;
-      for (const auto& [name, n] : train::named_class_counts(*ds.test)) counts[name] = n;
+      nlohmann::ordered_json test_counts;
+      for (const auto& [name, n] : counts) test_counts[name] = n;
       nlohmann::ordered_json j{{"checkpoint", a->checkpoint},
                                {"data", c.data},
                                {"samples", m.count()},
@@ -55,7 +53,7 @@ void add_eval(CLI::App& app) {
                                {"top1", m.top1()}};
       if (train::has_top5(c.num_classes)) j["top5"] = m.top5();
       j["per_class_accuracy"] = per;
-      j["test_class_counts"] = counts;
+      j["test_class_counts"] = test_counts;
       fmt::print("{}\n", j.dump(2));
       return;
     }

@@ -7,7 +7,6 @@
 #include "fovea/models/spec.h"
 #include "fovea/nn/serialize.h"
 #include "fovea/onnx/export.h"
-#include "fovea/train/checkpoint.h"
 #include "fovea/train/deploy.h"
 #include "fovea/train/trainer.h"
 #include "tools/fovea/cli_util.h"
@@ -42,12 +41,11 @@ void add_export(CLI::App& app) {
     train::Preprocess pre;  // a checkpoint's normalisation and classes go into the file's metadata
     if (!a->checkpoint.empty()) {
       if (!a->model.empty()) fail("export", "give --checkpoint or --model, not both");
-      auto ck = train::load_checkpoint(a->checkpoint);
-      model = train::build_model(ck.config);
-      model->load_state_dict(ck.model);
-      input = ck.config.input;
+      auto t = train::load_trained(a->checkpoint);
+      model = t.model;
+      input = t.config.input;
       what = a->checkpoint;
-      pre = train::preprocess_of(ck.config);
+      pre = train::preprocess_of(t.config);
     } else if (!a->model.empty()) {
       if (a->input.empty() && !models::is_spec_path(a->model))
         fail("export", "--input CxHxW is required with a zoo model");

@@ -43,10 +43,9 @@ void add_predict(CLI::App& app) {
     train::Preprocess pre;
     train::RunConfig c;
     if (!a->checkpoint.empty()) {
-      auto ck = train::load_checkpoint(a->checkpoint);
-      c = ck.config;
-      model = train::build_model(c);
-      model->load_state_dict(ck.model);
+      auto t = train::load_trained(a->checkpoint);
+      model = t.model;
+      c = t.config;
       pre = train::preprocess_of(c);
     } else {
       if (!onnx::is_onnx_path(a->model)) fail(kOp, "--model takes an ONNX file (.onnx), got {}", a->model);

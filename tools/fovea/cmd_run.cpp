@@ -11,7 +11,6 @@
 #include "fovea/nn/serialize.h"
 #include "fovea/onnx/import.h"
 #include "fovea/ops/ops.h"
-#include "fovea/train/checkpoint.h"
 #include "fovea/train/deploy.h"
 #include "fovea/train/trainer.h"
 #include "tools/fovea/cli_util.h"
@@ -33,10 +32,8 @@ struct Args {
 // metadata (docs/onnx.md), or pixel / 255 for a zoo or spec model with weights.
 std::pair<nn::ModulePtr, train::Preprocess> load(const Args& a, std::int64_t channels) {
   if (!a.checkpoint.empty()) {
-    const auto ck = train::load_checkpoint(a.checkpoint);
-    auto model = train::build_model(ck.config);
-    model->load_state_dict(ck.model);
-    return {model, train::preprocess_of(ck.config)};
+    auto t = train::load_trained(a.checkpoint);
+    return {t.model, train::preprocess_of(t.config)};
   }
   if (a.model.empty()) fail(kOp, "give a model (zoo name, .json or .onnx) or --checkpoint FILE");
   if (onnx::is_onnx_path(a.model)) {

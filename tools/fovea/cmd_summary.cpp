@@ -7,6 +7,7 @@
 #include "fovea/models/spec.h"
 #include "fovea/onnx/import.h"
 #include "fovea/train/checkpoint.h"
+#include "fovea/train/deploy.h"
 #include "fovea/train/trainer.h"
 #include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
@@ -41,13 +42,8 @@ analysis::Summary run(const Args& a, const char* op) {
   if (a.model.empty() == a.checkpoint.empty()) fail(op, "give a model (zoo name, .json or .onnx) or --checkpoint FILE");
   Shape input = a.input.empty() ? Shape{} : parse_chw(a.input, op);
   if (onnx::is_onnx_path(a.model)) {  // its weights are in the file: loaded, then run once on zeros
-    if (input.empty()) {
-      const auto info = onnx::inspect(a.model);
-      const Shape s = info.input_shapes.empty() ? Shape{} : info.input_shapes.front();
-      if (s.size() != 4 || s[1] < 1 || s[2] < 1 || s[3] < 1)
-        fail(op, "{} declares no fixed C x H x W for its input; give one with --input CxHxW", a.model);
-      input = {s[1], s[2], s[3]};
-    }
+    if (input.empty()) input = train::preprocess_of(onnx::inspect(a.model), a.model).input;  // the declared one
+    if (input.empty()) fail(op, "{} declares no fixed C x H x W for its input; give one with --input CxHxW", a.model);
     auto net = models::create(a.model);
     return analysis::summarize(*net, input);
   }

@@ -2,7 +2,6 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "fovea/core/threads.h"
@@ -89,23 +88,12 @@ void add_train(CLI::App& app) {
   cmd->callback([cmd, o, input] {
     if (!input->empty()) o->config.input = parse_chw(*input, "train");
     const bool lead = dist::rank() == 0;  // one voice in a distributed run
-    const auto last = std::filesystem::path(o->out_dir) / "last.safetensors";
-    if (o->resume && std::filesystem::exists(last)) {
-      const auto ck = train::load_checkpoint(last.string());
-      const auto ignored = ignored_options(*cmd, o->config, *input, ck.config);
+    o->on_resume = [cmd, given = o->config, given_input = *input, lead](const train::RunConfig& run) {
+      const auto ignored = ignored_options(*cmd, given, given_input, run);
       if (lead && !ignored.empty())
         fmt::print(stderr, "note: --resume continues the run as it was configured; ignored: {}\n",
                    fmt::join(ignored, ", "));
-      if (ck.state.epoch >= ck.config.epochs) {
-        if (lead)
-          fmt::print(
-              "{} is already complete: all {} epochs are trained (best test top-1 {:.2f}%); nothing to resume.\n"
-              "To train on, start a new run from its weights: fovea train --init-from {} --epochs N --out NEW_DIR\n",
-              o->out_dir, ck.config.epochs, 100 * std::max(0.0, ck.state.best_top1),
-              (std::filesystem::path(o->out_dir) / "best.safetensors").string());
-        return;
-      }
-    }
+    };
     auto r = train::train(*o);
     if (r.interrupted) {
       const std::string launch = dist::world_size() > 1 ? fmt::format("mpirun -np {} ", dist::world_size()) : "";
@@ -115,7 +103,8 @@ void add_train(CLI::App& app) {
                    o->out_dir, num_threads());
       throw CLI::RuntimeError(130);  // the shell's code for an interrupted job
     }
-    if (lead) fmt::print("best test top-1 {:.2f}%, last {:.2f}%\n", 100 * r.best_top1, 100 * r.last_top1);
+    if (lead && !r.already_complete)
+      fmt::print("best test top-1 {:.2f}%, last {:.2f}%\n", 100 * r.best_top1, 100 * r.last_top1);
   });
 }
 
