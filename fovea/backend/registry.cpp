@@ -1,5 +1,6 @@
 // Device -> backend table. The meta backend allocates nothing and computes nothing: ops on
-// meta tensors only infer shapes (summaries of large networks answer instantly).
+// meta tensors only infer shapes (summaries of large networks answer instantly); what they
+// would allocate can be counted (meta_memory.h).
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "fovea/backend/backend.h"
 #include "fovea/backend/cpu/cpu_backend.h"
+#include "fovea/backend/meta_memory.h"
 #include "fovea/core/threads.h"
 
 namespace fovea::backend {
@@ -18,7 +20,7 @@ namespace {
 
 class MetaBackend final : public Backend {
  public:
-  std::shared_ptr<std::byte> allocate(std::size_t, Device) override { return nullptr; }
+  std::shared_ptr<std::byte> allocate(std::size_t nbytes, Device) override { return meta_allocation(nbytes); }
   void copy(const Tensor&, const Tensor&) override {}
   void fill(const Tensor&, double) override {}
   void unary(UnaryOp, const Tensor&, const Tensor&) override {}

@@ -210,7 +210,7 @@ Tensor empty(const Shape& s, TensorOptions o) {
   st->device = dev;
   const DType dt = o.dtype.value_or(DType::f32);
   st->nbytes = static_cast<std::size_t>(numel(s)) * dtype_size(dt);
-  if (dev.type != DeviceType::meta) st->data = backend::backend_for(dev).allocate(st->nbytes, dev);
+  st->data = backend::backend_for(dev).allocate(st->nbytes, dev);  // meta: null (counted by a trace)
   Tensor t = view_of(std::move(st), s, contiguous_strides(s), 0, dt);
   if (o.requires_grad) t.requires_grad_();
   return t;

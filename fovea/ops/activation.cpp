@@ -13,8 +13,8 @@ namespace {
 
 thread_local ReluGradRule g_relu_rule = ReluGradRule::standard;
 
-// relu's backward under the thread's rule: standard g (x > 0); guided max(g, 0) (x > 0);
-// deconvnet max(g, 0), the forward's mask ignored.
+// relu's backward under the thread's rule: standard g (y > 0); guided max(g, 0) (y > 0);
+// deconvnet max(g, 0), the forward's mask ignored. y: relu's output (y > 0 exactly where x > 0).
 void relu_backward(const Tensor& x, const Tensor& g, const Tensor& gx) {
   if (g_relu_rule == ReluGradRule::standard) return be(g).activation_backward(Act::relu, {}, x, g, gx);
   Tensor gp = detail::new_empty(g, g.shape());
@@ -29,10 +29,13 @@ Tensor activation(Act a, ActParams p, const Tensor& x, const char* name) {
   Tensor xc = x.detach().contiguous();
   Tensor out = detail::new_empty(x, x.shape());
   be(x).activation_forward(a, p, xc, out);
-  return autograd::record(name, out, {x}, [xc, a, p](const Tensor& g) {
+  // relu's mask x > 0 is its output's y > 0: keeping y, which the next layer keeps anyway, lets
+  // the input go (a batch norm's output before a ReLU is not held twice)
+  Tensor saved = a == Act::relu ? out.detach() : xc;
+  return autograd::record(name, out, {x}, [saved, a, p](const Tensor& g) {
     Tensor gx = detail::new_empty(g, g.shape());
-    if (a == Act::relu) relu_backward(xc, g.contiguous(), gx);
-    else be(g).activation_backward(a, p, xc, g.contiguous(), gx);
+    if (a == Act::relu) relu_backward(saved, g.contiguous(), gx);
+    else be(g).activation_backward(a, p, saved, g.contiguous(), gx);
     return std::vector<Tensor>{gx};
   });
 }

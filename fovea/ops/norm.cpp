@@ -58,7 +58,7 @@ static Tensor batch_norm_untraced(const Tensor& x, const Tensor& running_mean, c
   if (use_batch && n <= 1)
     fail(op, "expected more than 1 value per channel when training, got input {}", shape_str(x.shape()));
 
-  if (x.dtype() != DType::f32 || x.is_meta()) {
+  if (x.dtype() != DType::f32) {
     if (!use_batch) return batch_norm_composed(x, running_mean, running_var, weight, bias, o.eps);
     auto dims = stat_dims(x.dim());
     Tensor mean_b = mean(x, dims), var_b = var(x, dims, false);

@@ -73,25 +73,8 @@ std::vector<double> parse_numbers(const std::string& s, const char* what) {
   return v;
 }
 
-// The loss a training step minimises: cross-entropy, plus the weighted cross-entropy of each
-// auxiliary classifier the model has (GoogLeNet's, 0.3 each: Szegedy et al. 2014).
-Tensor training_loss(const nn::Module& model, const Tensor& logits, const Tensor& labels) {
-  Tensor loss = cross_entropy(logits, labels);
-  for (const auto& aux : model.auxiliary_outputs()) loss = loss + cross_entropy(aux.logits, labels) * aux.weight;
-  return loss;
-}
-
 // () i64: how many rows of logits have their largest value at the label
 Tensor correct_count(const Tensor& logits, const Tensor& labels) { return sum(eq(argmax(logits, 1), labels)); }
-
-std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, const std::vector<Tensor>& params) {
-  if (c.optimizer == "sgd")
-    return std::make_unique<optim::SGD>(
-        params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
-  if (c.optimizer == "adam")
-    return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay});
-  return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .weight_decay = c.weight_decay});
-}
 
 // Schedules advance once per batch. 'step' divides the lr by 10 at 1/2 and 3/4 of training.
 std::shared_ptr<optim::LRScheduler> make_schedule(const RunConfig& c, optim::Optimizer& opt, std::int64_t batches) {
@@ -219,6 +202,21 @@ TrainResult finished_run(const Checkpoint& ck, const std::string& metrics_path, 
 }
 
 }  // namespace
+
+Tensor training_loss(const nn::Module& model, const Tensor& logits, const Tensor& labels) {
+  Tensor loss = cross_entropy(logits, labels);
+  for (const auto& aux : model.auxiliary_outputs()) loss = loss + cross_entropy(aux.logits, labels) * aux.weight;
+  return loss;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, const std::vector<Tensor>& params) {
+  if (c.optimizer == "sgd")
+    return std::make_unique<optim::SGD>(
+        params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+  if (c.optimizer == "adam")
+    return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+  return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+}
 
 DataSplits open_data(RunConfig& c) {
   DataSplits s = data::open(c.data, {.val_fraction = c.val_fraction, .seed = c.seed});
@@ -548,10 +546,12 @@ TrainResult train(const TrainOptions& opts) {
   std::optional<Metrics> last_metrics;
   // One training step, run as it is or recorded as a CUDA graph: forward, loss, backward
   // (distributed: the gradients come back averaged over the ranks), optimizer step.
+  // The last step's gradients go before the forward pass, not after: they are not held beside
+  // the activations at the end of the forward pass, often the step's peak (docs/backend.md).
   auto training_step = [&](const Tensor& x, const Tensor& y) {
+    opt->zero_grad();
     Tensor logits = forward(x);
     Tensor loss = training_loss(*model, logits, y);
-    opt->zero_grad();
     loss.backward();
     opt->step();
     NoGradGuard ng;

@@ -3,10 +3,12 @@
 // metrics in a run directory; resume an interrupted run exactly.
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "fovea/data/dataloader.h"
 #include "fovea/nn/module.h"
+#include "fovea/optim/optimizer.h"
 #include "fovea/train/checkpoint.h"
 #include "fovea/train/config.h"
 #include "fovea/train/metrics.h"
@@ -57,6 +59,11 @@ data::Transform eval_transform(const RunConfig& config);
 // eval_transform with config.augment inserted before normalisation
 data::Transform train_transform(const RunConfig& config);
 nn::ModulePtr build_model(const RunConfig& config);
+// config.optimizer ("sgd", "adam", "adamw") over params, with config's lr, momentum, weight decay
+std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& config, const std::vector<Tensor>& params);
+// What a training step minimises: cross-entropy, plus the weighted cross-entropy of each
+// auxiliary classifier the model has (GoogLeNet's, 0.3 each: Szegedy et al. 2014).
+Tensor training_loss(const nn::Module& model, const Tensor& logits, const Tensor& labels);
 // The network of a train() checkpoint, built as its configuration says, with its weights.
 struct Trained {
   nn::ModulePtr model;
