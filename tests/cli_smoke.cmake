@@ -43,6 +43,16 @@ execute_process(COMMAND ${FOVEA} summary lenet5 --input 1x28x28 --num-classes 10
 if(NOT rc EQUAL 0 OR NOT out MATCHES "\"total_params\": 61706")
   message(FATAL_ERROR "fovea summary lenet5: ${rc} ${out}")
 endif()
+# --memory: gradients one per parameter (61,706 x 4 bytes), Adam's state two
+execute_process(COMMAND ${FOVEA} summary lenet5 --input 1x28x28 --num-classes 10 --memory --batch 32 --optimizer adam
+                --format json OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "\"grad_bytes\": 246824,\n  \"optimizer_bytes\": 493648" OR NOT out MATCHES "\"phase\": \"backward\"")
+  message(FATAL_ERROR "fovea summary --memory: ${rc} ${out}")
+endif()
+execute_process(COMMAND ${FOVEA} summary lenet5 --input 1x28x28 --batch 32 RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+if(rc EQUAL 0 OR NOT err MATCHES "add --memory")
+  message(FATAL_ERROR "fovea summary --batch without --memory must say so: ${err}")
+endif()
 execute_process(COMMAND ${FOVEA} summary lenet5 RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
 if(rc EQUAL 0 OR NOT err MATCHES "--input")
   message(FATAL_ERROR "fovea summary without --input must ask for it: ${err}")

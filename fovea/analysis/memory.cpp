@@ -179,8 +179,9 @@ std::string format_memory(const MemoryEstimate& e, Format f, int max_depth) {
   for (const auto& r : e.rows)
     if (shown(r)) {
       std::string indent = f == Format::table ? std::string(2 * static_cast<size_t>(r.depth - 1), ' ') : "";
-      rows.push_back({indent + r.name, r.type, detail::shape_text(r.output), mb(r.saved), mb(r.params), mb(r.grads),
-                      mb(r.optimizer)});
+      auto cell = [](std::int64_t b) { return b > 0 ? mb(b) : std::string("-"); };
+      rows.push_back({indent + r.name, r.type, detail::shape_text(r.output), cell(r.saved), cell(r.params),
+                      cell(r.grads), cell(r.optimizer)});
     }
   std::string t = detail::render(cols, rows, f) + (f == Format::markdown ? "\n" : "");
   t += fmt::format("Training step, batch {} of {}x{}x{}, optimizer {}:\n", e.batch, e.input[0], e.input[1], e.input[2],

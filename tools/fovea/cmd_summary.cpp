@@ -100,7 +100,9 @@ analysis::MemoryEstimate memory(const Args& a, Network& n) {
   analysis::MemoryOptions o{.batch = c.batch_size,
                             .optimizer = [&c](const std::vector<Tensor>& p) { return train::make_optimizer(c, p); },
                             .loss = train::training_loss};
-  return analysis::estimate_memory(*n.net, n.input, o);
+  auto e = analysis::estimate_memory(*n.net, n.input, o);
+  if (c.optimizer == "sgd") e.optimizer = fmt::format("sgd, momentum {}", c.momentum);
+  return e;
 }
 
 analysis::Format format_of(const std::string& f) {
