@@ -102,7 +102,7 @@ def measure(argv, env):
     if p.returncode != 0:
         sys.exit(f"bench: {' '.join(argv)} failed ({p.returncode}): {err}")
     r = json.loads(out.strip().splitlines()[-1])
-    r["rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    r["rss_mb"] = usage.ru_maxrss * 1024 / 1e6  # Linux: kilobytes; MB of 10^6 bytes, as fovea summary
     return r
 
 

@@ -122,7 +122,7 @@ void add_summary(CLI::App& app) {
                 "the memory of a training step instead: per layer the activations saved for backward, parameters, "
                 "gradients and optimizer state (docs/analysis.md)");
   cmd->add_option("--batch", a->batch, "--memory: images per batch (default: the checkpoint's, else 64)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
   cmd->add_option("--optimizer", a->optimizer, "--memory: whose state to count (default: the checkpoint's, else sgd)")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   cmd->add_option("--momentum", a->momentum, "--memory: SGD's momentum; 0 keeps no state (default 0.9)");
