@@ -288,12 +288,16 @@ Step::Fn lifted(Step::Fn fn) {
 }  // namespace
 
 void Builder::layer(nn::ModulePtr m, Step::Fn fn) {
+  // A layer without its own function reads only its first input: the others (a Gemm's B and C)
+  // are constants already in the layer's parameters, and must not stay in the graph as well
+  std::vector<std::string> inputs = names(n_.input());
+  if (!fn && inputs.size() > 1) inputs.resize(1);
   if (lift_1d_) fn = lifted(std::move(fn));
   const std::string name = g_.child_name(n_.name(), n_.op_type(), index_);
   g_.add_layer(name, std::move(m));
   g_.add_step({.node = n_.name(),
                .op_type = n_.op_type(),
-               .inputs = names(n_.input()),
+               .inputs = std::move(inputs),
                .outputs = names(n_.output()),
                .module = name,
                .fn = std::move(fn)});

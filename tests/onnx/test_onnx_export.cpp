@@ -39,6 +39,13 @@ void round_trip(nn::Module& m, const Shape& chw, const std::string& tag, std::in
     std::printf("python3-onnx is not installed: onnx.checker NOT run on %s\n", tag.c_str());
   }
   auto g = onnx::load_model(path);
+  // every weight once: a constant made into a layer's parameter is not kept as a buffer too
+  auto elements = [](const nn::Module& mod) {
+    std::int64_t n = 0;
+    for (const auto& [name, t] : mod.state_dict()) n += t.numel();
+    return n;
+  };
+  EXPECT_LE(elements(*g), elements(m)) << tag;
   Generator gen(11);
   Tensor x = randn({3, chw[0], chw[1], chw[2]}, {}, gen);
   m.eval();
