@@ -9,6 +9,7 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "fovea/analysis/summary.h"
 #include "fovea/autograd/grad_mode.h"
@@ -71,6 +72,46 @@ std::vector<double> parse_numbers(const std::string& s, const char* what) {
     }
   }
   return v;
+}
+
+// What ran the training, for metrics.json: the CPU's model name (Linux), its logical cores, the
+// threads each rank used and the ranks.
+nlohmann::json machine_json(int world) {
+  std::string cpu = "unknown";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      cpu = line.substr(line.find(':') + 1);
+      cpu.erase(0, cpu.find_first_not_of(' '));
+      break;
+    }
+  return {{"cpu", cpu},
+          {"logical_cores", std::thread::hardware_concurrency()},
+          {"threads_per_rank", num_threads()},
+          {"ranks", world}};
+}
+
+// The last epoch's per-class test accuracy and, up to 256 classes, its confusion matrix (rows:
+// true class, columns: predicted), in class order.
+void add_class_results(nlohmann::json& doc, const Metrics& m, const std::vector<std::string>& classes,
+                       std::int64_t epoch) {
+  const std::int64_t k = m.num_classes();
+  auto name = [&](std::int64_t i) {
+    return static_cast<std::size_t>(i) < classes.size() ? classes[static_cast<std::size_t>(i)] : std::to_string(i);
+  };
+  nlohmann::json names = nlohmann::json::array(), acc = nlohmann::json::array();
+  const auto per_class = m.per_class_accuracy();
+  for (std::int64_t i = 0; i < k; ++i) {
+    const double a = per_class[static_cast<std::size_t>(i)];
+    names.push_back(name(i));
+    acc.push_back(std::isnan(a) ? nlohmann::json(nullptr) : nlohmann::json(a));  // null: no test image
+  }
+  doc["test_per_class_accuracy"] = {{"epoch", epoch}, {"classes", names}, {"accuracy", acc}};
+  if (k > 256) return;
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::int64_t i = 0; i < k; ++i)
+    rows.push_back(std::vector<std::int64_t>(m.confusion().begin() + i * k, m.confusion().begin() + (i + 1) * k));
+  doc["test_confusion"] = {{"epoch", epoch}, {"classes", names}, {"matrix", rows}};
 }
 
 // () i64: how many rows of logits have their largest value at the label
@@ -486,6 +527,7 @@ TrainResult train(const TrainOptions& opts) {
                  test_counts_json = nlohmann::json::object();
   for (const auto& [name, n] : train_counts) train_counts_json[name] = n;
   for (const auto& [name, n] : test_counts) test_counts_json[name] = n;
+  nlohmann::json commands = nlohmann::json::array();  // this invocation's, after a resumed run's earlier ones
   if (ck) {
     model->load_state_dict(ck->model);
     opt->load_state_dict(ck->optimizer);
@@ -507,6 +549,7 @@ TrainResult train(const TrainOptions& opts) {
       if (!j.is_discarded() && j.contains("epochs"))
         for (auto& r : j["epochs"])
           if (r.value("epoch", 0) <= st.epoch) records.push_back(r);
+      if (!j.is_discarded() && j.contains("commands") && j["commands"].is_array()) commands = j["commands"];
     }
   } else {
     std::error_code ec;
@@ -516,6 +559,7 @@ TrainResult train(const TrainOptions& opts) {
     // stream of dropout masks of each rank's own
     if (rank > 0) manual_seed(c.seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(rank)));
   }
+  if (!opts.command.empty()) commands.push_back(opts.command);
   st.world_size = world;
   std::optional<dist::DataParallel> ddp;
   if (world > 1) {
@@ -656,10 +700,14 @@ TrainResult train(const TrainOptions& opts) {
     }
     records.push_back(record);
     nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())},
+                       {"commands", commands},
+                       {"fovea_version", fmt::format("{} ({})", version(), build_commit())},
+                       {"machine", machine_json(world)},
                        {"world_size", world},
                        {"train_class_counts", train_counts_json},
                        {"test_class_counts", test_counts_json},
                        {"epochs", records}};
+    add_class_results(doc, m, c.classes, epoch + 1);
     if (lead) write_text_atomic(metrics_path, doc.dump(2) + "\n");
     std::string graph_note;  // the run's totals so far
     if (graphed)

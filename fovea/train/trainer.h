@@ -21,6 +21,8 @@ struct TrainOptions {
   bool resume = false;  // continue out_dir/last.safetensors (its configuration wins)
   bool quiet = false;   // plain one-line-per-epoch output even on a terminal
   std::FILE* log = stdout;
+  // the command that started this invocation, for metrics.json's "commands" (the CLI's line)
+  std::string command{};
   // called after every optimizer step with the global step (tests use it to interrupt)
   std::function<void(std::int64_t)> on_step = nullptr;
   // called with the run's own configuration when resume has loaded it, before anything else (the

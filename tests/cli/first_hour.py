@@ -84,6 +84,10 @@ def main():
     expect(sorted(counts) == CLASSES and sum(counts.values()) == 6 and min(counts.values()) >= 1,
            "--limit-test 6 takes test images of every class", json.dumps(counts))
     expect("test_top5" not in m["epochs"][0] and "top-5" not in out, "no top-5 with 3 classes", out)
+    expect(len(m["commands"]) == 1 and m["commands"][0].startswith("fovea train --data folder:shapes --model lenet5"),
+           "metrics.json records the command line", json.dumps(m.get("commands")))
+    expect(m["test_confusion"]["classes"] == CLASSES and sum(map(sum, m["test_confusion"]["matrix"])) == 6,
+           "metrics.json holds the last epoch's confusion matrix", json.dumps(m.get("test_confusion")))
     expect(m["config"]["data"] == "folder:" + shapes and m["config"]["data_given"] == "folder:shapes",
            "the checkpoint stores the absolute data path and the one given", json.dumps(m["config"]))
     out, err = fovea("train", "--data", "folder:shapes", "--model", "lenet5", "--input", "3x28x28", "--epochs", "1",

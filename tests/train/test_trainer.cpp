@@ -37,6 +37,26 @@ TEST(Trainer, TrainsAndWritesTheRunDirectory) {
        {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "train_images_per_sec", "seconds"})
     EXPECT_TRUE(j["epochs"][1].contains(key)) << key;
   EXPECT_EQ(j["config"]["model"], "lenet5");
+  EXPECT_GE(j["machine"]["logical_cores"].get<int>(), 1);
+  EXPECT_FALSE(j["fovea_version"].get<std::string>().empty());
+  // the last epoch's results per class: the confusion matrix's rows hold every test image, and
+  // its diagonal over the row sums is the per-class accuracy
+  const auto& cm = j["test_confusion"];
+  EXPECT_EQ(cm["epoch"], 2);
+  ASSERT_EQ(cm["matrix"].size(), 10u);
+  EXPECT_EQ(cm["classes"], j["test_per_class_accuracy"]["classes"]);
+  std::int64_t images = 0;
+  for (std::size_t i = 0; i < 10; ++i) {
+    std::int64_t row = 0;
+    for (auto v : cm["matrix"][i]) row += v.get<std::int64_t>();
+    images += row;
+    const auto& acc = j["test_per_class_accuracy"]["accuracy"][i];
+    if (row == 0) EXPECT_TRUE(acc.is_null());
+    else EXPECT_DOUBLE_EQ(acc.get<double>(), cm["matrix"][i][i].get<double>() / static_cast<double>(row));
+  }
+  std::int64_t counted = 0;
+  for (const auto& [name, n] : j["test_class_counts"].items()) counted += n.get<std::int64_t>();
+  EXPECT_EQ(images, counted);
   auto ck = train::load_checkpoint((fs::path(o.out_dir) / "last.safetensors").string());
   EXPECT_EQ(ck.state.epoch, 2);
   EXPECT_EQ(ck.config.classes.size(), 10u);

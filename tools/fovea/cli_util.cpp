@@ -29,4 +29,23 @@ void load_weights(nn::Module& m, const std::string& path) {
   if (!r.source.empty()) fmt::print(stderr, "--weights {}: read {}\n", path, r.source);
 }
 
+namespace {
+std::string& command_line_storage() {
+  static std::string s;
+  return s;
+}
+}  // namespace
+
+void set_command_line(int argc, char** argv) {
+  std::string s = "fovea";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool plain = !a.empty() && a.find_first_of(" \t\"'\\$") == std::string::npos;
+    s += " " + (plain ? a : "'" + a + "'");
+  }
+  command_line_storage() = s;
+}
+
+const std::string& command_line() { return command_line_storage(); }
+
 }  // namespace fovea::cli

@@ -153,6 +153,7 @@ void add_finetune(CLI::App& app) {
     fmt::print("== step 2: train the new head '{}' on frozen pretrained features ({} epochs, lr {})\n", head,
                a->head_epochs, a->head_lr);
     print_frozen(s1.config, stdout);
+    s1.command = command_line();
     auto r1 = train::train(s1);
     if (r1.interrupted) throw CLI::RuntimeError(130);
 
@@ -169,6 +170,7 @@ void add_finetune(CLI::App& app) {
     fmt::print("\n== step 3: fine-tune {} and the head ({} epochs, lr {})\n", fmt::join(a->unfreeze, ", "),
                a->finetune_epochs, a->finetune_lr);
     print_frozen(s2.config, stdout);
+    s2.command = command_line();
     auto r2 = train::train(s2);
     if (r2.interrupted) throw CLI::RuntimeError(130);
     fmt::print(

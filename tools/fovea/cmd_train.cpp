@@ -94,6 +94,7 @@ void add_train(CLI::App& app) {
         fmt::print(stderr, "note: --resume continues the run as it was configured; ignored: {}\n",
                    fmt::join(ignored, ", "));
     };
+    o->command = command_line();
     auto r = train::train(*o);
     if (r.interrupted) {
       const std::string launch = dist::world_size() > 1 ? fmt::format("mpirun -np {} ", dist::world_size()) : "";

@@ -6,6 +6,7 @@
 #include "fovea/core/threads.h"
 #include "fovea/core/version.h"
 #include "fovea/dist/dist.h"
+#include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
 
 namespace {
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_explain(app);
   fovea::cli::add_features(app);
   fovea::cli::add_finetune(app);
+  fovea::cli::set_command_line(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {  // also CLI::RuntimeError(130) from an interrupted run
