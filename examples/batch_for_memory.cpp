@@ -11,8 +11,7 @@
 
 #include "fovea/analysis/memory.h"
 #include "fovea/models/registry.h"
-#include "fovea/optim/adam.h"
-#include "fovea/optim/sgd.h"
+#include "fovea/train/trainer.h"
 
 using namespace fovea;
 
@@ -30,17 +29,12 @@ int main(int argc, char** argv) {
 
     DefaultDeviceGuard meta(kMeta);  // the network is built without memory
     auto net = models::create(model, {.num_classes = 10, .in_channels = c, .small_input = h <= 64 && w <= 64});
+    train::RunConfig config;  // the trainer's optimizer settings (SGD: momentum 0.9)
+    config.optimizer = optimizer;
+    config.validate();
     auto peak_at = [&](std::int64_t batch) {
-      analysis::MemoryOptions o{.batch = batch, .optimizer = [&](const std::vector<Tensor>& p) {
-                                  std::unique_ptr<optim::Optimizer> opt;
-                                  if (optimizer == "sgd")
-                                    opt =
-                                        std::make_unique<optim::SGD>(p, optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
-                                  else if (optimizer == "adam")
-                                    opt = std::make_unique<optim::Adam>(p, optim::AdamOptions{});
-                                  else opt = std::make_unique<optim::AdamW>(p, optim::AdamWOptions{});
-                                  return opt;
-                                }};
+      analysis::MemoryOptions o{
+          .batch = batch, .optimizer = [&](const std::vector<Tensor>& p) { return train::make_optimizer(config, p); }};
       return analysis::estimate_memory(*net, {c, h, w}, o).peak;
     };
     if (peak_at(1) > budget) {

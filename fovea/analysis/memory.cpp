@@ -128,8 +128,6 @@ MemoryEstimate estimate_memory(nn::Module& m, const Shape& chw, const MemoryOpti
       e.rows.front().grads > 0 ? static_cast<double>(e.optimizer_state) / static_cast<double>(e.rows.front().grads) : 0;
   for (auto& r : e.rows) r.optimizer = static_cast<std::int64_t>(static_cast<double>(r.grads) * state_per_grad_byte);
 
-  opt.reset();
-  for (auto& p : m.parameters()) p.set_grad(Tensor{});
   {
     NoGradGuard ng;
     nn::EvalGuard eval(m);

@@ -574,6 +574,7 @@ TrainResult train(const TrainOptions& opts) {
     if (lead) save_checkpoint(path, *model, opt.get(), sched.get(), c, st, rngs);
   };
 
+  const nlohmann::json machine = machine_json(world);  // for metrics.json, read once
   const bool interactive = !opts.quiet && Progress::is_terminal(log);
   Progress progress(log, interactive);
   SignalScope signals;
@@ -702,7 +703,7 @@ TrainResult train(const TrainOptions& opts) {
     nlohmann::json doc{{"config", nlohmann::json::parse(c.to_json())},
                        {"commands", commands},
                        {"fovea_version", fmt::format("{} ({})", version(), build_commit())},
-                       {"machine", machine_json(world)},
+                       {"machine", machine},
                        {"world_size", world},
                        {"train_class_counts", train_counts_json},
                        {"test_class_counts", test_counts_json},

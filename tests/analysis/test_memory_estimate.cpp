@@ -7,8 +7,7 @@
 #include "fovea/backend/meta_memory.h"
 #include "fovea/models/registry.h"
 #include "fovea/ops/ops.h"
-#include "fovea/optim/adam.h"
-#include "fovea/optim/sgd.h"
+#include "fovea/train/trainer.h"
 
 using namespace fovea;
 
@@ -22,9 +21,11 @@ struct Case {
   std::int64_t classes = 10;
 };
 
+// the trainer's optimizer of that kind (SGD: momentum 0.9)
 std::unique_ptr<optim::Optimizer> make(const std::string& kind, const std::vector<Tensor>& p) {
-  if (kind == "adam") return std::make_unique<optim::Adam>(p, optim::AdamOptions{.lr = 1e-3});
-  return std::make_unique<optim::SGD>(p, optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
+  train::RunConfig c;
+  c.optimizer = kind;
+  return train::make_optimizer(c, p);
 }
 
 analysis::MemoryEstimate estimate(const Case& c) {

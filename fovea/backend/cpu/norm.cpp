@@ -155,7 +155,7 @@ void CpuBackend::batch_norm_forward(const Tensor& x, const Tensor& weight, const
 void CpuBackend::batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight, const Tensor& mean,
                                      const Tensor& var, const Tensor& gx, const Tensor& gweight, const Tensor& gbias,
                                      double eps) {
-  bn_train_backward(gy.contiguous(), x, weight, mean, var, gx, gweight, gbias, eps);
+  bn_train_backward(gy, x, weight, mean, var, gx, gweight, gbias, eps);
 }
 
 }  // namespace fovea::backend::cpu
