@@ -326,7 +326,10 @@ Shape read_image_shape(const std::string& path) {
   return {d.channels, d.height, d.width};
 }
 
-void write_png(const std::string& path, const Tensor& img) {
+namespace {
+
+// img as PNG bytes; errors name `path` (a file, or "image" for bytes kept in memory)
+std::string encode_png_bytes(const Tensor& img, const std::string& path) {
   if (!img.defined() || img.device() != kCPU || img.dim() != 3 || (img.size(0) != 1 && img.size(0) != 3) ||
       (img.dtype() != DType::u8 && img.dtype() != DType::f32))
     fail("write_png", "{}: expected a CPU image (C,H,W) with C 1 or 3, u8 or f32, got {}", path,
@@ -364,7 +367,16 @@ void write_png(const std::string& path, const Tensor& img) {
   const bool ok = encode_png(&e);
   const std::unique_ptr<unsigned char, FreeDeleter> out(e.out);
   if (!ok) fail("write_png", "{}: cannot encode PNG: {}", path, e.message[0] ? e.message : "out of memory");
-  write_file_atomic(path, std::as_bytes(std::span(out.get(), e.size)));
+  return std::string(reinterpret_cast<const char*>(out.get()), e.size);
+}
+
+}  // namespace
+
+std::string png_bytes(const Tensor& img) { return encode_png_bytes(img, "image"); }
+
+void write_png(const std::string& path, const Tensor& img) {
+  const std::string bytes = encode_png_bytes(img, path);
+  write_file_atomic(path, std::as_bytes(std::span(bytes.data(), bytes.size())));
 }
 
 }  // namespace fovea::io

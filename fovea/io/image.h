@@ -15,5 +15,7 @@ Tensor read_image(const std::string& path, int channels = 0);
 Shape read_image_shape(const std::string& path);
 // Writes a PNG atomically; img: u8 (C,H,W) with C 1 or 3, or f32 in [0,1] (clamped).
 void write_png(const std::string& path, const Tensor& img);
+// The same PNG in memory (the HTML report inlines its images); errors name `what`.
+std::string png_bytes(const Tensor& img);
 
 }  // namespace fovea::io

@@ -720,6 +720,7 @@ TrainResult train(const TrainOptions& opts) {
                                    graph_note));
     res.epochs_done = epoch + 1;
     res.last_top1 = m.top1();
+    if (lead && opts.on_epoch) opts.on_epoch(epoch + 1, c.epochs);
     last_metrics = std::move(m);
   }
   res.best_top1 = st.best_top1;

@@ -25,6 +25,9 @@ struct TrainOptions {
   std::string command{};
   // called after every optimizer step with the global step (tests use it to interrupt)
   std::function<void(std::int64_t)> on_step = nullptr;
+  // called on rank 0 after each epoch, once metrics.json and the checkpoints are written (the
+  // CLI's --report rewrites the HTML report there)
+  std::function<void(std::int64_t epochs_done, std::int64_t epochs)> on_epoch = nullptr;
   // called with the run's own configuration when resume has loaded it, before anything else (the
   // CLI names the options given with --resume that the run's configuration overrides)
   std::function<void(const RunConfig&)> on_resume = nullptr;

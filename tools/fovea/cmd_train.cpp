@@ -4,8 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 #include "fovea/core/threads.h"
 #include "fovea/dist/dist.h"
+#include "fovea/report/report.h"
 #include "fovea/train/trainer.h"
 #include "tools/fovea/cli_util.h"
 #include "tools/fovea/commands.h"
@@ -41,6 +44,7 @@ void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a classifier and evaluate it after every epoch");
   auto o = std::make_shared<train::TrainOptions>();
   auto input = std::make_shared<std::string>();
+  auto with_report = std::make_shared<bool>(false);
   auto& c = o->config;
   cmd->add_option("--model", c.model, "zoo model name (fovea models)")->capture_default_str();
   cmd->add_option("--data", c.data, "fashion-mnist | mnist:DIR | folder:DIR")->capture_default_str();
@@ -85,7 +89,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--out", o->out_dir, "run directory")->capture_default_str();
   cmd->add_flag("--resume", o->resume, "continue the run in --out (its configuration is kept)");
   cmd->add_flag("--quiet", o->quiet, "one plain line per epoch, no progress bar");
-  cmd->callback([cmd, o, input] {
+  cmd->add_flag("--report", *with_report, "rewrite OUT/report.html after every epoch (fovea report)");
+  cmd->callback([cmd, o, input, with_report] {
     if (!input->empty()) o->config.input = parse_chw(*input, "train");
     const bool lead = dist::rank() == 0;  // one voice in a distributed run
     o->on_resume = [cmd, given = o->config, given_input = *input, lead](const train::RunConfig& run) {
@@ -95,6 +100,16 @@ void add_train(CLI::App& app) {
                    fmt::join(ignored, ", "));
     };
     o->command = command_line();
+    const std::string report_path = (std::filesystem::path(o->out_dir) / "report.html").string();
+    if (*with_report)
+      // a page that cannot be written is a warning: the training goes on
+      o->on_epoch = [o, report_path](std::int64_t done, std::int64_t epochs) {
+        try {
+          report::write_report({o->out_dir}, report_path, {.in_progress = done < epochs});
+        } catch (const std::exception& e) {
+          fmt::print(stderr, "warning: the report was not written: {}\n", e.what());
+        }
+      };
     auto r = train::train(*o);
     if (r.interrupted) {
       const std::string launch = dist::world_size() > 1 ? fmt::format("mpirun -np {} ", dist::world_size()) : "";
@@ -106,6 +121,8 @@ void add_train(CLI::App& app) {
     }
     if (lead && !r.already_complete)
       fmt::print("best test top-1 {:.2f}%, last {:.2f}%\n", 100 * r.best_top1, 100 * r.last_top1);
+    if (lead && *with_report && r.epochs_done > 0 && std::filesystem::exists(report_path))
+      fmt::print("report: {}\n", report_path);
   });
 }
 

@@ -15,5 +15,6 @@ void add_export(CLI::App& app);
 void add_explain(CLI::App& app);
 void add_features(CLI::App& app);
 void add_finetune(CLI::App& app);
+void add_report(CLI::App& app);
 
 }  // namespace fovea::cli

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_explain(app);
   fovea::cli::add_features(app);
   fovea::cli::add_finetune(app);
+  fovea::cli::add_report(app);
   fovea::cli::set_command_line(argc, argv);
   try {
     app.parse(argc, argv);
