@@ -13,7 +13,7 @@ namespace fovea::report {
 
 struct ReportOptions {
   std::string checkpoint = "best";      // the weights the results look at: best | last
-  std::int64_t examples_per_class = 1;  // test images explained per class
+  std::int64_t examples_per_class = 2;  // test images explained per class
   std::int64_t max_explained_classes = 10;
   std::int64_t mistakes = 12;            // the most confident mistakes shown
   std::int64_t max_test_images = 10000;  // the test images the checkpoint is scored on (0: all)

@@ -3,10 +3,12 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 
 #include "fovea/core/error.h"
+#include "fovea/core/generator.h"
 #include "fovea/report/detail.h"
 
 namespace fovea::report {
@@ -15,6 +17,20 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// Keeps the global generator's state over a scope. Building a model draws its initial weights
+// from it, and a run that writes its report after every epoch (train --report) must train on
+// exactly as one that does not, and as one resumed from its checkpoint.
+class KeepGenerator {
+ public:
+  KeepGenerator() : state_(default_generator().state()) {}
+  ~KeepGenerator() { default_generator().set_state(state_); }
+  KeepGenerator(const KeepGenerator&) = delete;
+  KeepGenerator& operator=(const KeepGenerator&) = delete;
+
+ private:
+  std::array<std::uint64_t, 4> state_;
+};
 
 // The layer whose receptive field is drawn first: the deepest leaf with a spatial output whose
 // field still fits in the image (a field larger than the image shows mostly padding).
@@ -108,6 +124,7 @@ json recorded_results(const json& metrics) {
 }  // namespace
 
 std::string run_json(const std::string& run_dir, const ReportOptions& o) {
+  const KeepGenerator keep;
   std::error_code ec;
   if (!fs::is_directory(run_dir, ec))
     fail("report", "{}: {}", run_dir, fs::exists(run_dir, ec) ? "not a directory" : "no such directory");
@@ -143,10 +160,22 @@ std::string run_json(const std::string& run_dir, const ReportOptions& o) {
       metrics = json::object();
     }
   }
+  // what the page reads of it, checked here: a field of an unexpected type is a note, not an error
+  json recorded;
+  try {
+    run["epochs"] = metrics.contains("epochs") && metrics["epochs"].is_array() ? metrics["epochs"] : json::array();
+    run["totals"] = totals_json(run["epochs"]);
+    recorded = recorded_results(metrics);
+    data_json(train::RunConfig{}, metrics);
+  } catch (const json::exception& e) {
+    note(fmt::format("metrics.json holds fields of unexpected types ({}): no curves and no provenance", e.what()));
+    metrics = json::object();
+    run["epochs"] = json::array();
+    run["totals"] = json::object();
+    recorded = nullptr;
+  }
   for (const char* key : {"commands", "fovea_version", "machine", "world_size"})
     if (metrics.contains(key)) run[key] = metrics[key];
-  run["epochs"] = metrics.contains("epochs") && metrics["epochs"].is_array() ? metrics["epochs"] : json::array();
-  run["totals"] = totals_json(run["epochs"]);
 
   // the weights the results look at, and the configuration when metrics.json has none
   std::string ck_path = o.checkpoint == "best" ? best.string() : last.string();
@@ -214,7 +243,7 @@ std::string run_json(const std::string& run_dir, const ReportOptions& o) {
     run["network"] = nullptr;
   }
 
-  run["results"] = recorded_results(metrics);
+  run["results"] = recorded;
   if (trained && summary) detail::add_results(run, *trained, *summary, rf_layer, o);
   return run.dump();
 }

@@ -172,7 +172,7 @@ def main():
     check(len(d.inside("r0-results", "img")) == 12, "the 12 most confident mistakes are shown")
     for c in metrics["config"]["classes"]:
         check(c in res, f"class '{c}' is named in the results")
-    check(len(d.inside("r0-explanations", "img")) == 10 * 5, "10 test images with 4 maps each are explained")
+    check(len(d.inside("r0-explanations", "img")) == 20 * 5, "2 test images per class with 4 maps each are explained")
     check(len(d.inside("r0-filters", "img")) == 6 + 1 + 6, "LeNet-5's 6 first-layer filters and 6 feature maps")
     charts = len(d.inside("r0-curves", "canvas")) + len(d.inside("r0-results", "canvas"))
     check(charts == 5, f"Chart.js drew 5 charts ({charts})")

@@ -50,7 +50,10 @@ TEST(Report, RunJsonHoldsTheRunsFiguresAndTheCheckpointsResults) {
   train::train(o);
   EXPECT_EQ(calls, (std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 2}, {2, 2}}));
 
+  const auto generator = default_generator().state();
   const json run = json::parse(report::run_json(o.out_dir));
+  // building the network to report on draws no number a training run would see
+  EXPECT_EQ(default_generator().state(), generator);
   const json metrics = json::parse(slurp(fs::path(o.out_dir) / "metrics.json"));
   EXPECT_TRUE(run["notes"].empty()) << run["notes"];
   EXPECT_EQ(run["name"], "run");
@@ -80,12 +83,12 @@ TEST(Report, RunJsonHoldsTheRunsFiguresAndTheCheckpointsResults) {
   for (std::size_t i = 1; i < r["mistakes"].size(); ++i)  // most confident first
     EXPECT_GE(r["mistakes"][i - 1]["confidence"].get<double>(), r["mistakes"][i]["confidence"].get<double>());
   for (const auto& m : r["mistakes"]) EXPECT_NE(m["truth"], m["predicted"]);
-  // one explained image per class, four maps each, all PNGs
+  // two explained images per class, in class order, four maps each, all PNGs
   const auto& ex = run["looks"]["explanations"];
   EXPECT_EQ(ex["methods"], json({"vanilla", "guided", "gradcam", "guided-gradcam"}));
-  ASSERT_EQ(ex["rows"].size(), 10u);
-  for (std::size_t i = 0; i < 10; ++i) {
-    EXPECT_EQ(ex["rows"][i]["truth"], i);
+  ASSERT_EQ(ex["rows"].size(), 20u);
+  for (std::size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(ex["rows"][i]["truth"], i / 2);
     ASSERT_EQ(ex["rows"][i]["maps"].size(), 4u);
     EXPECT_EQ(decode_start(ex["rows"][i]["maps"][2]).substr(1, 3), "PNG");
   }
@@ -128,6 +131,15 @@ TEST(Report, MissingPartsBecomeNotesAndNoRunIsAnError) {
   }
   run = json::parse(report::run_json(half.string()));
   EXPECT_NE(run["notes"].dump().find("metrics.json is not valid JSON"), std::string::npos);
+
+  // fields of other types than a run writes are a note too
+  {
+    std::ofstream odd(half / "metrics.json");
+    odd << R"({"epochs": [{"epoch": 1, "seconds": "soon", "test_accuracy": 0.5}], "test_per_class_accuracy": 3})";
+  }
+  run = json::parse(report::run_json(half.string()));
+  EXPECT_NE(run["notes"].dump().find("unexpected types"), std::string::npos) << run["notes"];
+  EXPECT_TRUE(run["epochs"].empty());
 
   // the test data moved away: the results are metrics.json's
   fs::rename(s.root / "data", s.root / "data_moved");

@@ -103,9 +103,9 @@ void add_train(CLI::App& app) {
     const std::string report_path = (std::filesystem::path(o->out_dir) / "report.html").string();
     if (*with_report)
       // a page that cannot be written is a warning: the training goes on
-      o->on_epoch = [o, report_path](std::int64_t done, std::int64_t epochs) {
+      o->on_epoch = [run = o->out_dir, report_path](std::int64_t done, std::int64_t epochs) {
         try {
-          report::write_report({o->out_dir}, report_path, {.in_progress = done < epochs});
+          report::write_report({run}, report_path, {.in_progress = done < epochs});
         } catch (const std::exception& e) {
           fmt::print(stderr, "warning: the report was not written: {}\n", e.what());
         }
