@@ -8,7 +8,8 @@ PY := /usr/bin/python3
 PACKAGES := g++ cmake make pkg-config libdnnl-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev \
   nlohmann-json3-dev libcli11-dev libfmt-dev libonnx-dev libprotobuf-dev protobuf-compiler \
   libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-pil \
-  dataset-fashion-mnist clang-format libopenmpi-dev openmpi-bin libzip-dev libjs-chart.js chromium-headless-shell
+  dataset-fashion-mnist clang-format libopenmpi-dev openmpi-bin libzip-dev libjs-chart.js chromium-headless-shell \
+  pybind11-dev python3-pybind11 python3-pytest python3-dev libdlpack-dev
 
 .PHONY: deps build test demo bench sanitize install clean format
 

@@ -1,0 +1,131 @@
+// fovea.explain: every method of `fovea explain`, on a batch, returning NumPy arrays.
+#include <fmt/core.h>
+
+#include "fovea/autograd/grad_mode.h"
+#include "fovea/explain/explain.h"
+#include "fovea/ops/ops.h"
+#include "python/src/bindings.h"
+
+namespace fovea::python {
+
+namespace {
+
+// target: None (each image's predicted class), a class index for all, or one per image -> (N) i64
+Tensor targets(nn::Module& net, const Tensor& x, const py::object& target) {
+  if (x.dim() != 4) throw py::value_error(fmt::format("x must be (N, C, H, W), got {} dims", x.dim()));
+  const std::int64_t n = x.size(0);
+  if (target.is_none()) {
+    NoGradGuard ng;
+    nn::EvalGuard eval(net);
+    return argmax(net(x), 1);
+  }
+  std::vector<std::int64_t> t;
+  if (py::isinstance<py::int_>(target)) t.assign(static_cast<std::size_t>(n), target.cast<std::int64_t>());
+  else t = target.cast<std::vector<std::int64_t>>();
+  if (static_cast<std::int64_t>(t.size()) != n)
+    throw py::value_error(fmt::format("target: {} classes given for {} images", t.size(), n));
+  return from_vector(t, {n});
+}
+
+explain::Method method_named(const std::string& name) {
+  return checking_arguments([&] { return explain::parse_method(name); });
+}
+
+// Runs an explanation with the GIL released; the result as a NumPy array.
+template <typename F>
+py::object run(F&& f) {
+  Tensor out;
+  {
+    py::gil_scoped_release nogil;
+    out = checking_arguments(std::forward<F>(f));
+  }
+  return to_numpy(out);
+}
+
+}  // namespace
+
+void bind_explain(py::module_& m) {
+  auto e = m.def_submodule("explain", "what a network looks at (fovea explain): every map as a NumPy array");
+  auto gradient = [&e](const char* name, ReluGradRule rule, const char* doc) {
+    e.def(
+        name,
+        [rule](nn::Module& net, const py::object& x, const py::object& target, const std::string& reduce) {
+          const Tensor in = to_tensor(x), t = targets(net, in, target);
+          const auto r = checking_arguments([&] { return explain::parse_reduce(reduce); });
+          return run([&] { return explain::reduce_channels(explain::gradient_map(net, in, t, rule), r); });
+        },
+        py::arg("net"), py::arg("x"), py::arg("target") = py::none(), py::arg("reduce") = "max", doc);
+  };
+  gradient("saliency", ReluGradRule::standard,
+           "vanilla gradient (Simonyan et al. 2014): (N,1,H,W) for reduce 'max' or 'mean', (N,C,H,W) for 'none'");
+  gradient("guided_backprop", ReluGradRule::guided, "guided backpropagation (Springenberg et al. 2015)");
+  gradient("deconvnet", ReluGradRule::deconvnet, "the deconvnet rule (Zeiler and Fergus 2014)");
+  e.def(
+      "grad_cam",
+      [](nn::Module& net, const py::object& x, const py::object& target, const std::string& layer) {
+        const Tensor in = to_tensor(x), t = targets(net, in, target);
+        return run([&] { return explain::grad_cam(net, in, t, layer); });
+      },
+      py::arg("net"), py::arg("x"), py::arg("target") = py::none(), py::arg("layer") = "",
+      "Grad-CAM (Selvaraju et al. 2017): (N,1,H,W) in [0, 1]; layer: a module path, default the last spatial one");
+  e.def(
+      "smoothgrad",
+      [](nn::Module& net, const py::object& x, const py::object& target, int samples, double sigma,
+         std::uint64_t seed) {
+        const Tensor in = to_tensor(x), t = targets(net, in, target);
+        explain::ExplainOptions o{.smoothgrad_samples = samples, .smoothgrad_sigma = sigma, .seed = seed};
+        return run([&] { return explain::smooth_grad(net, in, t, o); });
+      },
+      py::arg("net"), py::arg("x"), py::arg("target") = py::none(), py::arg("samples") = 25, py::arg("sigma") = 0.15,
+      py::arg("seed") = 0);
+  e.def(
+      "occlusion",
+      [](nn::Module& net, const py::object& x, const py::object& target, std::int64_t window, std::int64_t stride) {
+        const Tensor in = to_tensor(x), t = targets(net, in, target);
+        explain::ExplainOptions o{.occlusion_window = window, .occlusion_stride = stride};
+        return run([&] { return explain::occlusion(net, in, t, o); });
+      },
+      py::arg("net"), py::arg("x"), py::arg("target") = py::none(), py::arg("window") = 0, py::arg("stride") = 0);
+  e.def(
+      "explain",
+      [](nn::Module& net, const py::object& x, const py::object& target, const std::vector<std::string>& methods,
+         const std::string& layer) {
+        const Tensor in = to_tensor(x), t = targets(net, in, target);
+        explain::ExplainOptions o{.layer = layer};
+        o.methods.clear();
+        for (const auto& name : methods) o.methods.push_back(method_named(name));
+        explain::Explanation ex;
+        {
+          py::gil_scoped_release nogil;
+          ex = checking_arguments([&] { return explain::explain(net, in, t, o); });
+        }
+        py::dict out;
+        for (const auto& [meth, map] : ex.maps) out[py::str(explain::method_name(meth))] = to_numpy(map);
+        out["logits"] = to_numpy(ex.logits);
+        out["target"] = to_numpy(ex.target);
+        if (!ex.layer.empty()) out["layer"] = ex.layer;
+        return out;
+      },
+      py::arg("net"), py::arg("x"), py::arg("target") = py::none(),
+      py::arg("methods") = std::vector<std::string>{"vanilla", "guided", "deconv", "gradcam", "guided-gradcam"},
+      py::arg("layer") = "", "several methods in as few passes as possible: a dict of maps by method name");
+  e.def(
+      "feature_maps",
+      [](nn::Module& net, const py::object& x, const std::vector<std::string>& layers) {
+        const Tensor in = to_tensor(x);
+        std::map<std::string, Tensor> maps;
+        {
+          py::gil_scoped_release nogil;
+          maps = checking_arguments([&] { return explain::feature_maps(net, in, layers); });
+        }
+        py::dict out;
+        for (const auto& [name, t] : maps) out[py::str(name)] = to_numpy(t);
+        return out;
+      },
+      py::arg("net"), py::arg("x"), py::arg("layers"));
+  e.def("default_cam_layer", [](nn::Module& net, const py::object& x) {
+    return checking_arguments([&] { return explain::default_cam_layer(net, to_tensor(x)); });
+  });
+}
+
+}  // namespace fovea::python

@@ -1,0 +1,178 @@
+"""The library from Python: the zoo, summaries, weights files, ONNX, optimizers, fovea.train,
+fovea.explain, errors as Python exceptions, the GIL released, Ctrl-C, and `import fovea` from the
+repository root."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fovea
+
+SOURCE = os.environ.get("FOVEA_SOURCE", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def small_batch(n=4, seed=0):
+    return np.random.default_rng(seed).random((n, 1, 28, 28), dtype=np.float32)
+
+
+def test_models_and_summary():
+    assert "resnet18" in fovea.models.names()
+    net = fovea.models.create("resnet18", num_classes=10, small_input=True)
+    s = fovea.summary(net, input=(1, 28, 28))
+    assert s.total_params == net.num_parameters() == 11_172_810
+    assert "Total params: 11,172,810" in str(s)
+    layers = {row["name"]: row for row in s.layers}
+    assert layers["layer1.0.conv1"]["type"] == "Conv2d" and layers["fc"]["output"] == [1, 10]
+    assert layers["layer4"]["receptive_field"]["rf"][0] > 28
+    assert "layer1.0.conv1" in fovea.rf(net, input=(1, 28, 28))
+    lenet = fovea.models.create("lenet5")
+    assert fovea.summary(lenet, input=(1, 28, 28)).total_params == 61_706
+
+
+def test_module_interface():
+    net = fovea.models.create("lenet5")
+    names = [n for n, _ in net.named_parameters()]
+    assert names[0] == "features.0.weight" and len(net.parameters()) == len(names)
+    assert net.eval() is net and not net.training and net.train().training
+    frozen = net.freeze("features.*")
+    assert "features.3.bias" in frozen and net.num_parameters(trainable_only=True) == 59_134
+    net.unfreeze("features.3.*")
+    assert net.num_parameters(trainable_only=True) == 59_134 + 2_416
+    seen = []
+    h = net.submodule("features.0").register_forward_hook(lambda m, i, o: seen.append((m.type, o.shape)))
+    out = net(small_batch(2))
+    assert out.shape == (2, 10) and seen == [("Conv2d", (2, 6, 28, 28))]
+    net.submodule("features.0").remove_hook(h)
+    # a hook that returns a tensor replaces the output
+    net.submodule("classifier.4").register_forward_hook(lambda m, i, o: o * 0.0)
+    assert np.asarray(net(small_batch(1))).sum() == 0
+
+
+def test_weights_files_and_onnx(tmp_path):
+    net = fovea.models.create("lenet5").eval()
+    x = small_batch(3)
+    y = np.asarray(net(x)).copy()
+    fovea.save(net, str(tmp_path / "w.safetensors"))
+    state = fovea.load(str(tmp_path / "w.safetensors"))
+    assert set(state) == set(net.state_dict())
+    other = fovea.models.create("lenet5").eval()
+    assert other.load_state_dict(state) == {"missing": [], "unexpected": [], "mismatched": []}
+    np.testing.assert_array_equal(np.asarray(other(x)), y)
+    fovea.onnx.save(net, str(tmp_path / "m.onnx"), input=(1, 28, 28))
+    imported = fovea.onnx.load(str(tmp_path / "m.onnx"))
+    np.testing.assert_allclose(np.asarray(imported(x)), y, rtol=1e-5, atol=1e-6)
+    import torch
+    torch.save({k: torch.from_numpy(np.asarray(v).copy()) for k, v in state.items()}, tmp_path / "w.pth")
+    assert set(fovea.load(str(tmp_path / "w.pth"))) == set(state)
+
+
+def test_optimizer_steps_lower_the_loss():
+    net = fovea.models.create("lenet5")
+    opt = fovea.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    sched = fovea.optim.StepLR(opt, step_size=1, gamma=0.5)
+    x = fovea.tensor(small_batch(8))
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = (net(x) * net(x)).mean()  # drive the logits to 0
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    sched.step()
+    assert losses[-1] < losses[0] and abs(opt.lr - 0.025) < 1e-12
+
+
+def test_train_runs_the_clis_trainer(tmp_path):
+    records = []
+    run = fovea.train(model="lenet5", data="fashion-mnist", epochs=2, limit_train=600, limit_test=200,
+                      batch_size=32, out=str(tmp_path / "run"), callback=records.append)
+    assert run["epochs_done"] == 2 and len(run["epochs"]) == 2
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert records == run["epochs"] and 0 < run["best_top1"] <= 1
+    metrics = json.load(open(tmp_path / "run" / "metrics.json"))
+    assert metrics["epochs"] == run["epochs"] and metrics["config"]["limit_train"] == 600
+    again = fovea.train(out=str(tmp_path / "run"), resume=True)
+    assert again["already_complete"]
+
+
+def test_explain_returns_numpy_maps():
+    net = fovea.models.create("lenet5").eval()
+    x = small_batch(3)
+    cam = fovea.explain.grad_cam(net, x, target=3)
+    assert isinstance(cam, np.ndarray) and cam.shape == (3, 1, 28, 28) and 0 <= cam.min() and cam.max() <= 1
+    sal = fovea.explain.saliency(net, x, target=[0, 1, 2])
+    assert sal.shape == (3, 1, 28, 28) and (sal >= 0).all()
+    maps = fovea.explain.explain(net, x, methods=["vanilla", "gradcam", "guided-gradcam"])
+    assert set(maps) >= {"vanilla", "gradcam", "guided-gradcam", "logits", "target", "layer"}
+    np.testing.assert_array_equal(maps["target"], np.asarray(net(x)).argmax(1))
+    feats = fovea.explain.feature_maps(net, x, ["features.0"])
+    assert feats["features.0"].shape == (3, 6, 28, 28)
+
+
+def test_errors_are_python_exceptions_with_foveas_message(tmp_path):
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        fovea.models.create("nope")
+    net = fovea.models.create("lenet5")
+    with pytest.raises(ValueError, match=r"\[conv2d\]"):
+        net(np.zeros((2, 3, 28, 28), dtype=np.float32))
+    with pytest.raises(ValueError, match="target: 2 classes given for 3 images"):
+        fovea.explain.grad_cam(net, small_batch(3), target=[1, 2])
+    with pytest.raises(TypeError, match="unknown keyword 'epoch'"):
+        fovea.train(epoch=3)
+    with pytest.raises(TypeError, match="lr='fast' must be a number"):
+        fovea.train(lr="fast")
+    with pytest.raises(ValueError, match=r"\[train\] .*batch size"):
+        fovea.train(batch_size=0, out=str(tmp_path / "x"))
+    with pytest.raises(fovea.Error) as e:
+        fovea.load(str(tmp_path / "missing.safetensors"))
+    assert isinstance(e.value, RuntimeError) and "missing.safetensors" in str(e.value)
+
+
+def test_the_gil_is_released_during_a_forward_pass():
+    net = fovea.models.create("resnet18", num_classes=10, in_channels=3).eval()
+    x = np.random.default_rng(0).random((8, 3, 160, 160), dtype=np.float32)
+    ticks = []
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    time.sleep(0.01)
+    before = len(ticks)
+    t0 = time.time()
+    net(x)
+    elapsed = time.time() - t0
+    done.set()
+    counter.join()
+    # a held GIL would leave the counter at most a tick or two over the whole call
+    assert len(ticks) - before > min(20, elapsed / 0.004), (len(ticks) - before, elapsed)
+
+
+def test_ctrl_c_stops_training_cleanly_and_resume_finishes(tmp_path):
+    out = str(tmp_path / "run")
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt, match="resume=True"):
+        fovea.train(model="lenet5", epochs=6, limit_train=20000, limit_test=200, out=out)
+    timer.cancel()
+    assert os.path.exists(os.path.join(out, "last.safetensors"))
+    run = fovea.train(out=out, resume=True)
+    assert run["epochs_done"] == 6
+
+
+def test_import_from_the_repository_root_finds_the_extension():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-c", "import fovea; print(fovea.__file__); print(fovea.Tensor)"],
+                       cwd=SOURCE, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "__init__.py" in r.stdout and "fovea._fovea.Tensor" in r.stdout
