@@ -4,10 +4,10 @@ The C++ library does the work; this package is its bindings (docs/python.md). Nu
 pass in and out without copies (the buffer protocol), PyTorch tensors through DLPack.
 """
 from fovea._fovea import (  # noqa: F401
-    Error, Module, Summary, Tensor, __version__, explain, from_dlpack, load, manual_seed, models, no_grad, ones,
+    Error, Module, Summary, Tensor, __version__, explain, finetune, from_dlpack, load, manual_seed, models, no_grad, ones,
     onnx, optim, rand, randn, rf, save, summary, tensor, train, zeros)
 
-__all__ = ["Error", "Module", "Summary", "Tensor", "explain", "from_dlpack", "load", "manual_seed", "models",
+__all__ = ["Error", "Module", "Summary", "Tensor", "explain", "finetune", "from_dlpack", "load", "manual_seed", "models",
            "no_grad", "ones", "onnx", "optim", "rand", "randn", "rf", "save", "summary", "tensor", "train", "zeros"]
 
 # `import fovea.explain` and `from fovea.models import create` work as for any subpackage

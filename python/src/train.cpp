@@ -9,6 +9,7 @@
 #include <set>
 
 #include "fovea/core/threads.h"
+#include "fovea/train/finetune.h"
 #include "fovea/train/trainer.h"
 #include "python/src/bindings.h"
 
@@ -25,10 +26,10 @@ const std::set<std::string> kInternal = {"model_spec",           "data_given",  
                                          "head_from_pretrained", "num_classes", "in_channels"};
 
 // A Python value as JSON of the type the configuration's default has (TypeError naming the
-// keyword otherwise).
-json value_as(const std::string& key, const py::handle& v, const json& like) {
+// keyword otherwise). fn: "fovea.train" or "fovea.finetune".
+json value_as(const char* fn, const std::string& key, const py::handle& v, const json& like) {
   auto wrong = [&](const char* expected) {
-    return py::type_error(fmt::format("fovea.train: {}={} must be {}", key, py::repr(v).cast<std::string>(), expected));
+    return py::type_error(fmt::format("{}: {}={} must be {}", fn, key, py::repr(v).cast<std::string>(), expected));
   };
   if (like.is_boolean()) {
     if (!py::isinstance<py::bool_>(v)) throw wrong("True or False");
@@ -68,6 +69,69 @@ json read_metrics(const std::string& out_dir) {
   return in ? json::parse(in, nullptr, false) : json();
 }
 
+// The keywords both calls share, as `fovea train` takes them, into o; `own` takes the call's
+// own keywords (returns false for one it does not know). Unknown keywords are a TypeError
+// listing the known ones; values the trainer refuses a ValueError.
+void parse_options(const char* fn, const py::kwargs& kw, train::TrainOptions& o, py::object& callback,
+                   const std::function<bool(const std::string&, const py::handle&)>& own,
+                   const std::string& own_names) {
+  o.quiet = true;
+  json config = json::parse(o.config.to_json());
+  int threads = 0;
+  for (const auto& [k, v] : kw) {
+    const auto key = k.cast<std::string>();
+    if (own(key, v)) continue;
+    if (key == "out") o.out_dir = v.cast<std::string>();
+    else if (key == "quiet") o.quiet = v.cast<bool>();
+    else if (key == "callback") callback = py::reinterpret_borrow<py::object>(v);
+    else if (key == "threads") threads = v.cast<int>();
+    else {
+      const std::string name = kRenamed.count(key) ? kRenamed.at(key) : key;
+      if (!config.contains(name) || kInternal.count(name)) {
+        std::string known = own_names + ", out, quiet, callback, threads, classes, new_head";
+        for (const auto& [ck, _] : config.items())
+          if (!kInternal.count(ck) && ck != "select_classes" && ck != "head") known += ", " + ck;
+        throw py::type_error(fmt::format("{}: unknown keyword '{}' (the keywords: {})", fn, key, known));
+      }
+      config[name] = value_as(fn, key, v, config[name]);
+    }
+  }
+  checking_arguments([&] {
+    o.config = train::RunConfig::from_json(config.dump());
+    if (threads > 0) set_num_threads(threads);
+  });
+}
+
+// callback(record) after every epoch of the run in out_dir, with the GIL.
+std::function<void(std::int64_t, std::int64_t)> epoch_callback(const py::object& callback, const std::string& out_dir) {
+  if (callback.is_none()) return nullptr;
+  PyCallable call(callback.cast<py::function>());
+  return [call, out_dir](std::int64_t, std::int64_t) {
+    const json metrics = read_metrics(out_dir);
+    py::gil_scoped_acquire gil;
+    call(metrics.is_object() && metrics.contains("epochs") ? json_to_py(metrics["epochs"].back()) : py::none());
+  };
+}
+
+[[noreturn]] void interrupted(const std::string& what) {
+  PyErr_SetString(PyExc_KeyboardInterrupt, what.c_str());
+  throw py::error_already_set();
+}
+
+// A run's figures as fovea.train returns them.
+py::dict run_dict(const std::string& out_dir, const train::TrainResult& r) {
+  py::dict result;
+  result["out"] = out_dir;
+  result["epochs_done"] = r.epochs_done;
+  result["best_top1"] = r.best_top1;
+  result["last_top1"] = r.last_top1;
+  result["already_complete"] = r.already_complete;
+  const json metrics = read_metrics(out_dir);
+  result["epochs"] = metrics.is_object() && metrics.contains("epochs") ? json_to_py(metrics["epochs"]) : py::list();
+  result["metrics"] = metrics.is_object() ? json_to_py(metrics) : py::none();
+  return result;
+}
+
 }  // namespace
 
 void bind_train(py::module_& m) {
@@ -76,69 +140,85 @@ void bind_train(py::module_& m) {
       [](const py::kwargs& kw) {
         train::TrainOptions o;
         o.out_dir = "runs/run";
-        o.quiet = true;
-        json config = json::parse(o.config.to_json());
         py::object callback = py::none();
-        int threads = 0;
-        for (const auto& [k, v] : kw) {
-          const auto key = k.cast<std::string>();
-          if (key == "out") o.out_dir = v.cast<std::string>();
-          else if (key == "resume") o.resume = v.cast<bool>();
-          else if (key == "quiet") o.quiet = v.cast<bool>();
-          else if (key == "callback") callback = py::reinterpret_borrow<py::object>(v);
-          else if (key == "threads") threads = v.cast<int>();
-          else {
-            const std::string name = kRenamed.count(key) ? kRenamed.at(key) : key;
-            if (!config.contains(name) || kInternal.count(name)) {
-              std::string known = "out, resume, quiet, callback, threads";
-              for (const auto& [ck, _] : config.items())
-                if (!kInternal.count(ck) && ck != "select_classes" && ck != "head") known += ", " + ck;
-              throw py::type_error(
-                  fmt::format("fovea.train: unknown keyword '{}' (the keywords: {}, classes, new_head)", key, known));
-            }
-            config[name] = value_as(key, v, config[name]);
-          }
-        }
-        checking_arguments([&] {
-          o.config = train::RunConfig::from_json(config.dump());
-          o.config.validate();
-          if (threads > 0) set_num_threads(threads);
-        });
-        if (!callback.is_none()) {
-          PyCallable call(callback.cast<py::function>());
-          o.on_epoch = [call, out = o.out_dir](std::int64_t, std::int64_t) {
-            const json metrics = read_metrics(out);
-            py::gil_scoped_acquire gil;
-            call(metrics.is_object() && metrics.contains("epochs") ? json_to_py(metrics["epochs"].back()) : py::none());
-          };
-        }
+        parse_options(
+            "fovea.train", kw, o, callback,
+            [&](const std::string& key, const py::handle& v) {
+              if (key != "resume") return false;
+              o.resume = v.cast<bool>();
+              return true;
+            },
+            "resume");
+        checking_arguments([&] { o.config.validate(); });
+        o.on_epoch = epoch_callback(callback, o.out_dir);
         train::TrainResult r;
         {
           py::gil_scoped_release nogil;
           r = train::train(o);
         }
-        if (r.interrupted) {
-          const std::string msg = fmt::format(
-              "training interrupted after a step; {}/last.safetensors holds it: fovea.train(out='{}', resume=True) "
-              "continues it",
-              o.out_dir, o.out_dir);
-          PyErr_SetString(PyExc_KeyboardInterrupt, msg.c_str());
-          throw py::error_already_set();
-        }
-        py::dict result;
-        result["out"] = o.out_dir;
-        result["epochs_done"] = r.epochs_done;
-        result["best_top1"] = r.best_top1;
-        result["last_top1"] = r.last_top1;
-        result["already_complete"] = r.already_complete;
-        const json metrics = read_metrics(o.out_dir);
-        result["epochs"] =
-            metrics.is_object() && metrics.contains("epochs") ? json_to_py(metrics["epochs"]) : py::list();
-        result["metrics"] = metrics.is_object() ? json_to_py(metrics) : py::none();
-        return result;
+        if (r.interrupted)
+          interrupted(
+              fmt::format("training interrupted after a step; {}/last.safetensors holds it: "
+                          "fovea.train(out='{}', resume=True) continues it",
+                          o.out_dir, o.out_dir));
+        return run_dict(o.out_dir, r);
       },
       "fovea train with its options as keywords (model='lenet5', data='fashion-mnist', epochs=10, batch_size=64, "
       "lr=0.05, out='runs/run', ...; callback(epoch_record) after every epoch); returns the run's figures");
+
+  m.def(
+      "finetune",
+      [](const py::kwargs& kw) {
+        train::FinetuneOptions f;
+        f.base.out_dir = "runs/finetune";
+        f.base.config.schedule = "cosine";
+        py::object callback = py::none();
+        parse_options(
+            "fovea.finetune", kw, f.base, callback,
+            [&](const std::string& key, const py::handle& v) {
+              if (key == "pretrained") f.from = v.cast<std::string>();
+              else if (key == "num_classes") f.num_classes = v.cast<std::int64_t>();
+              else if (key == "head") f.base.config.head = v.cast<std::string>();
+              else if (key == "head_epochs") f.head_epochs = v.cast<std::int64_t>();
+              else if (key == "head_lr") f.head_lr = v.cast<double>();
+              else if (key == "unfreeze")
+                f.unfreeze = py::isinstance<py::str>(v) ? std::vector<std::string>{v.cast<std::string>()}
+                                                        : v.cast<std::vector<std::string>>();
+              else if (key == "finetune_epochs") f.finetune_epochs = v.cast<std::int64_t>();
+              else if (key == "finetune_lr") f.finetune_lr = v.cast<double>();
+              else return false;
+              return true;
+            },
+            "pretrained, num_classes, head, head_epochs, head_lr, unfreeze, finetune_epochs, finetune_lr");
+        // both stages' records reach the callback, each from its own run directory
+        const std::string out = f.base.out_dir;
+        std::shared_ptr<std::string> stage_dir = std::make_shared<std::string>(out + "/head");
+        if (!callback.is_none()) {
+          PyCallable call(callback.cast<py::function>());
+          f.base.on_epoch = [call, stage_dir](std::int64_t, std::int64_t) {
+            const json metrics = read_metrics(*stage_dir);
+            py::gil_scoped_acquire gil;
+            call(metrics.is_object() && metrics.contains("epochs") ? json_to_py(metrics["epochs"].back()) : py::none());
+          };
+        }
+        f.on_stage = [stage_dir, out](int stage, const train::RunConfig&, const std::string&) {
+          *stage_dir = out + (stage == 2 ? "/head" : "/finetune");
+        };
+        const train::FinetunePlan plan = checking_arguments([&] { return train::plan_finetune(f); });
+        train::FinetuneResult r;
+        {
+          py::gil_scoped_release nogil;
+          r = train::finetune(f, plan);
+        }
+        if (r.interrupted) interrupted("fine-tuning interrupted after a step; its last.safetensors holds it");
+        py::dict result;
+        result["head"] = run_dict(r.head_dir, r.head);
+        result["finetune"] = run_dict(r.finetune_dir, r.finetune);
+        return result;
+      },
+      "fovea finetune with its options as keywords (pretrained='runs/a/best.safetensors', unfreeze=['layer4.*'], "
+      "head_epochs=5, head_lr=0.01, finetune_epochs=10, finetune_lr=1e-4, out=..., and fovea train's data options); "
+      "returns both stages' figures");
 }
 
 }  // namespace fovea::python

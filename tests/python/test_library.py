@@ -99,6 +99,16 @@ def test_train_runs_the_clis_trainer(tmp_path):
     assert metrics["epochs"] == run["epochs"] and metrics["config"]["limit_train"] == 600
     again = fovea.train(out=str(tmp_path / "run"), resume=True)
     assert again["already_complete"]
+    # transfer learning's three steps from that run: a new head for 5 of its classes, then layers unfrozen
+    seen = []
+    tuned = fovea.finetune(pretrained=str(tmp_path / "run" / "best.safetensors"), classes=[5, 6, 7, 8, 9],
+                           per_class=20, limit_test=100, unfreeze="features.3.*", head_epochs=1, finetune_epochs=1,
+                           out=str(tmp_path / "tuned"), callback=seen.append)
+    assert tuned["head"]["epochs_done"] == 1 and tuned["finetune"]["epochs_done"] == 1 and len(seen) == 2
+    assert tuned["finetune"]["metrics"]["config"]["unfreeze"] == ["features.3.*", "classifier.4.*"]
+    with pytest.raises(ValueError, match="no parameter matches .nope"):
+        fovea.finetune(pretrained=str(tmp_path / "run" / "best.safetensors"), unfreeze="nope.*",
+                       out=str(tmp_path / "bad"))
 
 
 def test_explain_returns_numpy_maps():
