@@ -177,7 +177,9 @@ void bind_nn(py::module_& m) {
   });
   models.def(
       "load_spec",
-      [](const std::string& path) { return checking_arguments([&] { return models::load_spec(path).net; }); },
+      [](const std::string& path) -> nn::ModulePtr {
+        return checking_arguments([&] { return models::load_spec(path).net; });
+      },
       py::arg("path"), "a network spec file (.json, docs/analysis.md)");
 
   py::class_<analysis::Summary>(m, "Summary", "fovea summary's table: str() prints it, layers holds its rows")

@@ -31,6 +31,8 @@ def test_models_and_summary():
     assert layers["layer1.0.conv1"]["type"] == "Conv2d" and layers["fc"]["output"] == [1, 10]
     assert layers["layer4"]["receptive_field"]["rf"][0] > 28
     assert "layer1.0.conv1" in fovea.rf(net, input=(1, 28, 28))
+    article = fovea.models.load_spec(os.path.join(SOURCE, "examples", "specs", "article_example.json"))
+    assert fovea.summary(article, input=(1, 30, 30)).total_params == 338_460
     lenet = fovea.models.create("lenet5")
     assert fovea.summary(lenet, input=(1, 28, 28)).total_params == 61_706
 
