@@ -9,7 +9,7 @@ PACKAGES := g++ cmake make pkg-config libdnnl-dev zlib1g-dev libpng-dev libjpeg6
   nlohmann-json3-dev libcli11-dev libfmt-dev libonnx-dev libprotobuf-dev protobuf-compiler \
   libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-pil \
   dataset-fashion-mnist clang-format libopenmpi-dev openmpi-bin libzip-dev libjs-chart.js chromium-headless-shell \
-  pybind11-dev python3-pybind11 python3-pytest python3-dev libdlpack-dev jupyter-nbconvert python3-ipykernel
+  pybind11-dev python3-pybind11 python3-pytest python3-dev libdlpack-dev jupyter-nbconvert python3-ipykernel python3-pip python3-venv
 
 .PHONY: deps build test demo bench sanitize install clean format
 

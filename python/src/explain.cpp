@@ -123,6 +123,32 @@ void bind_explain(py::module_& m) {
         return out;
       },
       py::arg("net"), py::arg("x"), py::arg("layers"));
+  e.def(
+      "sanity_check",
+      [](nn::Module& net, const py::object& x, const std::vector<std::string>& layers, const py::object& target,
+         const std::vector<std::string>& methods) {
+        const Tensor in = to_tensor(x), t = targets(net, in, target);
+        explain::ExplainOptions o;
+        o.methods.clear();
+        for (const auto& name : methods) o.methods.push_back(method_named(name));
+        std::vector<explain::SanityStep> steps;
+        {
+          py::gil_scoped_release nogil;
+          steps = checking_arguments([&] { return explain::cascading_randomization(net, in, t, layers, o); });
+        }
+        py::list out;
+        for (const auto& s : steps) {
+          py::dict corr;
+          for (const auto& [meth, v] : s.rank_corr) corr[py::str(explain::method_name(meth))] = v;
+          out.append(py::dict(py::arg("layer") = s.layer, py::arg("rank_correlation") = corr));
+        }
+        return out;
+      },
+      py::arg("net"), py::arg("x"), py::arg("layers"), py::arg("target") = py::none(),
+      py::arg("methods") = std::vector<std::string>{"vanilla", "guided", "gradcam"},
+      "the cascading randomisation of Adebayo et al. 2018 (fovea explain --sanity-check): re-initialise the "
+      "layers one after another from the top, and after each the Spearman rank correlation of every method's "
+      "|map| with the trained model's; the weights are restored afterwards");
   e.def("default_cam_layer", [](nn::Module& net, const py::object& x) {
     return checking_arguments([&] { return explain::default_cam_layer(net, to_tensor(x)); });
   });

@@ -102,12 +102,14 @@ void parse_options(const char* fn, const py::kwargs& kw, train::TrainOptions& o,
   });
 }
 
-// callback(record) after every epoch of the run in out_dir, with the GIL.
-std::function<void(std::int64_t, std::int64_t)> epoch_callback(const py::object& callback, const std::string& out_dir) {
+// callback(record) after every epoch, with the GIL; the record is the last of the metrics.json
+// in *out_dir (a shared folder name: fovea.finetune moves it from one stage to the next).
+std::function<void(std::int64_t, std::int64_t)> epoch_callback(const py::object& callback,
+                                                               std::shared_ptr<const std::string> out_dir) {
   if (callback.is_none()) return nullptr;
   PyCallable call(callback.cast<py::function>());
   return [call, out_dir](std::int64_t, std::int64_t) {
-    const json metrics = read_metrics(out_dir);
+    const json metrics = read_metrics(*out_dir);
     py::gil_scoped_acquire gil;
     call(metrics.is_object() && metrics.contains("epochs") ? json_to_py(metrics["epochs"].back()) : py::none());
   };
@@ -150,7 +152,7 @@ void bind_train(py::module_& m) {
             },
             "resume");
         checking_arguments([&] { o.config.validate(); });
-        o.on_epoch = epoch_callback(callback, o.out_dir);
+        o.on_epoch = epoch_callback(callback, std::make_shared<const std::string>(o.out_dir));
         train::TrainResult r;
         {
           py::gil_scoped_release nogil;
@@ -192,15 +194,8 @@ void bind_train(py::module_& m) {
             "pretrained, num_classes, head, head_epochs, head_lr, unfreeze, finetune_epochs, finetune_lr");
         // both stages' records reach the callback, each from its own run directory
         const std::string out = f.base.out_dir;
-        std::shared_ptr<std::string> stage_dir = std::make_shared<std::string>(out + "/head");
-        if (!callback.is_none()) {
-          PyCallable call(callback.cast<py::function>());
-          f.base.on_epoch = [call, stage_dir](std::int64_t, std::int64_t) {
-            const json metrics = read_metrics(*stage_dir);
-            py::gil_scoped_acquire gil;
-            call(metrics.is_object() && metrics.contains("epochs") ? json_to_py(metrics["epochs"].back()) : py::none());
-          };
-        }
+        auto stage_dir = std::make_shared<std::string>(out + "/head");
+        f.base.on_epoch = epoch_callback(callback, stage_dir);
         f.on_stage = [stage_dir, out](int stage, const train::RunConfig&, const std::string&) {
           *stage_dir = out + (stage == 2 ? "/head" : "/finetune");
         };

@@ -125,6 +125,11 @@ def test_explain_returns_numpy_maps():
     np.testing.assert_array_equal(maps["target"], np.asarray(net(x)).argmax(1))
     feats = fovea.explain.feature_maps(net, x, ["features.0"])
     assert feats["features.0"].shape == (3, 6, 28, 28)
+    before = {k: np.asarray(v).copy() for k, v in net.state_dict().items()}
+    steps = fovea.explain.sanity_check(net, x, ["classifier.4", "features.3"], methods=["vanilla", "gradcam"])
+    assert [s["layer"] for s in steps] == ["classifier.4", "features.3"]
+    assert all(-1 <= s["rank_correlation"]["vanilla"] <= 1 for s in steps)
+    assert all((np.asarray(v) == before[k]).all() for k, v in net.state_dict().items())  # weights restored
 
 
 def test_errors_are_python_exceptions_with_foveas_message(tmp_path):
