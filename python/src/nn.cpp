@@ -311,6 +311,57 @@ void bind_nn(py::module_& m) {
         });
       },
       py::arg("optimizer"), py::kw_only(), py::arg("T_max"), py::arg("eta_min") = 0.0, py::keep_alive<0, 1>());
+  optim.def(
+      "MultiStepLR",
+      [](const std::shared_ptr<optim::Optimizer>& o, const std::vector<std::int64_t>& milestones, double gamma) {
+        return checking_arguments([&]() -> std::shared_ptr<optim::LRScheduler> {
+          return std::make_shared<optim::MultiStepLR>(
+              *o, optim::MultiStepLROptions{.milestones = milestones, .gamma = gamma});
+        });
+      },
+      py::arg("optimizer"), py::kw_only(), py::arg("milestones"), py::arg("gamma") = 0.1, py::keep_alive<0, 1>());
+  optim.def(
+      "LinearLR",
+      [](const std::shared_ptr<optim::Optimizer>& o, double start, double end, std::int64_t total) {
+        return checking_arguments([&]() -> std::shared_ptr<optim::LRScheduler> {
+          return std::make_shared<optim::LinearLR>(
+              *o, optim::LinearLROptions{.start_factor = start, .end_factor = end, .total_iters = total});
+        });
+      },
+      py::arg("optimizer"), py::kw_only(), py::arg("start_factor") = 1.0 / 3, py::arg("end_factor") = 1.0,
+      py::arg("total_iters") = 5, py::keep_alive<0, 1>());
+  optim.def(
+      "OneCycleLR",
+      [](const std::shared_ptr<optim::Optimizer>& o, double max_lr, std::int64_t total_steps, double pct_start,
+         const std::string& anneal, bool cycle_momentum, double div_factor, double final_div_factor, bool three_phase) {
+        if (anneal != "cos" && anneal != "linear")
+          throw py::value_error(fmt::format("anneal_strategy must be 'cos' or 'linear', got '{}'", anneal));
+        return checking_arguments([&]() -> std::shared_ptr<optim::LRScheduler> {
+          return std::make_shared<optim::OneCycleLR>(
+              *o, optim::OneCycleLROptions{.max_lr = max_lr,
+                                           .total_steps = total_steps,
+                                           .pct_start = pct_start,
+                                           .anneal = anneal == "cos" ? optim::Anneal::cos : optim::Anneal::linear,
+                                           .cycle_momentum = cycle_momentum,
+                                           .div_factor = div_factor,
+                                           .final_div_factor = final_div_factor,
+                                           .three_phase = three_phase});
+        });
+      },
+      py::arg("optimizer"), py::kw_only(), py::arg("max_lr"), py::arg("total_steps"), py::arg("pct_start") = 0.3,
+      py::arg("anneal_strategy") = "cos", py::arg("cycle_momentum") = true, py::arg("div_factor") = 25.0,
+      py::arg("final_div_factor") = 1e4, py::arg("three_phase") = false, py::keep_alive<0, 1>(),
+      "the 1cycle policy (Smith and Topin), stepped after every batch");
+  optim.def(
+      "SequentialLR",
+      [](const std::shared_ptr<optim::Optimizer>& o, const std::vector<std::shared_ptr<optim::LRScheduler>>& schedulers,
+         const std::vector<std::int64_t>& milestones) {
+        return checking_arguments([&]() -> std::shared_ptr<optim::LRScheduler> {
+          return std::make_shared<optim::SequentialLR>(*o, schedulers, milestones);
+        });
+      },
+      py::arg("optimizer"), py::kw_only(), py::arg("schedulers"), py::arg("milestones"), py::keep_alive<0, 1>(),
+      py::keep_alive<0, 2>());
 }
 
 }  // namespace fovea::python

@@ -89,6 +89,41 @@ def test_optimizer_steps_lower_the_loss():
     sched.step()
     assert losses[-1] < losses[0] and abs(opt.lr - 0.025) < 1e-12
 
+    # every schedule against PyTorch's, epoch by epoch
+    import torch
+    p = torch.nn.Parameter(torch.zeros(1))
+
+    def lrs(make_fovea, make_torch, steps=12):
+        fo = fovea.optim.SGD([fovea.zeros((1,), requires_grad=True)], lr=0.1, momentum=0.9)
+        to = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+        fs, ts = make_fovea(fo), make_torch(to)
+        out = []
+        for _ in range(steps):
+            out.append((fo.lr, to.param_groups[0]["lr"]))
+            fs.step()
+            to.step()
+            ts.step()
+        return out
+
+    cases = [
+        (lambda o: fovea.optim.MultiStepLR(o, milestones=[3, 7], gamma=0.5),
+         lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[3, 7], gamma=0.5)),
+        (lambda o: fovea.optim.LinearLR(o, start_factor=0.25, total_iters=4),
+         lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=4)),
+        (lambda o: fovea.optim.CosineAnnealingLR(o, T_max=10),
+         lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10)),
+        (lambda o: fovea.optim.OneCycleLR(o, max_lr=1.0, total_steps=12),
+         lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=12)),
+        (lambda o: fovea.optim.SequentialLR(o, schedulers=[fovea.optim.LinearLR(o, start_factor=0.1, total_iters=3),
+                                                          fovea.optim.StepLR(o, step_size=2)], milestones=[3]),
+         lambda o: torch.optim.lr_scheduler.SequentialLR(
+             o, [torch.optim.lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=3),
+                 torch.optim.lr_scheduler.StepLR(o, step_size=2)], milestones=[3])),
+    ]
+    for make_fovea, make_torch in cases:
+        for ours, theirs in lrs(make_fovea, make_torch):
+            assert abs(ours - theirs) < 1e-9 * max(1.0, abs(theirs)), (ours, theirs)
+
 
 def test_train_runs_the_clis_trainer(tmp_path):
     records = []
