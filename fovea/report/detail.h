@@ -11,6 +11,9 @@
 
 namespace fovea::report::detail {
 
+// run_json's document, for the page to embed without a round trip through text
+nlohmann::json run_data(const std::string& run_dir, const ReportOptions& o);
+
 // u8 or f32 image (C,H,W) -> "data:image/png;base64,..."
 std::string data_uri(const Tensor& img);
 

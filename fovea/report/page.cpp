@@ -81,7 +81,7 @@ Page render_page(const std::vector<std::string>& run_dirs, const ReportOptions& 
   std::string title;
   Page page;
   for (const auto& dir : run_dirs) {
-    runs.push_back(json::parse(run_json(dir, o)));
+    runs.push_back(detail::run_data(dir, o));
     title += (title.empty() ? "" : " vs ") + runs.back()["name"].get<std::string>();
     for (const auto& n : runs.back()["notes"]) page.notes.push_back(dir + ": " + n.get<std::string>());
   }

@@ -119,11 +119,8 @@ void add_results(json& run, train::Trained& t, const analysis::Summary& s, const
                         {"confidence", w.confidence},
                         {"truth_probability", w.truth_prob}});
   }
-  json per_class = json::array(), confusion = json::array();
-  for (double a : m.per_class_accuracy()) per_class.push_back(std::isnan(a) ? json(nullptr) : json(a));
-  for (std::int64_t i = 0; i < k && k <= 256; ++i)
-    confusion.push_back(std::vector<std::int64_t>(m.confusion().begin() + i * k, m.confusion().begin() + (i + 1) * k));
   const auto& ck = run["checkpoint"];
+  const json classes = json::parse(train::class_results_json(m, c.classes, ck["epoch"].get<std::int64_t>()));
   run["results"] = {
       {"source", fmt::format("{} (after epoch {})", ck["file"].get<std::string>(), ck["epoch"].get<std::int64_t>())},
       {"images", m.count()},
@@ -131,10 +128,10 @@ void add_results(json& run, train::Trained& t, const analysis::Summary& s, const
       {"top1", m.top1()},
       {"loss", m.loss()},
       {"classes", c.classes},
-      {"per_class", per_class},
+      {"per_class", classes["test_per_class_accuracy"]["accuracy"]},
       {"mistakes", mistakes}};
   if (train::has_top5(k)) run["results"]["top5"] = m.top5();
-  if (k <= 256) run["results"]["confusion"] = confusion;
+  if (classes.contains("test_confusion")) run["results"]["confusion"] = classes["test_confusion"]["matrix"];
 
   // the first test images of the first classes: explained, and the first one drawn under the
   // receptive field and fed to the first layer

@@ -123,7 +123,9 @@ json recorded_results(const json& metrics) {
 
 }  // namespace
 
-std::string run_json(const std::string& run_dir, const ReportOptions& o) {
+std::string run_json(const std::string& run_dir, const ReportOptions& o) { return detail::run_data(run_dir, o).dump(); }
+
+json detail::run_data(const std::string& run_dir, const ReportOptions& o) {
   const KeepGenerator keep;
   std::error_code ec;
   if (!fs::is_directory(run_dir, ec))
@@ -217,7 +219,7 @@ std::string run_json(const std::string& run_dir, const ReportOptions& o) {
   if (!config) {
     run["network"] = nullptr;
     run["results"] = nullptr;
-    return run.dump();
+    return run;
   }
   run["config"] = json::parse(config->to_json());
   run["data"] = data_json(*config, metrics);
@@ -245,7 +247,7 @@ std::string run_json(const std::string& run_dir, const ReportOptions& o) {
 
   run["results"] = recorded;
   if (trained && summary) detail::add_results(run, *trained, *summary, rf_layer, o);
-  return run.dump();
+  return run;
 }
 
 }  // namespace fovea::report

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <string_view>
@@ -154,6 +156,26 @@ std::string per_class_table(const Metrics& m, const std::vector<std::string>& cl
 
 // Columns are headed by class index; the row labels "index name" are the legend, which keeps
 // ten classes within 80 columns whatever their names.
+std::string class_results_json(const Metrics& m, const std::vector<std::string>& class_names, std::int64_t epoch) {
+  const std::int64_t k = m.num_classes();
+  nlohmann::json names = nlohmann::json::array(), acc = nlohmann::json::array();
+  const auto per_class = m.per_class_accuracy();
+  for (std::int64_t i = 0; i < k; ++i) {
+    const double a = per_class[static_cast<std::size_t>(i)];
+    const auto at = static_cast<std::size_t>(i);
+    names.push_back(at < class_names.size() ? class_names[at] : std::to_string(i));
+    acc.push_back(std::isnan(a) ? nlohmann::json(nullptr) : nlohmann::json(a));  // null: no test image
+  }
+  nlohmann::json doc{{"test_per_class_accuracy", {{"epoch", epoch}, {"classes", names}, {"accuracy", acc}}}};
+  if (k <= 256) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (std::int64_t i = 0; i < k; ++i)
+      rows.push_back(std::vector<std::int64_t>(m.confusion().begin() + i * k, m.confusion().begin() + (i + 1) * k));
+    doc["test_confusion"] = {{"epoch", epoch}, {"classes", names}, {"matrix", rows}};
+  }
+  return doc.dump();
+}
+
 std::string confusion_table(const Metrics& m, const std::vector<std::string>& class_names) {
   const std::vector<std::string> names = class_labels(m, class_names);
   const std::int64_t k = m.num_classes();

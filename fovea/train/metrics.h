@@ -31,6 +31,12 @@ class Metrics {
   std::vector<std::int64_t> confusion_;
 };
 
+// metrics.json's record of the classes as JSON text: {"test_per_class_accuracy": {"epoch",
+// "classes", "accuracy" (null for a class with no sample)}, "test_confusion": {"epoch", "classes",
+// "matrix" (rows: the true class)}}; the confusion only up to 256 classes. The HTML report
+// reads the same fields.
+std::string class_results_json(const Metrics& m, const std::vector<std::string>& class_names, std::int64_t epoch);
+
 // Text tables for a terminal.
 std::string per_class_table(const Metrics& m, const std::vector<std::string>& class_names);
 std::string confusion_table(const Metrics& m, const std::vector<std::string>& class_names);

@@ -91,29 +91,6 @@ nlohmann::json machine_json(int world) {
           {"ranks", world}};
 }
 
-// The last epoch's per-class test accuracy and, up to 256 classes, its confusion matrix (rows:
-// true class, columns: predicted), in class order.
-void add_class_results(nlohmann::json& doc, const Metrics& m, const std::vector<std::string>& classes,
-                       std::int64_t epoch) {
-  const std::int64_t k = m.num_classes();
-  auto name = [&](std::int64_t i) {
-    return static_cast<std::size_t>(i) < classes.size() ? classes[static_cast<std::size_t>(i)] : std::to_string(i);
-  };
-  nlohmann::json names = nlohmann::json::array(), acc = nlohmann::json::array();
-  const auto per_class = m.per_class_accuracy();
-  for (std::int64_t i = 0; i < k; ++i) {
-    const double a = per_class[static_cast<std::size_t>(i)];
-    names.push_back(name(i));
-    acc.push_back(std::isnan(a) ? nlohmann::json(nullptr) : nlohmann::json(a));  // null: no test image
-  }
-  doc["test_per_class_accuracy"] = {{"epoch", epoch}, {"classes", names}, {"accuracy", acc}};
-  if (k > 256) return;
-  nlohmann::json rows = nlohmann::json::array();
-  for (std::int64_t i = 0; i < k; ++i)
-    rows.push_back(std::vector<std::int64_t>(m.confusion().begin() + i * k, m.confusion().begin() + (i + 1) * k));
-  doc["test_confusion"] = {{"epoch", epoch}, {"classes", names}, {"matrix", rows}};
-}
-
 // () i64: how many rows of logits have their largest value at the label
 Tensor correct_count(const Tensor& logits, const Tensor& labels) { return sum(eq(argmax(logits, 1), labels)); }
 
@@ -708,7 +685,7 @@ TrainResult train(const TrainOptions& opts) {
                        {"train_class_counts", train_counts_json},
                        {"test_class_counts", test_counts_json},
                        {"epochs", records}};
-    add_class_results(doc, m, c.classes, epoch + 1);
+    doc.update(nlohmann::json::parse(class_results_json(m, c.classes, epoch + 1)));
     if (lead) write_text_atomic(metrics_path, doc.dump(2) + "\n");
     std::string graph_note;  // the run's totals so far
     if (graphed)
