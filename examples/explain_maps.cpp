@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     const Tensor target = from_vector<std::int64_t>(labels, {x.size(0)});  // explain the true class
 
     const explain::Explanation e = explain::explain(*model, x, target);
-    fmt::print("Grad-CAM layer: {}\n", e.layer);
+    fmt::print("CAM layer: {}\n", e.layer);
     std::vector<explain::FigureRow> rows;
     for (std::int64_t i = 0; i < x.size(0); ++i) rows.push_back({shown[i], c.classes[labels[i]], &e, i});
     io::write_png(argv[2], explain::figure(rows, explain::default_methods()));

@@ -74,7 +74,7 @@ endif()
 execute_process(COMMAND ${FOVEA} explain --checkpoint ${run}/best.safetensors --per-class 1 --top 2
                 --methods vanilla,guided,deconv,gradcam,guided-gradcam,smoothgrad,occlusion --samples 2
                 --sanity-check classifier.4,classifier.2 --out ${WORK}/explain OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "Grad-CAM layer: features" OR NOT out MATCHES "classifier.2")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "CAM layer: features" OR NOT out MATCHES "classifier.2")
   message(FATAL_ERROR "fovea explain: ${rc} ${out} ${err}")
 endif()
 foreach(f figure.png maps_top1.safetensors maps_top2.safetensors sanity.json)
@@ -90,6 +90,35 @@ list(LENGTH occlusion n_occlusion)
 if(NOT n_gradcam EQUAL 10 OR NOT n_occlusion EQUAL 10)
   message(FATAL_ERROR "fovea explain --per-class 1 --top 2 must write 10 maps of each: ${gradcam} ${occlusion}")
 endif()
+# every method on a folder of images (the test images of the explain run above, as PNG files),
+# two named target classes per image, scored by --evaluate
+file(REMOVE_RECURSE ${WORK}/explain_all)
+file(GLOB pngs ${WORK}/explain/fashion-mnist_test_*_top1_gradcam.png)
+file(MAKE_DIRECTORY ${WORK}/explain_images/sub)
+list(GET pngs 0 first_png)
+list(GET pngs 1 second_png)
+file(COPY ${first_png} DESTINATION ${WORK}/explain_images)
+file(COPY ${second_png} DESTINATION ${WORK}/explain_images/sub)
+file(WRITE ${WORK}/explain_images/notes.txt "not an image")
+file(REMOVE_RECURSE ${WORK}/explain_images_none)
+file(WRITE ${WORK}/explain_images_none/notes.txt "a folder without images")
+execute_process(COMMAND ${FOVEA} explain --checkpoint ${run}/best.safetensors --images ${WORK}/explain_images
+                --targets 3,Bag --methods all --ig-steps 8 --samples 2 --evaluate --eval-steps 10 --batch 1
+                --out ${WORK}/explain_all OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "faithfulness over 4 image-target pairs" OR NOT out MATCHES "random \\(chance\\)"
+   OR NOT out MATCHES "completeness error" OR NOT out MATCHES "scorecam")
+  message(FATAL_ERROR "fovea explain --methods all --evaluate: ${rc} ${out} ${err}")
+endif()
+file(GLOB maps ${WORK}/explain_all/*_class8_integrated-gradients.safetensors)
+list(LENGTH maps n_maps)
+if(NOT n_maps EQUAL 2 OR NOT EXISTS ${WORK}/explain_all/faithfulness.json)
+  message(FATAL_ERROR "fovea explain must write a safetensors file per map and faithfulness.json: ${maps}")
+endif()
+list(GET maps 0 one_map)
+file(READ ${one_map} header OFFSET 8 LIMIT 2000)
+if(NOT header MATCHES "\"method\":\"integrated-gradients\"" OR NOT header MATCHES "\"target_class\":\"Bag\"")
+  message(FATAL_ERROR "a map's safetensors metadata must name its method and target: ${header}")
+endif()
 execute_process(COMMAND ${FOVEA} features --checkpoint ${run}/best.safetensors --test-index 0 --out ${WORK}/features
                 OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
 file(GLOB tiles ${WORK}/features/fashion-mnist_test_*_features.3.png)
@@ -100,6 +129,12 @@ expect_refused("explain;--checkpoint;${run}/best.safetensors;--test-index;0;--me
         "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--layer;nope;--out;${WORK}/bad"
         "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--class;Dog;--out;${WORK}/bad"
         "explain;--checkpoint;${run}/best.safetensors;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--images;${WORK}/explain_images;--targets;true;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--baseline;black;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--batch;0;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--forward-batch;0;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--test-index;0;--methods;layercam;--layercam-layers;nope;--out;${WORK}/bad"
+        "explain;--checkpoint;${run}/best.safetensors;--images;${WORK}/explain_images_none;--out;${WORK}/bad"
         "explain;--checkpoint;${run}/best.safetensors;--test-index;99999;--out;${WORK}/bad"
         "features;--checkpoint;${run}/best.safetensors;--test-index;0;--layers;nope;--out;${WORK}/bad")
 if(EXISTS ${WORK}/bad)

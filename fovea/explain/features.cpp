@@ -1,4 +1,5 @@
 // Feature maps, the default Grad-CAM layer, method names and channel reduction.
+#include <algorithm>
 #include <sstream>
 
 #include "fovea/autograd/grad_mode.h"
@@ -15,16 +16,22 @@ constexpr std::pair<Method, const char*> kNames[] = {{Method::vanilla, "vanilla"
                                                      {Method::gradcam, "gradcam"},
                                                      {Method::guided_gradcam, "guided-gradcam"},
                                                      {Method::smoothgrad, "smoothgrad"},
-                                                     {Method::occlusion, "occlusion"}};
+                                                     {Method::occlusion, "occlusion"},
+                                                     {Method::gradcam_pp, "gradcam++"},
+                                                     {Method::scorecam, "scorecam"},
+                                                     {Method::layercam, "layercam"},
+                                                     {Method::integrated_gradients, "integrated-gradients"}};
 
 }  // namespace
 
 Method parse_method(const std::string& name) {
   if (name == "deconvnet") return Method::deconvnet;
+  if (name == "ig") return Method::integrated_gradients;
   for (auto& [m, n] : kNames)
     if (name == n) return m;
-  fail("explain", "unknown method '{}' (vanilla, guided, deconv, gradcam, guided-gradcam, smoothgrad, occlusion)",
-       name);
+  std::string known;
+  for (auto& [m, n] : kNames) known += (known.empty() ? "" : ", ") + std::string(n);
+  fail("explain", "unknown method '{}' ({}, or all)", name, known);
 }
 
 std::vector<Method> parse_methods(const std::string& list) {
@@ -32,10 +39,9 @@ std::vector<Method> parse_methods(const std::string& list) {
   std::stringstream ss(list);
   std::string item;
   while (std::getline(ss, item, ','))
-    if (!item.empty()) {
-      const Method m = parse_method(item);
-      if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
-    }
+    if (!item.empty())
+      for (Method m : item == "all" ? all_methods() : std::vector<Method>{parse_method(item)})
+        if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
   if (out.empty()) fail("explain", "no methods in '{}'", list);
   return out;
 }
@@ -48,6 +54,17 @@ std::string method_name(Method m) {
 
 std::vector<Method> default_methods() {
   return {Method::vanilla, Method::guided, Method::deconvnet, Method::gradcam, Method::guided_gradcam};
+}
+
+std::vector<Method> all_methods() {
+  return {Method::vanilla,    Method::guided,   Method::deconvnet, Method::gradcam,    Method::guided_gradcam,
+          Method::gradcam_pp, Method::scorecam, Method::layercam,  Method::smoothgrad, Method::integrated_gradients,
+          Method::occlusion};
+}
+
+bool is_gradient_map(Method m) {
+  return m == Method::vanilla || m == Method::guided || m == Method::deconvnet || m == Method::guided_gradcam ||
+         m == Method::smoothgrad || m == Method::integrated_gradients;
 }
 
 Reduce parse_reduce(const std::string& name) {

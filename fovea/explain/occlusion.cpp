@@ -37,7 +37,7 @@ Tensor occlusion(nn::Module& model, const Tensor& x, const Tensor& target, const
   const std::int64_t stride = o.occlusion_stride ? o.occlusion_stride : std::max<std::int64_t>(1, win / 2);
   if (win < 1 || win > std::min(h, w)) fail(kOp, "window {} must be in [1, {}]", win, std::min(h, w));
   if (stride < 1) fail(kOp, "stride must be >= 1, got {}", stride);
-  if (o.occlusion_batch < 1) fail(kOp, "batch must be >= 1, got {}", o.occlusion_batch);
+  if (o.forward_batch < 1) fail(kOp, "batch must be >= 1, got {}", o.forward_batch);
   const auto ys = starts(h, win, stride), xs = starts(w, win, stride);
   std::vector<std::pair<std::int64_t, std::int64_t>> windows;
   for (auto y : ys)
@@ -54,8 +54,8 @@ Tensor occlusion(nn::Module& model, const Tensor& x, const Tensor& target, const
     const float base = class_scores(logits.slice(0, i, i + 1), tv[i], o.score)[0];
     std::vector<float> drop(static_cast<std::size_t>(h * w), 0.f), count(drop.size(), 0.f);
     const Tensor img = xd.slice(0, i, i + 1);  // (1,C,H,W)
-    for (std::size_t b0 = 0; b0 < windows.size(); b0 += static_cast<std::size_t>(o.occlusion_batch)) {
-      const std::size_t b1 = std::min(windows.size(), b0 + static_cast<std::size_t>(o.occlusion_batch));
+    for (std::size_t b0 = 0; b0 < windows.size(); b0 += static_cast<std::size_t>(o.forward_batch)) {
+      const std::size_t b1 = std::min(windows.size(), b0 + static_cast<std::size_t>(o.forward_batch));
       const auto nb = static_cast<std::int64_t>(b1 - b0);
       Tensor batch = img.expand({nb, x.size(1), h, w}).contiguous();
       for (std::size_t j = b0; j < b1; ++j) {

@@ -30,6 +30,10 @@ std::string title(Method m) {
     case Method::guided_gradcam: return "guided Grad-CAM";
     case Method::smoothgrad: return "SmoothGrad";
     case Method::occlusion: return "occlusion";
+    case Method::gradcam_pp: return "Grad-CAM++";
+    case Method::scorecam: return "Score-CAM";
+    case Method::layercam: return "LayerCAM";
+    case Method::integrated_gradients: return "integrated gradients";
   }
   return "?";
 }
@@ -49,7 +53,7 @@ Tensor render_map(const Explanation& e, Method m, std::int64_t i, const Tensor& 
   if (it == e.maps.end()) fail("explain", "the explanation has no {} map", method_name(m));
   NoGradGuard ng;
   const Tensor map = it->second.select(0, i);  // (C,H,W)
-  if (m == Method::gradcam || m == Method::occlusion) {
+  if (!is_gradient_map(m)) {
     const Tensor v = m == Method::occlusion ? normalize01(map) : map;
     return overlay(image, v, o.colormap, o.alpha);
   }

@@ -20,6 +20,9 @@ struct ReportOptions {
   std::string rf_layer{};                // the layer whose receptive field is drawn first; "": chosen
   std::vector<explain::Method> methods{explain::Method::vanilla, explain::Method::guided, explain::Method::gradcam,
                                        explain::Method::guided_gradcam};
+  // the explained images' faithfulness (deletion / insertion curves of this many steps,
+  // average drop and increase) per method, beside a random map; 0: not measured
+  std::int64_t faithfulness_steps = 20;
   bool in_progress = false;  // written by `fovea train --report` while the run goes on
 };
 

@@ -9,6 +9,7 @@
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/core/error.h"
 #include "fovea/data/dataloader.h"
+#include "fovea/explain/faithfulness.h"
 #include "fovea/explain/render.h"
 #include "fovea/io/image.h"
 #include "fovea/report/detail.h"
@@ -181,6 +182,10 @@ void add_results(json& run, train::Trained& t, const analysis::Summary& s, const
                       {"maps", maps}});
     }
     looks["explanations"] = {{"methods", methods}, {"layer", e.layer}, {"rows", rows}};
+    if (o.faithfulness_steps > 0) {
+      const explain::FaithfulnessOptions fo{.steps = o.faithfulness_steps};
+      looks["faithfulness"] = explain::faithfulness_json(explain::evaluate(model, x, e, o.methods, fo), e.target, fo);
+    }
   } catch (const Error& err) {
     note(fmt::format("the explanations could not be computed: {}", err.what()));
   }

@@ -3,6 +3,7 @@
 
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/explain/explain.h"
+#include "fovea/explain/faithfulness.h"
 #include "fovea/ops/ops.h"
 #include "python/src/bindings.h"
 
@@ -86,6 +87,80 @@ void bind_explain(py::module_& m) {
         return run([&] { return explain::occlusion(net, in, t, o); });
       },
       py::arg("net"), py::arg("x"), py::arg("target") = py::none(), py::arg("window") = 0, py::arg("stride") = 0);
+  auto cam = [&e](const char* name, explain::Method m, const char* doc) {
+    e.def(
+        name,
+        [m](nn::Module& net, const py::object& x, const py::object& target, const std::string& layer,
+            const std::vector<std::string>& layers, std::int64_t batch) {
+          const Tensor in = to_tensor(x), t = targets(net, in, target);
+          explain::ExplainOptions o{.methods = {m}, .layer = layer, .layercam_layers = layers, .forward_batch = batch};
+          return run([&] { return explain::explain(net, in, t, o).maps.at(m); });
+        },
+        py::arg("net"), py::arg("x"), py::arg("target") = py::none(), py::arg("layer") = "",
+        py::arg("layers") = std::vector<std::string>{}, py::arg("batch") = 64, doc);
+  };
+  cam("grad_cam_pp", explain::Method::gradcam_pp, "Grad-CAM++ (Chattopadhay et al. 2018): (N,1,H,W) in [0, 1]");
+  cam("score_cam", explain::Method::scorecam,
+      "Score-CAM (Wang et al. 2020): (N,1,H,W) in [0, 1]; batch: masked images per forward pass");
+  cam("layer_cam", explain::Method::layercam,
+      "LayerCAM (Jiang et al. 2021): (N,1,H,W) in [0, 1]; layers: fuse the maps of these layers");
+  e.def(
+      "integrated_gradients",
+      [](nn::Module& net, const py::object& x, const py::object& target, std::int64_t steps, const py::object& baseline,
+         std::int64_t batch) {
+        const Tensor in = to_tensor(x), t = targets(net, in, target);
+        explain::ExplainOptions o{.methods = {explain::Method::integrated_gradients}, .forward_batch = batch};
+        o.ig_steps = steps;
+        if (py::isinstance<py::str>(baseline))
+          o.ig_baseline = checking_arguments([&] { return explain::parse_baseline(baseline.cast<std::string>()); });
+        else if (!baseline.is_none()) o.ig_baseline_input = to_tensor(baseline);
+        explain::Explanation ex;
+        {
+          py::gil_scoped_release nogil;
+          ex = checking_arguments([&] { return explain::explain(net, in, t, o); });
+        }
+        return py::make_tuple(to_numpy(ex.maps.at(explain::Method::integrated_gradients)), to_numpy(ex.ig_sum),
+                              to_numpy(ex.ig_score_gap));
+      },
+      py::arg("net"), py::arg("x"), py::arg("target") = py::none(), py::arg("steps") = 50, py::arg("baseline") = "zero",
+      py::arg("batch") = 64,
+      "integrated gradients (Sundararajan et al. 2017) -> (attributions (N,C,H,W), their sum (N), "
+      "score(x) - score(baseline) (N)): completeness holds when the last two agree. baseline: 'zero', 'blur', "
+      "'uniform' or an array (N or 1,C,H,W)");
+  e.def(
+      "faithfulness",
+      [](nn::Module& net, const py::object& x, const py::object& map, const py::object& target, std::int64_t steps,
+         const std::string& reduce) {
+        const Tensor in = to_tensor(x), t = targets(net, in, target), mp = to_tensor(map);
+        explain::FaithfulnessOptions o{.steps = steps};
+        o.reduce = checking_arguments([&] { return explain::parse_reduce(reduce); });
+        explain::Faithfulness f;
+        {
+          py::gil_scoped_release nogil;
+          f = checking_arguments([&] { return explain::faithfulness(net, in, t, mp, o); });
+        }
+        py::dict out;
+        out["deletion"] = to_numpy(f.deletion);
+        out["insertion"] = to_numpy(f.insertion);
+        out["deletion_auc"] = to_numpy(f.deletion_auc);
+        out["insertion_auc"] = to_numpy(f.insertion_auc);
+        out["probability"] = to_numpy(f.probability);
+        out["masked_probability"] = to_numpy(f.masked);
+        out["average_drop"] = f.average_drop;
+        out["increase"] = f.increase;
+        return out;
+      },
+      py::arg("net"), py::arg("x"), py::arg("map"), py::arg("target") = py::none(), py::arg("steps") = 50,
+      py::arg("reduce") = "max",
+      "how faithful a map is (fovea explain --evaluate): deletion and insertion curves (N, steps+1) and their "
+      "areas (N), the average drop and the increase in confidence (percent)");
+  e.def(
+      "predicted_classes",
+      [](nn::Module& net, const py::object& x, std::int64_t top) {
+        const Tensor in = to_tensor(x);
+        return run([&] { return explain::predicted_classes(net, in, top); });
+      },
+      py::arg("net"), py::arg("x"), py::arg("top") = 1, "each image's top classes, most likely first: (N, top)");
   e.def(
       "explain",
       [](nn::Module& net, const py::object& x, const py::object& target, const std::vector<std::string>& methods,
@@ -103,6 +178,10 @@ void bind_explain(py::module_& m) {
         for (const auto& [meth, map] : ex.maps) out[py::str(explain::method_name(meth))] = to_numpy(map);
         out["logits"] = to_numpy(ex.logits);
         out["target"] = to_numpy(ex.target);
+        if (ex.ig_sum.defined()) {
+          out["ig_sum"] = to_numpy(ex.ig_sum);
+          out["ig_score_gap"] = to_numpy(ex.ig_score_gap);
+        }
         if (!ex.layer.empty()) out["layer"] = ex.layer;
         return out;
       },

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <numeric>
 
 #include "fovea/autograd/grad_mode.h"
 #include "fovea/explain/draw.h"
 #include "fovea/explain/explain.h"
+#include "fovea/explain/faithfulness.h"
 #include "fovea/explain/render.h"
 #include "fovea/models/registry.h"
 #include "fovea/nn/nn.h"
@@ -44,9 +46,11 @@ TEST(ExplainReduce, MaxMeanNone) {
 }
 
 TEST(ExplainMethods, NamesRoundTrip) {
-  for (auto m : {Method::vanilla, Method::guided, Method::deconvnet, Method::gradcam, Method::guided_gradcam,
-                 Method::smoothgrad, Method::occlusion})
-    EXPECT_EQ(explain::parse_method(explain::method_name(m)), m);
+  for (auto m : explain::all_methods()) EXPECT_EQ(explain::parse_method(explain::method_name(m)), m);
+  EXPECT_EQ(explain::all_methods().size(), 11u);
+  EXPECT_EQ(explain::parse_methods("all"), explain::all_methods());
+  EXPECT_EQ(explain::parse_methods("gradcam++,ig,all").front(), Method::gradcam_pp);
+  EXPECT_EQ(explain::parse_method("ig"), Method::integrated_gradients);
   EXPECT_EQ(explain::parse_methods("gradcam,vanilla,gradcam"), (std::vector<Method>{Method::gradcam, Method::vanilla}));
   try {
     explain::parse_methods("vanilla,lime");
@@ -176,6 +180,136 @@ TEST(Explain, BadInputNamesTheProblem) {
                   }),
                   "spatial"));
   EXPECT_TRUE(has(test::error_of([&] { explain::feature_maps(*m, x, {"nope"}); }), "nope"));
+}
+
+TEST(GradCamPP, ZeroGradientsGiveZeroWeightsNotNaN) {
+  // channel 0 has no gradient (its alphas' denominators are 0); channel 1: g = 1 everywhere,
+  // alpha = 1 / (2 + sum(A)) = 1/7, w = 2/7: the map is channel 1 scaled
+  const Tensor a = from_vector<float>({3, 1, 1, 4}, {1, 2, 1, 2});
+  const Tensor g = from_vector<float>({0, 0, 1, 1}, {1, 2, 1, 2});
+  const Tensor cam = explain::cam_pp_from(a, g, {1, 2});
+  test::expect_close(cam, from_vector<float>({0, 1}, {1, 1, 1, 2}), 1e-6, "grad-cam++");
+  // LayerCAM keeps only positive gradients, element by element
+  const Tensor lc = explain::layer_cam_from({{a, from_vector<float>({-1, 2, 1, -3}, {1, 2, 1, 2})}}, {1, 2});
+  test::expect_close(lc, from_vector<float>({0, 1}, {1, 1, 1, 2}), 1e-6, "layercam");  // (1, 2): scaled (0, 1)
+}
+
+TEST(IntegratedGradients, CompleteAndExactOnALinearModel) {
+  CornerSum m;  // the logit is linear in x: IG is exactly (x - x') * gradient, whatever the steps
+  const Tensor x = randn({2, 1, 4, 4}), t = from_vector<std::int64_t>({0, 0}, {2});
+  explain::ExplainOptions o;
+  o.methods = {Method::integrated_gradients};
+  o.ig_steps = 3;
+  const auto e = explain::explain(m, x, t, o);
+  const Tensor corner = zeros({2, 1, 4, 4});
+  corner.slice(2, 0, 2).slice(3, 0, 2).fill_(1);
+  test::expect_close(e.maps.at(Method::integrated_gradients), x * corner, 1e-5, "attributions");
+  test::expect_close(e.ig_sum, e.ig_score_gap, 1e-5, "completeness");
+  EXPECT_LT(explain::completeness_error(e, 1), 1e-4);
+  // a given baseline: attributions (x - x') on the corner
+  o.ig_baseline_input = ones({1, 1, 4, 4});
+  test::expect_close(explain::integrated_gradients(m, x, t, o), (x - 1.0) * corner, 1e-5, "baseline ones");
+  o.ig_baseline_input = ones({3, 1, 4, 4});
+  EXPECT_NE(test::error_of([&] { explain::integrated_gradients(m, x, t, o); }).find("baseline"), std::string::npos);
+}
+
+TEST(IntegratedGradients, MoreStepsCloserToComplete) {
+  manual_seed(4);
+  auto m = tiny_cnn();
+  const Tensor x = randn({2, 1, 6, 6}), t = from_vector<std::int64_t>({0, 2}, {2});
+  auto error = [&](std::int64_t steps) {
+    explain::ExplainOptions o;
+    o.methods = {Method::integrated_gradients};
+    o.ig_steps = steps;
+    const auto e = explain::explain(*m, x, t, o);
+    return explain::completeness_error(e, 0) + explain::completeness_error(e, 1);
+  };
+  EXPECT_LT(error(64), error(2));
+  EXPECT_LT(error(64), 0.02);
+}
+
+TEST(Explain, BatchesAndTargetSetsGiveTheSameMaps) {
+  manual_seed(5);
+  auto m = tiny_cnn();
+  const Tensor x = randn({5, 1, 6, 6});
+  const Tensor t = from_vector<std::int64_t>({0, 2, 1, 1, 0}, {5});
+  explain::ExplainOptions whole;
+  whole.methods = explain::all_methods();
+  whole.smoothgrad_samples = 2;
+  whole.ig_steps = 4;
+  whole.layercam_layers = {"conv1", "relu2"};
+  explain::ExplainOptions pieces = whole;
+  pieces.batch = 2;
+  pieces.forward_batch = 3;
+  const auto a = explain::explain(*m, x, t, whole), b = explain::explain(*m, x, t, pieces);
+  ASSERT_EQ(a.maps.size(), 11u);
+  for (auto meth : explain::all_methods())
+    test::expect_close(b.maps.at(meth), a.maps.at(meth), 1e-5, "batched " + explain::method_name(meth));
+  test::expect_close(b.logits, a.logits, 1e-6, "logits");
+  test::expect_close(b.ig_sum, a.ig_sum, 1e-5, "ig sum");
+  // two target sets: each is explain() of its column
+  const Tensor sets = stack({t, from_vector<std::int64_t>({1, 1, 2, 0, 2}, {5})}, 1);  // (5,2)
+  explain::ExplainOptions cams;
+  cams.methods = {Method::gradcam, Method::vanilla};
+  const auto each = explain::explain_each(*m, x, sets, cams);
+  ASSERT_EQ(each.size(), 2u);
+  test::expect_close(each[1].maps.at(Method::gradcam),
+                     explain::explain(*m, x, sets.select(1, 1).contiguous(), cams).maps.at(Method::gradcam), 0,
+                     "second target set");
+  EXPECT_EQ(each[1].target.to_vector<std::int64_t>(), (std::vector<std::int64_t>{1, 1, 2, 0, 2}));
+  // the predicted classes, most likely first
+  const Tensor top = explain::predicted_classes(*m, x, 2, 2);
+  EXPECT_EQ(top.shape(), (Shape{5, 2}));
+  EXPECT_EQ(top.select(1, 0).contiguous().to_vector<std::int64_t>(), argmax(a.logits, 1).to_vector<std::int64_t>());
+  EXPECT_NE(test::error_of([&] { explain::explain(*m, x, t, {.batch = 0}); }).find("batch"), std::string::npos);
+  EXPECT_NE(test::error_of([&] {
+              explain::ExplainOptions o;
+              o.methods = {Method::layercam};
+              o.layercam_layers = {"conv1", "nope"};
+              explain::explain(*m, x, t, o);
+            }).find("nope"),
+            std::string::npos);
+  EXPECT_THROW(explain::parse_baseline("black"), Error);
+}
+
+TEST(Faithfulness, CurvesOfAKnownModel) {
+  CornerSum m;  // logits (s, 0): p = sigmoid(s), s the sum of the 2x2 corner
+  const Tensor x = ones({1, 1, 4, 4}) * 0.5;
+  const Tensor t = from_vector<std::int64_t>({0}, {1});
+  Tensor map = zeros({1, 1, 4, 4});
+  map.slice(2, 0, 2).slice(3, 0, 2).fill_(1);  // the corner first
+  const auto f = explain::faithfulness(m, x, t, map, {.steps = 4, .forward_batch = 3});
+  const auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
+  const double p = sig(2.0);  // corner sum 4 * 0.5
+  // deletion: the corner's 4 pixels go in the first step; then p = sigmoid(0)
+  test::expect_close(f.deletion, from_vector<float>({float(p), 0.5f, 0.5f, 0.5f, 0.5f}, {1, 5}), 1e-6, "deletion");
+  EXPECT_NEAR(f.deletion_auc.item(), (p / 2 + 0.5 * 3 + 0.25) / 4, 1e-6);
+  // insertion: from the blurred image, whose corner sum is smaller; the corner comes back first
+  const double blurred = sum(explain::gaussian_blur(x).slice(2, 0, 2).slice(3, 0, 2)).item();
+  EXPECT_LT(blurred, 2.0);
+  EXPECT_NEAR(f.insertion.select(1, 0).item(), sig(blurred), 1e-6);
+  EXPECT_NEAR(f.insertion.select(1, 1).item(), p, 1e-6);
+  // the input times the map keeps the corner: no drop
+  EXPECT_NEAR(f.masked.item(), p, 1e-6);
+  EXPECT_NEAR(f.average_drop, 0, 1e-6);
+  // the reversed map deletes the corner last
+  const auto late = explain::faithfulness(m, x, t, 1.0 - map, {.steps = 4});
+  EXPECT_GT(late.mean_deletion_auc, f.mean_deletion_auc);
+  EXPECT_NEAR(late.average_drop, 100 * (p - 0.5) / p, 1e-4);
+  EXPECT_NE(test::error_of([&] {
+              explain::faithfulness(m, x, t, zeros({1, 1, 3, 4}));
+            }).find("does not match"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { explain::faithfulness(m, x, t, map, {.steps = 0}); }).find("steps"),
+            std::string::npos);
+}
+
+TEST(GaussianBlur, KeepsAConstantAwayFromTheBorder) {
+  const Tensor x = full({1, 3, 21, 21}, 2.0);
+  const Tensor b = explain::gaussian_blur(x);
+  EXPECT_EQ(b.shape(), x.shape());
+  EXPECT_NEAR(b.select(2, 10).select(2, 10).select(0, 0).select(0, 1).item(), 2.0, 1e-5);
+  EXPECT_LT(b.select(2, 0).select(2, 0).select(0, 0).select(0, 1).item(), 1.5);  // zero padding darkens the corner
 }
 
 TEST(RankCorrelation, SpearmanWithTies) {
@@ -345,11 +479,88 @@ void check_randomisation(Head head) {
   test::expect_close(after.maps.at(Method::vanilla), before.maps.at(Method::vanilla), 0, "restored");
 }
 
+// The share of the patch among each image's 64 most important pixels (the patch's size): 1 when
+// the map's top pixels are the patch, 0.0625 on average for a random map.
+double patch_coverage(const Tensor& importance, const Patches& p) {
+  const std::int64_t n = importance.size(0);
+  double total = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto v = importance.select(0, i).contiguous().to_vector<float>();
+    std::vector<int> order(v.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return v[a] > v[b]; });
+    const auto [y0, x0] = p.at[static_cast<std::size_t>(i)];
+    int inside = 0;
+    for (int j = 0; j < 64; ++j) {
+      const int py = order[j] / 32, px = order[j] % 32;
+      inside += py >= y0 && py < y0 + 8 && px >= x0 && px < x0 + 8;
+    }
+    total += inside / 64.0;
+  }
+  return total / static_cast<double>(n);
+}
+
+// The methods whose maps land on the patch are the ones the faithfulness measures rank best:
+// removing the patch first destroys the evidence (a low deletion AUC) and putting it back first
+// restores it (a high insertion AUC), better than a random map; and every method whose top pixels
+// cover the patch has a lower deletion AUC than every method whose top pixels do not.
+void check_faithfulness(Head head) {
+  const Patches& test = test_patches();
+  nn::Module& model = trained(head);
+  const Tensor x = test.x.slice(0, 0, 48), y = test.y.slice(0, 0, 48);
+  explain::ExplainOptions o;
+  o.methods = {Method::vanilla,  Method::guided,   Method::gradcam,    Method::gradcam_pp,
+               Method::scorecam, Method::layercam, Method::smoothgrad, Method::integrated_gradients,
+               Method::occlusion};
+  o.smoothgrad_samples = 8;
+  o.ig_steps = 16;
+  o.batch = 16;
+  const auto e = explain::explain(model, x, y, o);
+  const auto scores = explain::evaluate(model, x, e, o.methods, {.steps = 32});
+  ASSERT_EQ(scores.size(), o.methods.size() + 1);
+  EXPECT_EQ(scores.back().method, "random");
+  const explain::Faithfulness& chance = scores.back().f;
+  std::vector<double> coverage, deletion;
+  std::string best;  // the lowest deletion AUC
+  double best_del = 1e9, best_cov = 0;
+  for (std::size_t j = 0; j < scores.size(); ++j) {
+    const Tensor imp =
+        j < o.methods.size() ? explain::pixel_importance(e.maps.at(o.methods[j])) : explain::random_map(x);
+    const auto& [name, f] = scores[j];
+    coverage.push_back(patch_coverage(imp, test));
+    deletion.push_back(f.mean_deletion_auc);
+    std::cout << "[ faithfulness ] " << head_name(head) << ", " << name << ": patch coverage " << 100 * coverage.back()
+              << "%, deletion AUC " << f.mean_deletion_auc << ", insertion AUC " << f.mean_insertion_auc
+              << ", average drop " << f.average_drop << "%, increase " << f.increase << "%\n";
+    if (name == "random") continue;
+    best_cov = std::max(best_cov, coverage.back());
+    if (f.mean_deletion_auc < best_del) best_del = f.mean_deletion_auc, best = name;
+    if (coverage.back() >= 0.5) {  // on the patch
+      EXPECT_LT(f.mean_deletion_auc, chance.mean_deletion_auc - 0.25) << name;
+      EXPECT_GT(f.mean_insertion_auc, chance.mean_insertion_auc + 0.1) << name;
+    }
+  }
+  // the best method by deletion is among those that cover the patch best
+  const auto at = static_cast<std::size_t>(
+      std::find_if(scores.begin(), scores.end(), [&](const auto& s) { return s.method == best; }) - scores.begin());
+  EXPECT_GE(coverage[at], 0.5) << best << " has the lowest deletion AUC but covers " << coverage[at];
+  EXPECT_GE(best_cov, 0.7);
+  // every method on the patch scores better than every method off it, and than the random map
+  double worst_on = 0, best_off = 1e9;
+  for (std::size_t j = 0; j < scores.size(); ++j) {
+    if (coverage[j] >= 0.5) worst_on = std::max(worst_on, deletion[j]);
+    else best_off = std::min(best_off, deletion[j]);
+  }
+  EXPECT_LT(worst_on, best_off) << "a method on the patch has a higher deletion AUC than one off it";
+  EXPECT_NEAR(coverage.back(), 0.0625, 0.03);  // the random map's
+}
+
 // One test per head: each test runs in its own process under ctest, so the network is trained
-// once for both checks.
-TEST_P(PatchDataset, GradCamFindsThePatchAndRandomisationChangesTheMaps) {
+// once for all checks.
+TEST_P(PatchDataset, MapsFindThePatchScoreBestAndRandomisationChangesThem) {
   check_localisation(GetParam());
   check_randomisation(GetParam());
+  check_faithfulness(GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Heads, PatchDataset, ::testing::Values(Head::avg, Head::max),

@@ -1,12 +1,18 @@
-// Parity of the five maps with a PyTorch reference (tests/explain/explain_reference.py, written
-// with autograd and hooks): a small CNN (committed fixture) in three ReLU styles, and
-// torchvision's resnet18 with fixed random weights (generated at test time).
+// Parity of the maps with a PyTorch reference (tests/explain/explain_reference.py, written with
+// autograd and hooks from each paper's formula): the five maps, Grad-CAM++, Score-CAM, LayerCAM
+// (one layer and fused), integrated gradients (two baselines, with the completeness figures),
+// Grad-CAM on a second layer and the faithfulness measures, on a small CNN (committed fixture)
+// in three ReLU styles, and on torchvision's resnet18 with fixed random weights (generated at
+// test time).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
+#include <sstream>
 
 #include "fovea/explain/explain.h"
+#include "fovea/explain/faithfulness.h"
 #include "fovea/io/safetensors.h"
 #include "fovea/models/registry.h"
 #include "fovea/nn/nn.h"
@@ -17,6 +23,13 @@ using namespace fovea;
 namespace fs = std::filesystem;
 
 namespace {
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  for (std::string item; std::getline(ss, item, ',');) out.push_back(item);
+  return out;
+}
 
 enum class ReluStyle { modules, reused, functional };
 
@@ -69,13 +82,54 @@ void check_all(nn::Module& model, const io::SafetensorsFile& io, const std::stri
   }
 }
 
+// The newer methods on input2 / target2, in batches of one image (so the batching is covered).
+void check_newer(nn::Module& model, const io::SafetensorsFile& io, const std::string& what) {
+  using explain::Method;
+  const Tensor x = io.at("input2"), t = io.at("target2");
+  explain::ExplainOptions o;
+  o.layer = io.metadata.at("cam");
+  o.ig_steps = std::stoll(io.metadata.at("ig_steps"));
+  o.batch = 1;
+  o.methods = {Method::gradcam_pp, Method::scorecam, Method::layercam, Method::integrated_gradients};
+  const auto e = explain::explain(model, x, t, o);
+  EXPECT_EQ(e.layer, o.layer);
+  for (auto m : o.methods)
+    expect_map(e.maps.at(m), io.at(explain::method_name(m)), what + " " + explain::method_name(m));
+  test::expect_close(e.ig_sum, io.at("ig-sum"), 1e-4 * std::max(1.0, max(abs(io.at("ig-sum"))).item()),
+                     what + " ig sum");
+  test::expect_close(e.ig_score_gap, io.at("ig-gap"), 1e-4 * std::max(1.0, max(abs(io.at("ig-gap"))).item()),
+                     what + " ig gap");
+  std::cout << "[ parity ] " << what << ": integrated gradients' completeness error "
+            << explain::completeness_error(e, 0) << ", " << explain::completeness_error(e, 1) << " with " << o.ig_steps
+            << " steps\n";
+
+  explain::ExplainOptions fused = o;
+  fused.layercam_layers = split(io.metadata.at("fused"));
+  expect_map(explain::layer_cam(model, x, t, fused), io.at("layercam-fused"), what + " layercam fused");
+  expect_map(explain::grad_cam(model, x, t, io.metadata.at("second")), io.at("gradcam-second"),
+             what + " gradcam on " + io.metadata.at("second"));
+  explain::ExplainOptions blur = o;
+  blur.ig_baseline = explain::Baseline::blur;
+  expect_map(explain::integrated_gradients(model, x, t, blur), io.at("integrated-gradients-blur"),
+             what + " integrated gradients, blurred baseline");
+
+  const auto f = explain::faithfulness(model, x, t, io.at("gradcam++"),
+                                       {.steps = std::stoll(io.metadata.at("faithfulness_steps")), .forward_batch = 5});
+  expect_map(f.deletion, io.at("deletion"), what + " deletion curve");
+  expect_map(f.insertion, io.at("insertion"), what + " insertion curve");
+  expect_map(f.probability, io.at("probability"), what + " probability");
+  expect_map(f.masked, io.at("masked"), what + " masked probability");
+}
+
 class ExplainParitySmall : public ::testing::TestWithParam<ReluStyle> {};
 
 TEST_P(ExplainParitySmall, FiveMapsEqualPyTorch) {
   const fs::path dir = fs::path(FOVEA_SOURCE_DIR) / "tests/explain/fixtures/small";
   Small model(GetParam());
   nn::load(model, (dir / "weights.safetensors").string());
-  check_all(model, io::load_safetensors((dir / "io.safetensors").string()), "conv3", "small CNN");
+  const auto io = io::load_safetensors((dir / "io.safetensors").string());
+  check_all(model, io, "conv3", "small CNN");
+  check_newer(model, io, "small CNN");
   // the model behaves normally afterwards: the standard gradient again, and training mode back
   EXPECT_TRUE(model.is_training());
   EXPECT_EQ(relu_grad_rule(), ReluGradRule::standard);
@@ -104,6 +158,7 @@ TEST(ExplainParity, Resnet18EqualsPyTorch) {
   nn::load(*model, (dir / "weights.safetensors").string());
   const auto io = io::load_safetensors((dir / "io.safetensors").string());
   check_all(*model, io, "layer4", "resnet18");
+  check_newer(*model, io, "resnet18");
   // the default Grad-CAM layer of a ResNet is its last stage, not the global pool
   EXPECT_EQ(explain::default_cam_layer(*model, io.at("input")), "layer4");
   fs::remove_all(dir);

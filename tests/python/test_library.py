@@ -167,6 +167,34 @@ def test_explain_returns_numpy_maps():
     assert all((np.asarray(v) == before[k]).all() for k, v in net.state_dict().items())  # weights restored
 
 
+def test_newer_explanations_and_faithfulness():
+    net = fovea.models.create("lenet5").eval()
+    x = small_batch(3)
+    for f in (fovea.explain.grad_cam_pp, fovea.explain.score_cam, fovea.explain.layer_cam):
+        cam = f(net, x, target=[1, 2, 3])
+        assert cam.shape == (3, 1, 28, 28) and 0 <= cam.min() and cam.max() <= 1, f.__name__
+    fused = fovea.explain.layer_cam(net, x, layers=["features.0", "features.3"])
+    assert fused.shape == (3, 1, 28, 28)
+    attr, total, gap = fovea.explain.integrated_gradients(net, x, target=4, steps=64)
+    assert attr.shape == (3, 1, 28, 28)
+    np.testing.assert_allclose(total, gap, rtol=0.05, atol=1e-3)  # completeness
+    np.testing.assert_allclose(attr.reshape(3, -1).sum(1), total, rtol=1e-4, atol=1e-5)
+    zero = fovea.explain.integrated_gradients(net, x, target=4, steps=8, baseline=np.zeros((1, 1, 28, 28), np.float32))
+    np.testing.assert_allclose(zero[0], fovea.explain.integrated_gradients(net, x, target=4, steps=8)[0], rtol=1e-6)
+    top = fovea.explain.predicted_classes(net, x, top=2)
+    assert top.shape == (3, 2)
+    np.testing.assert_array_equal(top[:, 0], np.asarray(net(x)).argmax(1))
+    f = fovea.explain.faithfulness(net, x, fovea.explain.grad_cam(net, x), steps=10)
+    assert f["deletion"].shape == (3, 11) and f["deletion_auc"].shape == (3,)
+    assert 0 <= f["average_drop"] <= 100 and 0 <= f["increase"] <= 100
+    maps = fovea.explain.explain(net, x, methods=["integrated-gradients", "gradcam++"])
+    assert {"ig_sum", "ig_score_gap", "gradcam++"} <= set(maps)
+    with pytest.raises(ValueError, match="unknown baseline 'black'"):
+        fovea.explain.integrated_gradients(net, x, baseline="black")
+    with pytest.raises(ValueError, match="does not match"):
+        fovea.explain.faithfulness(net, x, np.zeros((3, 1, 8, 8), np.float32))
+
+
 def test_errors_are_python_exceptions_with_foveas_message(tmp_path):
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         fovea.models.create("nope")

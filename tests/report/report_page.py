@@ -173,6 +173,10 @@ def main():
     for c in metrics["config"]["classes"]:
         check(c in res, f"class '{c}' is named in the results")
     check(len(d.inside("r0-explanations", "img")) == 20 * 5, "2 test images per class with 4 maps each are explained")
+    faithful = d.inside("table:faithfulness", "tr")
+    check(len(faithful) == 1 + 4 + 1, f"the faithfulness table has the 4 methods and the random map ({len(faithful)} rows)")
+    check("deletion AUC" in d.section_text("r0-explanations") and "random (chance)" in d.section_text("r0-explanations"),
+          "the faithfulness table is explained and has its random row")
     check(len(d.inside("r0-filters", "img")) == 6 + 1 + 6, "LeNet-5's 6 first-layer filters and 6 feature maps")
     charts = len(d.inside("r0-curves", "canvas")) + len(d.inside("r0-results", "canvas"))
     check(charts == 5, f"Chart.js drew 5 charts ({charts})")

@@ -1,7 +1,7 @@
 #pragma once
 // Where `fovea explain` and `fovea features` get their model and images: a checkpoint (with its
 // classes and normalisation) or a zoo model / spec file with weights; image files, test images
-// of the checkpoint's data (N per class, or by index), or a tensor file.
+// of the checkpoint's data (N per class, by index, or the whole test split), or a tensor file.
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -19,9 +19,11 @@ struct ModelArgs {
 void add_model_args(CLI::App* cmd, ModelArgs& a);
 
 struct InputArgs {
-  std::vector<std::string> images;
+  std::vector<std::string> images, more_images;  // files, or folders searched for PNG and JPEG files
   std::string data, test_index, tensor;
   std::int64_t per_class = 0;
+  bool test_split = false;  // every test image
+  std::int64_t limit = 0;   // at most this many images (0: all)
 };
 void add_input_args(CLI::App* cmd, InputArgs& a);
 
