@@ -1,6 +1,7 @@
 #include "fovea/io/safetensors.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -501,6 +502,30 @@ std::vector<std::byte> serialize_safetensors(const std::vector<std::pair<std::st
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   write_file_atomic(path, serialize_safetensors(tensors, metadata));
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int removed = 0;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() < 6 || name[0] != '.' || !name.ends_with(".tmp")) continue;
+    // .NAME.PID.STAMP.N.tmp: the PID is the third field from the end
+    std::vector<std::string> parts;
+    for (std::size_t at = 0, dot; at <= name.size(); at = dot + 1) {
+      dot = name.find('.', at);
+      if (dot == std::string::npos) dot = name.size();
+      parts.push_back(name.substr(at, dot - at));
+    }
+    if (parts.size() < 6) continue;
+    const std::string& pid_text = parts[parts.size() - 4];
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // its writer may still run
+    if (fs::remove(it->path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 void write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {

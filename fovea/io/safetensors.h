@@ -34,5 +34,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
                       const std::map<std::string, std::string>& metadata = {});
 // Writes bytes to path atomically: a temp file in the same folder, fsync, rename.
 void write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
+// Removes the temporary files write_file_atomic left in `dir` when its process was killed
+// mid-write (".NAME.PID.STAMP.N.tmp" of a PID that no longer runs); returns how many.
+int remove_stale_temporaries(const std::string& dir);
 
 }  // namespace fovea::io

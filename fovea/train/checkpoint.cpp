@@ -41,7 +41,8 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
                     {"epoch_seen", state.epoch_seen},
                     {"epoch_correct", state.epoch_correct},
                     {"world_size", state.world_size}};
-  io::save_safetensors(path, all, {{"format", kFormat}, {"config", config.to_json()}, {"state", st.dump()}});
+  io::save_safetensors(
+      path, all, {{"format", kFormat}, {"config", config.to_json()}, {"state", st.dump()}, {"records", state.records}});
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
@@ -56,6 +57,11 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (meta("format") != kFormat) fail("checkpoint", "{}: unknown checkpoint format '{}'", path, meta("format"));
   Checkpoint c;
   c.config = RunConfig::from_json(meta("config"));
+  if (auto it = f.metadata.find("records"); it != f.metadata.end()) {  // absent before crash-consistent runs
+    if (!nlohmann::json::accept(it->second)) fail("checkpoint", "{}: its epoch records are not JSON", path);
+    c.state.records = it->second;
+  }
+
   try {
     auto st = nlohmann::json::parse(meta("state"));
     c.state.epoch = st.at("epoch").get<std::int64_t>();

@@ -26,6 +26,9 @@ struct RunState {
   double epoch_loss_sum = 0;
   std::int64_t epoch_seen = 0, epoch_correct = 0;
   std::int64_t world_size = 1;  // the ranks that trained it (docs/distributed.md)
+  // the finished epochs' records, as metrics.json holds them (a JSON array): a resume restores
+  // the ones a crash kept out of metrics.json
+  std::string records = "[]";
 };
 
 using GeneratorState = std::array<std::uint64_t, 4>;

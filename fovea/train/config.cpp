@@ -1,5 +1,7 @@
 #include "fovea/train/config.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "fovea/core/device.h"
@@ -114,9 +116,15 @@ RunConfig RunConfig::from_json(const std::string& text) {
 void RunConfig::validate() const {
   if (epochs < 1) fail("train", "epochs must be >= 1, got {}", epochs);
   if (batch_size < 1) fail("train", "batch size must be >= 1, got {}", batch_size);
-  if (!(lr > 0)) fail("train", "learning rate must be > 0, got {}", lr);
-  if (momentum < 0 || momentum >= 1) fail("train", "momentum must be in [0, 1), got {}", momentum);
-  if (weight_decay < 0) fail("train", "weight decay must be >= 0, got {}", weight_decay);
+  if (!(lr > 0) || !std::isfinite(lr)) fail("train", "learning rate must be a finite number > 0, got {}", lr);
+  if (!(momentum >= 0 && momentum < 1)) fail("train", "momentum must be in [0, 1), got {}", momentum);
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+    fail("train", "weight decay must be a finite number >= 0, got {}", weight_decay);
+  for (double v : mean)
+    if (!std::isfinite(v)) fail("train", "the normalisation's means must be finite numbers, got {}", v);
+  for (double v : std)
+    if (!(v > 0) || !std::isfinite(v))
+      fail("train", "the normalisation's standard deviations must be finite numbers > 0, got {}", v);
   if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw")
     fail("train", "unknown optimizer '{}' (expected sgd, adam or adamw)", optimizer);
   if (schedule != "none" && schedule != "cosine" && schedule != "step" && schedule != "onecycle")

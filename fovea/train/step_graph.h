@@ -22,6 +22,7 @@ class StepGraph {
   struct Out {
     Tensor loss;     // () the batch's mean loss
     Tensor correct;  // () i64: how many predictions were right
+    Tensor grad_sq;  // () f32: the sum of the squared gradients (inf or NaN: they blew up)
   };
   // step: the whole training step on (images, labels) on the device, returning its outputs.
   using Step = std::function<Out(const Tensor& images, const Tensor& labels)>;

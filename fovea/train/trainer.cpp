@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
@@ -409,6 +410,8 @@ TrainResult train(const TrainOptions& opts) {
   const std::string metrics_path = (fs::path(opts.out_dir) / "metrics.json").string();
   std::optional<Checkpoint> ck;
   RunConfig c = opts.config;
+  // the temporary files of a run killed in the middle of a checkpoint write
+  if (lead && fs::is_directory(opts.out_dir)) io::remove_stale_temporaries(opts.out_dir);
   if (opts.resume) {
     if (!fs::exists(last_path)) fail("train", "cannot resume: {} does not exist", last_path);
     ck = load_checkpoint(last_path);
@@ -461,6 +464,7 @@ TrainResult train(const TrainOptions& opts) {
       c.mean.assign(v.begin(), v.begin() + c.in_channels);
       c.std.assign(v.begin() + c.in_channels, v.end());
     }
+    c.validate();  // the numbers just measured or parsed
   }
   for (const auto& w : check_input_fits(c))
     if (lead) fmt::print(log, "warning: {}\n", w);
@@ -520,10 +524,16 @@ TrainResult train(const TrainOptions& opts) {
                  last_path, st.world_size, world);
       if (ck->rng) default_generator().set_state(*ck->rng);
     }
+    // the epochs' records: the checkpoint's own (metrics.json is written after it, so a crash
+    // between the two leaves metrics.json an epoch behind); metrics.json's for older checkpoints
+    const auto kept = nlohmann::json::parse(st.records, nullptr, false);
+    if (kept.is_array() && !kept.empty())
+      for (auto& r : kept)
+        if (r.value("epoch", 0) <= st.epoch) records.push_back(r);
     if (fs::exists(metrics_path)) {
       std::ifstream in(metrics_path);
       auto j = nlohmann::json::parse(in, nullptr, false);
-      if (!j.is_discarded() && j.contains("epochs"))
+      if (records.empty() && !j.is_discarded() && j.contains("epochs"))
         for (auto& r : j["epochs"])
           if (r.value("epoch", 0) <= st.epoch) records.push_back(r);
       if (!j.is_discarded() && j.contains("commands") && j["commands"].is_array()) commands = j["commands"];
@@ -546,9 +556,20 @@ TrainResult train(const TrainOptions& opts) {
   }
   auto forward = [&](const Tensor& x) { return ddp ? (*ddp)(x) : (*model)(x); };
   // a checkpoint of the run so far; a collective when distributed (every rank's generator)
+  // A checkpoint that cannot be written (a full disk, a lost mount) stops the run; the file it
+  // would have replaced is intact (io::write_file_atomic), and the message says how to go on.
   auto checkpoint = [&](const std::string& path) {
     const std::vector<GeneratorState> rngs = world > 1 ? gather_generators() : std::vector<GeneratorState>{};
-    if (lead) save_checkpoint(path, *model, opt.get(), sched.get(), c, st, rngs);
+    if (!lead) return;
+    try {
+      save_checkpoint(path, *model, opt.get(), sched.get(), c, st, rngs);
+    } catch (const Error& e) {
+      fail("train", "{}; training stopped after epoch {} step {}: {} is left as it was{}", e.what(), st.epoch,
+           st.step_in_epoch, fs::path(path).filename().string(),
+           fs::exists(last_path)
+               ? fmt::format(", and `fovea train --resume --out {}` goes on once the cause is fixed", opts.out_dir)
+               : "");
+    }
   };
 
   const nlohmann::json machine = machine_json(world);  // for metrics.json, read once
@@ -575,9 +596,20 @@ TrainResult train(const TrainOptions& opts) {
     Tensor logits = forward(x);
     Tensor loss = training_loss(*model, logits, y);
     loss.backward();
+    Tensor grad_sq;  // read with the loss: a gradient that blew up is named before it spreads further
+    {
+      NoGradGuard ng;
+      for (const auto& group : opt->param_groups())
+        for (const auto& p : group.params)
+          if (p.grad().defined()) {
+            const Tensor s = sum(square(p.grad().to(DType::f32)));
+            grad_sq = grad_sq.defined() ? add(grad_sq, s) : s;
+          }
+    }
     opt->step();
     NoGradGuard ng;
-    return StepGraph::Out{loss.detach(), correct_count(logits, y)};
+    return StepGraph::Out{loss.detach(), correct_count(logits, y),
+                          grad_sq.defined() ? grad_sq : zeros({}, {.device = loss.device()})};
   };
   std::optional<StepGraph> graphed;
   if (c.cuda_graph) graphed.emplace(dev, *opt, training_step);
@@ -594,12 +626,33 @@ TrainResult train(const TrainOptions& opts) {
     // bf16 autocast for the forward pass; backward follows the recorded casts
     std::optional<AutocastGuard> autocast;
     if (c.precision == "bf16") autocast.emplace(Precision::bf16);
-    auto check_loss = [&](double lv) {
-      if (std::isfinite(lv)) return;
+    // A non-finite loss or gradient stops the run at the step that produced it, naming the
+    // likely cause: the batch's images when they hold NaN or Inf, else the loss, else the
+    // gradients (an explosion: the loss was still finite).
+    auto check_step = [&](double lv, double grad_sq, const Tensor& images) {
+      if (std::isfinite(lv) && std::isfinite(grad_sq)) return;
       std::string where = fs::exists(last_path) ? fmt::format("the last good checkpoint is {}", last_path)
                                                 : std::string("no checkpoint was written yet");
-      fail("train", "the loss became {} at epoch {} step {} (global step {}{}); training stopped, {}", lv, epoch + 1,
-           step + 1, st.global_step + 1, world > 1 ? fmt::format(", rank {}", rank) : "", where);
+      const std::string at = fmt::format("at epoch {} step {} (global step {}{})", epoch + 1, step + 1,
+                                         st.global_step + 1, world > 1 ? fmt::format(", rank {}", rank) : "");
+      std::int64_t bad_inputs = 0;  // NaN or infinite: the values whose |v| is not <= the largest double
+      if (is_floating(images.dtype())) {
+        NoGradGuard ng;
+        const Tensor v = abs(images.to(DType::f64));
+        bad_inputs =
+            images.numel() - static_cast<std::int64_t>(
+                                 sum(le(v, scalar_like(std::numeric_limits<double>::max(), v)).to(DType::f64)).item());
+      }
+      if (bad_inputs > 0)
+        fail("train",
+             "the input batch {} holds {} NaN or infinite values of {} (the data or its normalisation, mean {} std {}, "
+             "not the model); the loss became {}; training stopped, {}",
+             at, bad_inputs, images.numel(), fmt::join(c.mean, ","), fmt::join(c.std, ","), lv, where);
+      if (!std::isfinite(lv)) fail("train", "the loss became {} {}; training stopped, {}", lv, at, where);
+      fail("train",
+           "the gradients blew up {}: their squared norm is {} while the loss was {:.4g} (a gradient explosion: "
+           "lower --lr, now {}); training stopped, {}",
+           at, grad_sq, lv, opt->param_groups()[0].lr, where);
     };
     // the run's totals of this epoch: the sums before this start, plus every rank's since
     auto epoch_totals = [&] {
@@ -617,10 +670,11 @@ TrainResult train(const TrainOptions& opts) {
           graphed ? graphed->run(b->images, b->labels) : training_step(b->images.to(dev), b->labels.to(dev));
       // the loss and the count in one read: one wait for the device per step. A bad loss stops
       // training here; the checkpoints on disk are untouched.
-      const Tensor both = stack({out.loss.to(DType::f64), out.correct.to(DType::f64)}, 0).to(kCPU);
+      const Tensor both =
+          stack({out.loss.to(DType::f64), out.correct.to(DType::f64), out.grad_sq.to(DType::f64)}, 0).to(kCPU);
       const double lv = both.data<double>()[0];
       const auto ok = static_cast<std::int64_t>(both.data<double>()[1]);
-      check_loss(lv);
+      check_step(lv, both.data<double>()[2], b->images);
       sched->step();
       ++step;
       ++st.global_step;
@@ -660,8 +714,6 @@ TrainResult train(const TrainOptions& opts) {
     st.epoch_seen = st.epoch_correct = 0;
     const bool best = m.top1() > st.best_top1;
     if (best) st.best_top1 = m.top1();
-    checkpoint(last_path);
-    if (best) checkpoint(best_path);
     nlohmann::json record{
         {"epoch", epoch + 1},
         {"train_loss", epoch_seen ? epoch_loss / static_cast<double>(epoch_seen) : 0.0},
@@ -686,6 +738,12 @@ TrainResult train(const TrainOptions& opts) {
                        {"test_class_counts", test_counts_json},
                        {"epochs", records}};
     doc.update(nlohmann::json::parse(class_results_json(m, c.classes, epoch + 1)));
+    // The order keeps the directory consistent if the process dies between two writes: best
+    // first (a resume redoes the epoch bit for bit and writes it again), then last (which holds
+    // the records: a resume restores the one metrics.json may lack), then metrics.json.
+    st.records = records.dump();
+    if (best) checkpoint(best_path);
+    checkpoint(last_path);
     if (lead) write_text_atomic(metrics_path, doc.dump(2) + "\n");
     std::string graph_note;  // the run's totals so far
     if (graphed)

@@ -1,6 +1,9 @@
 // The main job end to end on a small synthetic MNIST-format dataset written by the test.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include <unistd.h>
 
 #include <csignal>
@@ -116,10 +119,40 @@ TEST(Trainer, NanLossStopsAndNamesTheStep) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     std::string m = e.what();
-    EXPECT_NE(m.find("the loss became"), std::string::npos) << m;
+    EXPECT_TRUE(m.find("the loss became") != std::string::npos || m.find("the gradients blew up") != std::string::npos)
+        << m;
     EXPECT_NE(m.find("epoch 1 step"), std::string::npos) << m;
   }
   EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "last.safetensors"));
+}
+
+// The first non-finite step stops the run, naming it and the likely cause; nothing is written.
+TEST(Trainer, NonFiniteStepsNameTheirCause) {
+  SyntheticRun s;
+  auto stops = [&](const std::string& name, auto&& set, const char* cause) {
+    auto o = s.options(name);
+    o.config.schedule = "none";
+    set(o.config);
+    const std::string m = test::error_of([&] { train::train(o); });
+    EXPECT_NE(m.find(cause), std::string::npos) << m;
+    EXPECT_NE(m.find("at epoch 1 step "), std::string::npos) << m;
+    EXPECT_FALSE(fs::exists(fs::path(o.out_dir) / "last.safetensors")) << name;
+  };
+  // a gradient explosion: the loss still finite, the squared gradient norm not
+  stops(
+      "explode", [](train::RunConfig& c) { c.lr = 1e6; }, "the gradients blew up");
+  // inputs that are not numbers: a normalisation dividing by almost nothing
+  stops(
+      "inputs", [](train::RunConfig& c) { c.normalize = "0,1e-300"; }, "NaN or infinite values");
+  // an infinite learning rate or a NaN normalisation never starts
+  auto refused = [&](auto&& set, const char* what) {
+    auto o = s.options("refused");
+    set(o.config);
+    EXPECT_NE(test::error_of([&] { train::train(o); }).find(what), std::string::npos) << what;
+  };
+  refused([](train::RunConfig& c) { c.lr = std::numeric_limits<double>::infinity(); }, "finite number > 0, got inf");
+  refused([](train::RunConfig& c) { c.normalize = "nan,1"; }, "means must be finite");
+  refused([](train::RunConfig& c) { c.weight_decay = std::nan(""); }, "weight decay");
 }
 
 TEST(Trainer, RefusesToOverwriteARun) {
