@@ -9,9 +9,10 @@ PACKAGES := g++ cmake make pkg-config libdnnl-dev zlib1g-dev libpng-dev libjpeg6
   nlohmann-json3-dev libcli11-dev libfmt-dev libonnx-dev libprotobuf-dev protobuf-compiler \
   libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-pil \
   dataset-fashion-mnist clang-format libopenmpi-dev openmpi-bin libzip-dev libjs-chart.js chromium-headless-shell \
-  pybind11-dev python3-pybind11 python3-pytest python3-dev libdlpack-dev jupyter-nbconvert python3-ipykernel python3-pip python3-venv
+  pybind11-dev python3-pybind11 python3-pytest python3-dev libdlpack-dev jupyter-nbconvert python3-ipykernel python3-pip python3-venv \
+  clang libclang-rt-14-dev
 
-.PHONY: deps build test demo bench sanitize install clean format
+.PHONY: deps build test demo bench sanitize fuzz install clean format
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do \
@@ -54,6 +55,17 @@ sanitize: deps
 	cmake --build build-sanitize -j $(JOBS)
 	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 OMP_NUM_THREADS=2 ctest --output-on-failure -j $(JOBS)
 
+# Coverage-guided fuzzing (docs/fuzzing.md): every parser built with clang under libFuzzer, ASan and
+# UBSan (the `fuzz` preset), each run for FUZZ_SECONDS from its seed corpus (fuzz/corpus) and the
+# corpus grown by earlier runs (build-fuzz/corpus); a finding is saved under build-fuzz/findings and
+# fails the run. `make test` replays fuzz/corpus and fuzz/regressions with any compiler.
+FUZZ_TARGETS := safetensors checkpoint idx image onnx spec pth
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake --preset fuzz
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	$(PY) fuzz/run.py --build build-fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # Lays out every C++ and CUDA source as .clang-format says (clang-format 14, Debian 12's; make
 # test checks it). Line length and layout are the tool's job.
 FORMAT_DIRS := fovea tools tests bench examples fuzz python
@@ -65,4 +77,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-sanitize
+	rm -rf $(BUILD) build-sanitize build-fuzz
