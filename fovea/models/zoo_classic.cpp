@@ -145,7 +145,7 @@ std::vector<ZooEntry> zoo_classic() {
           {{name,
             fmt::format("VGG, {} weight layers{}, {} parameters", depth, bn ? " with batch norm" : "", params[bn]),
             "Simonyan and Zisserman 2014, Very deep convolutional networks, https://arxiv.org/abs/1409.1556", in224},
-           [depth, bn](const ModelOptions& o) { return vgg(depth, bn, o); }});
+           [d = depth, bn](const ModelOptions& o) { return vgg(d, bn, o); }});
     }
   z.push_back({{"googlenet",
                 "GoogLeNet (Inception v1) as torchvision builds it, 13,004,888 parameters with the two auxiliary "
