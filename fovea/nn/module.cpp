@@ -177,7 +177,7 @@ LoadReport Module::load_state_dict(const NamedTensors& state, bool strict) {
   std::vector<bool> used(state.size());
   std::vector<std::pair<Tensor, Tensor>> copies;
   for (auto& [name, t] : mine) {
-    auto it = std::find_if(state.begin(), state.end(), [&](auto& p) { return p.first == name; });
+    auto it = std::find_if(state.begin(), state.end(), [&name = name](auto& p) { return p.first == name; });
     if (it == state.end()) {
       rep.missing.push_back(name);
       continue;

@@ -76,7 +76,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     fail("checkpoint", "{}: bad progress record: {}", path, e.what());
   }
   for (auto& [k, t] : f.tensors) {
-    auto take = [&](const char* prefix, NamedTensors& into) {
+    auto take = [&k = k, &t = t](const char* prefix, NamedTensors& into) {
       const size_t n = std::strlen(prefix);
       if (k.compare(0, n, prefix) != 0) return false;
       into.emplace_back(k.substr(n), t);
