@@ -64,7 +64,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	cmake --preset fuzz
 	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
-	$(PY) fuzz/run.py --build build-fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	$(PY) fuzz/run.py --build build-fuzz --seconds $(FUZZ_SECONDS) --jobs $(JOBS) $(FUZZ_TARGETS)
 
 # Lays out every C++ and CUDA source as .clang-format says (clang-format 14, Debian 12's; make
 # test checks it). Line length and layout are the tool's job.

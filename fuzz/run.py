@@ -6,15 +6,18 @@ corpus size and the findings (`make fuzz`, docs/fuzzing.md).
 Limits, the same for every target: at most 512 MB in one allocation (-malloc_limit_mb: a header
 that claims a huge tensor must be refused before allocating), 2 GB in all, 10 s per input.
 
-Usage: fuzz/run.py --build build-fuzz [--seconds 60] TARGET...
-Exit status 1 when any target found a crash, a leak, a timeout or an allocation over the limit:
-the input is under BUILD/findings/TARGET/ (copy it to fuzz/regressions/TARGET/ with the fix).
+Usage: fuzz/run.py --build build-fuzz [--seconds 60] [--jobs 1] TARGET...
+--jobs runs that many targets at once (one core each).
+Exit status 1 when any target found a crash, a leak, a timeout or an allocation over the limit in
+this run: the input is under BUILD/findings/TARGET/ (copy it to fuzz/regressions/TARGET/ with the fix).
 """
 import argparse
+import concurrent.futures
 import os
 import re
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -34,13 +37,15 @@ def run(build, target, seconds):
     if os.path.exists(dictionary):
         args.append(f"-dict={dictionary}")
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0", OMP_NUM_THREADS="1")
+    started = time.time()
     p = subprocess.run(args, capture_output=True, text=True, env=env)
     log = p.stdout + p.stderr
     with open(os.path.join(build, f"fuzz_{target}.log"), "w") as f:
         f.write(log)
     stat = dict(re.findall(r"stat::(\w+):\s+(\d+)", log))
     cov = re.findall(r"cov: (\d+) ft: (\d+) corp: (\d+)", log)
-    found = sorted(os.listdir(findings))
+    # this run's findings only: older ones are either fixed or found again
+    found = sorted(f for f in os.listdir(findings) if os.path.getmtime(os.path.join(findings, f)) >= started)
     return {"target": target, "runs": int(stat.get("number_of_executed_units", 0)),
             "per_sec": int(stat.get("average_exec_per_sec", 0)), "cov": int(cov[-1][0]) if cov else 0,
             "ft": int(cov[-1][1]) if cov else 0, "corpus": len(os.listdir(corpus)), "rc": p.returncode,
@@ -51,12 +56,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build-fuzz"))
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("targets", nargs="+")
     a = ap.parse_args()
-    rows = []
-    for t in a.targets:
+
+    def one(t):
         print(f"fuzzing {t} for {a.seconds} s ...", flush=True)
-        rows.append(run(a.build, t, a.seconds))
+        return run(a.build, t, a.seconds)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
+        rows = list(pool.map(one, a.targets))
     print(f"\n{'target':12} {'executions':>12} {'exec/s':>8} {'edges':>7} {'features':>9} {'corpus':>7}  findings")
     for r in rows:
         print(f"{r['target']:12} {r['runs']:12,} {r['per_sec']:8,} {r['cov']:7,} {r['ft']:9,} {r['corpus']:7,}  "

@@ -68,7 +68,9 @@ Shape contiguous_strides(const Shape& s) {
   std::int64_t acc = 1;
   for (int i = static_cast<int>(s.size()) - 1; i >= 0; --i) {
     st[i] = acc;
-    acc *= std::max<std::int64_t>(s[i], 1);
+    // a zero elsewhere makes numel 0 but not the strides: (0, 2^40, 2^40) needs a stride of 2^80
+    if (__builtin_mul_overflow(acc, std::max<std::int64_t>(s[i], 1), &acc))
+      fail("shape", "shape {} is too large: its row-major strides pass 2^63", shape_str(s));
   }
   return st;
 }

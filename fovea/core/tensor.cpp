@@ -203,13 +203,17 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t of
 }
 
 Tensor empty(const Shape& s, TensorOptions o) {
-  for (auto d : s)
+  const DType dt = o.dtype.value_or(DType::f32);
+  std::int64_t bytes = static_cast<std::int64_t>(dtype_size(dt));
+  for (auto d : s) {
     if (d < 0) fail("empty", "negative dimension in shape {}", shape_str(s));
+    if (__builtin_mul_overflow(bytes, d, &bytes))
+      fail("empty", "shape {} of {} needs more than 2^63 bytes", shape_str(s), dtype_name(dt));
+  }
   auto st = std::make_shared<Storage>();
   const Device dev = o.device.value_or(default_device());
   st->device = dev;
-  const DType dt = o.dtype.value_or(DType::f32);
-  st->nbytes = static_cast<std::size_t>(numel(s)) * dtype_size(dt);
+  st->nbytes = static_cast<std::size_t>(bytes);
   st->data = backend::backend_for(dev).allocate(st->nbytes, dev);  // meta: null (counted by a trace)
   Tensor t = view_of(std::move(st), s, contiguous_strides(s), 0, dt);
   if (o.requires_grad) t.requires_grad_();

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <string_view>
 #include <system_error>
@@ -116,14 +117,15 @@ Tensor read_idx(const std::string& path) {
     bad(path, "header cut short: {} dims need {} bytes after the magic number, got {}{}", ndim, 4 * ndim, got_dims,
         gzip_note(gz.get()));
   Shape shape(ndim);
-  std::uint64_t count = 1;
-  bool overflow = false;
+  std::uint64_t count = 1, extent = 1;  // extent: the product without zeros, which bounds the strides
+  bool overflow = false, extent_overflow = false;
   for (unsigned d = 0; d < ndim; ++d) {
     const unsigned char* b = dim_bytes + 4 * d;
     const std::uint64_t v =
         (std::uint64_t{b[0]} << 24) | (std::uint64_t{b[1]} << 16) | (std::uint64_t{b[2]} << 8) | b[3];
     shape[d] = static_cast<std::int64_t>(v);
     overflow = overflow || __builtin_mul_overflow(count, v, &count);
+    extent_overflow = extent_overflow || __builtin_mul_overflow(extent, std::max<std::uint64_t>(v, 1), &extent);
   }
   // the header was read whole, so a raw file holds at least `header` bytes
   const std::string dims = shape_str(shape);
@@ -139,6 +141,9 @@ Tensor read_idx(const std::string& path) {
         data_bytes - count, dims, count, header, data_bytes);
   }
 
+  // only a shape holding a zero passes the checks above with such dims
+  if (extent_overflow || extent > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    bad(path, "dims {} are absurd: even without their zeros they multiply past 2^63", dims);
   Tensor out = empty(shape, {.dtype = DType::u8});
   const std::uint64_t got = read_up_to(gz.get(), out.raw_data(), count, path);
   if (got < count)

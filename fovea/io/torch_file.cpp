@@ -486,13 +486,16 @@ class Unpickler {
 
   const std::vector<std::byte>& storage_bytes(const StorageRef& s, std::size_t esize, std::size_t at) {
     auto it = storages_.find(s.key);
-    if (it != storages_.end()) return it->second;
-    auto bytes = zip_.read(prefix_ + "data/" + s.key);
-    if (!bytes) bad(at, fmt::format("storage {} is not in the archive ({}data/{})", s.key, prefix_, s.key));
-    if (static_cast<std::uint64_t>(s.numel) > bytes->size() / esize)
-      bad(at, fmt::format("storage {} holds {} bytes, less than its {} elements of {} bytes", s.key, bytes->size(),
+    if (it == storages_.end()) {
+      auto bytes = zip_.read(prefix_ + "data/" + s.key);
+      if (!bytes) bad(at, fmt::format("storage {} is not in the archive ({}data/{})", s.key, prefix_, s.key));
+      it = storages_.emplace(s.key, std::move(*bytes)).first;
+    }
+    // checked at every reference: two references to one storage may claim different lengths or types
+    if (static_cast<std::uint64_t>(s.numel) > it->second.size() / esize)
+      bad(at, fmt::format("storage {} holds {} bytes, less than its {} elements of {} bytes", s.key, it->second.size(),
                           s.numel, esize));
-    return storages_.emplace(s.key, std::move(*bytes)).first->second;
+    return it->second;
   }
 
   std::span<const std::byte> b_;

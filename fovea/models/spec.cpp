@@ -1,6 +1,9 @@
 #include "fovea/models/spec.h"
 
+#include <unistd.h>
+
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -89,19 +92,19 @@ class Fields {
   std::string where_;
 };
 
-}  // namespace
+// Per-sample activations larger than this are refused: no real network comes near it, and products
+// of such sizes overflow.
+constexpr std::int64_t kMaxSampleElements = std::int64_t{1} << 40;
 
-bool is_spec_path(const std::string& model) {
-  return model.size() > 5 && model.compare(model.size() - 5, 5, ".json") == 0;
+void check_sample(const Shape& cur, const std::string& where) {
+  std::int64_t n = 1;
+  for (auto d : cur)
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxSampleElements)
+      fail("spec", "{}: its output {} holds more than 2^40 elements per sample", where, shape_str(cur));
 }
 
-Spec parse_spec(const std::string& text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    fail("spec", "{}: not valid JSON: {}", source, e.what());
-  }
+// The layers of spec `j`, built on the current default device.
+Spec build(const json& j, const std::string& source) {
   if (!j.is_object()) fail("spec", "{}: expected an object with \"input\" and \"layers\"", source);
   for (auto& [k, v] : j.items())
     if (k != "input" && k != "layers") fail("spec", "{}: unknown field '{}' (known: input, layers)", source, k);
@@ -203,8 +206,10 @@ Spec parse_spec(const std::string& text, const std::string& source) {
         const double sc = f.number("scale", 0);
         if (!(sc > 0)) fail("spec", "{}: field 'scale' must be > 0", where);
         o.scale = sc;
-        cur = {cur[0], static_cast<std::int64_t>(static_cast<double>(cur[1]) * sc),
-               static_cast<std::int64_t>(static_cast<double>(cur[2]) * sc)};
+        const double h = static_cast<double>(cur[1]) * sc, w = static_cast<double>(cur[2]) * sc;
+        if (h * w > static_cast<double>(kMaxSampleElements))
+          fail("spec", "{}: scale {} makes {:g}x{:g} images, more than 2^40 pixels", where, sc, h, w);
+        cur = {cur[0], static_cast<std::int64_t>(h), static_cast<std::int64_t>(w)};
       }
       const std::string mode = L.value("mode", std::string("nearest"));
       if (mode != "nearest" && mode != "bilinear")
@@ -268,6 +273,7 @@ Spec parse_spec(const std::string& text, const std::string& source) {
            "flatten, dropout, relu, leaky_relu, elu, sigmoid, tanh, gelu, hardswish, softmax, log_softmax, identity)",
            source, type);
     }
+    check_sample(cur, where);
     if (L.contains("name")) {
       if (!L["name"].is_string()) fail("spec", "{}: field 'name' must be a string", where);
       s.net->add(L["name"].get<std::string>(), m);
@@ -279,12 +285,63 @@ Spec parse_spec(const std::string& text, const std::string& source) {
   return s;
 }
 
-Spec load_spec(const std::string& path) {
+std::int64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<std::int64_t>(pages) * page : std::numeric_limits<std::int64_t>::max();
+}
+
+// Refuses a network whose parameters pass the limit or, as f32, this machine's memory; names the largest layer.
+void check_size(const nn::Sequential& net, const std::string& source, std::int64_t limit, bool allocating) {
+  std::int64_t total = 0, largest = -1;
+  std::string largest_name;
+  for (const auto& [name, m] : net.named_children()) {
+    const std::int64_t n = m->num_parameters();
+    if (__builtin_add_overflow(total, n, &total)) total = std::numeric_limits<std::int64_t>::max();
+    if (n > largest) largest = n, largest_name = fmt::format("{} ({})", name, m->type());
+  }
+  const double gib = static_cast<double>(total) * 4 / (1 << 30);
+  const std::string size = gib >= 1 ? fmt::format("{:.1f} GiB", gib) : fmt::format("{:.1f} MiB", gib * 1024);
+  const std::int64_t memory = physical_memory_bytes();
+  if (total > limit)
+    fail("spec", "{}: the network holds {} parameters ({} as f32), more than the limit of {}; layer {} alone holds {}",
+         source, total, size, limit, largest_name, largest);
+  if (allocating && total > memory / 4)
+    fail("spec",
+         "{}: the network holds {} parameters ({} as f32), more than this machine's {:.1f} GiB of memory; layer {} "
+         "alone holds {}",
+         source, total, size, static_cast<double>(memory) / (1 << 30), largest_name, largest);
+}
+
+}  // namespace
+
+bool is_spec_path(const std::string& model) {
+  return model.size() > 5 && model.compare(model.size() - 5, 5, ".json") == 0;
+}
+
+Spec parse_spec(const std::string& text, const std::string& source, const SpecOptions& o) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    fail("spec", "{}: not valid JSON: {}", source, e.what());
+  }
+  const bool allocating = default_device().type != DeviceType::meta;
+  {
+    // shapes and sizes first, on the meta device: nothing is allocated and no random number drawn
+    DefaultDeviceGuard meta(kMeta);
+    Spec probe = build(j, source);
+    check_size(*probe.net, source, o.max_parameters, allocating);
+    if (!allocating) return probe;
+  }
+  return build(j, source);
+}
+
+Spec load_spec(const std::string& path, const SpecOptions& o) {
   std::ifstream in(path);
   if (!in) fail("spec", "cannot read {}", path);
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_spec(ss.str(), path);
+  return parse_spec(ss.str(), path, o);
 }
 
 }  // namespace fovea::models

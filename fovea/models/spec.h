@@ -15,9 +15,16 @@ struct Spec {
   Shape output;  // per-sample output shape
 };
 
-// `source` names the text in errors (the file path).
-Spec parse_spec(const std::string& json_text, const std::string& source);
-Spec load_spec(const std::string& path);
+struct SpecOptions {
+  // A spec whose layers hold more parameters is refused before anything is allocated (2^32: 16 GiB
+  // of f32). A spec is also refused when its parameters alone, as f32, pass the machine's memory.
+  std::int64_t max_parameters = std::int64_t{1} << 32;
+};
+
+// `source` names the text in errors (the file path). The network is built on the default device;
+// its shapes and size are checked first on the meta device.
+Spec parse_spec(const std::string& json_text, const std::string& source, const SpecOptions& o = {});
+Spec load_spec(const std::string& path, const SpecOptions& o = {});
 bool is_spec_path(const std::string& model);  // ends with .json
 
 }  // namespace fovea::models

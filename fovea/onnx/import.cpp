@@ -24,11 +24,13 @@ std::int64_t checked_numel(const pb::TensorProto& t, const std::string& what) {
     if (!dims.empty()) dims += ',';
     dims += std::to_string(d);
   }
+  std::int64_t extent = 1;  // the product without its zeros, which bounds the strides
   for (auto d : t.dims()) {
     if (d < 0) fail("onnx", "{} has a negative dimension in ({})", what, dims);
-    if (d > 0 && n > kMaxElements / d)
-      fail("onnx", "{} has absurd dimensions ({}): more than 2^40 elements", what, dims);
-    n *= d;
+    if (d > 0 && extent > kMaxElements / d)
+      fail("onnx", "{} has absurd dimensions ({}): the nonzero ones multiply past 2^40", what, dims);
+    extent *= std::max<std::int64_t>(d, 1);
+    n = d == 0 ? 0 : n * d;
   }
   return n;
 }

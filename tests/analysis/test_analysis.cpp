@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <limits>
 
 #include "fovea/analysis/formulas.h"
 #include "fovea/analysis/summary.h"
@@ -10,6 +11,8 @@
 #include "fovea/models/spec.h"
 #include "fovea/nn/nn.h"
 #include "fovea/ops/ops.h"
+#include "tests/data/data_test_util.h"
+#include "tests/test_util.h"
 
 using namespace fovea;
 
@@ -168,6 +171,49 @@ TEST(Spec, ErrorsNameTheLayerAndField) {
   expect_error(R"({"input": [1, 8, 8], "layers": [{"type": "conv2d", "out": -1, "kernel": 3}]})",
                "must be an integer >= 1");
   expect_error("{not json", "not valid JSON");
+}
+
+TEST(Spec, SizesAreBoundedBeforeAnythingIsAllocated) {
+  auto error_of = [](const char* text, const models::SpecOptions& o = {}) {
+    return test::error_of([&] { models::parse_spec(text, "big.json", o); });
+  };
+  // found by fuzzing: a 121-million-channel convolution and a linear layer after it took over 2 GB to build
+  const char* big = R"({"input": [1, 30, 29], "layers": [{"type": "conv2d", "out": 121474836, "kernel": 2},
+    {"type": "flatten"}, {"type": "linear", "out": 200}]})";
+  EXPECT_CONTAINS(error_of(big), "big.json: the network holds");
+  EXPECT_CONTAINS(error_of(big), "parameters (");
+  EXPECT_CONTAINS(error_of(big, {.max_parameters = 1 << 20}),
+                  "big.json: the network holds 19728120740780 parameters (73493.0 GiB as f32), more than the limit of "
+                  "1048576; layer 2 (Linear) alone holds 19727513366600");
+  EXPECT_CONTAINS(
+      error_of(R"({"input": [1, 8, 8], "layers": [{"type": "conv2d", "out": 200000, "kernel": 3}]})",
+               {.max_parameters = 1 << 20}),
+      "holds 2000000 parameters (7.6 MiB as f32), more than the limit of 1048576; layer 0 (Conv2d) alone holds "
+      "2000000");
+  // 2^41 parameters pass any machine's memory; on the meta device nothing is allocated, so it builds
+  const char* huge = R"({"input": [1, 1, 1048576], "layers": [{"type": "linear", "out": 2097152, "bias": false}]})";
+  EXPECT_CONTAINS(error_of(huge, {.max_parameters = std::numeric_limits<std::int64_t>::max()}),
+                  "GiB as f32), more than this machine's");
+  {
+    DefaultDeviceGuard meta(kMeta);
+    EXPECT_EQ(models::parse_spec(huge, "huge.json", {.max_parameters = std::int64_t{1} << 42}).net->num_parameters(),
+              std::int64_t{1} << 41);
+  }
+  EXPECT_CONTAINS(error_of(R"({"input": [1, 8, 8], "layers": [{"type": "upsample", "scale": 1e12}]})"),
+                  "layer 0 (upsample): scale 1000000000000 makes 8e+12x8e+12 images, more than 2^40 pixels");
+  EXPECT_CONTAINS(error_of(R"({"input": [1, 8, 8], "layers": [{"type": "conv2d", "out": 4611686018427387904,
+    "kernel": 1}]})"),
+                  "layer 0 (conv2d)");
+  EXPECT_CONTAINS(
+      error_of(R"({"input": [1, 8, 8], "layers": [{"type": "conv_transpose2d", "out": 65536,
+    "kernel": 1, "stride": 65536}]})"),
+      "layer 0 (conv_transpose2d): its output (65536,458753,458753) holds more than 2^40 elements per sample");
+  // the meta-device pass draws no random number: the weights are those of a spec built without it
+  manual_seed(7);
+  auto a = models::parse_spec(kArticle, "article.json");
+  manual_seed(7);
+  auto conv = nn::make<nn::Conv2d>({.in = 1, .out = 10, .kernel = 5});
+  EXPECT_EQ(test::to_doubles(a.net->parameters()[0]), test::to_doubles(conv->parameters()[0]));
 }
 
 TEST(Spec, AcceptedAsAModel) {

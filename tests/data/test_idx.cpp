@@ -78,6 +78,15 @@ TEST(Idx, EmptyDimIsAnEmptyTensor) {
   EXPECT_EQ(fovea::data::read_idx(p.string()).shape(), (Shape{0, 28, 28}));
 }
 
+TEST(IdxMalformed, ZeroDimBesideAbsurdOnes) {
+  // found by fuzzing: no elements, so the size checks passed, but the strides overflowed
+  const fs::path p = fresh_dir() / "absurd.idx";
+  write_bytes(p, idx_bytes({0, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFF}, {}));
+  EXPECT_CONTAINS(read_error(p),
+                  "dims (0,4294967295,4294967295,65535) are absurd: even without their zeros they "
+                  "multiply past 2^63");
+}
+
 TEST(IdxMalformed, MissingFile) {
   const std::string msg = read_error(fresh_dir() / "nope.idx");
   EXPECT_CONTAINS(msg, "[idx] cannot open");

@@ -94,6 +94,8 @@ TEST(TorchFile, MalformedFilesAreClearErrors) {
   EXPECT_CONTAINS(err("short_storage.pth"), "storage 0 holds 10 bytes, less than its 54 elements of 4 bytes");
   EXPECT_CONTAINS(err("huge_shape.pth"), "has more elements than any storage holds");
   EXPECT_CONTAINS(err("past_end.pth"), "reaches past the end of storage");
+  // found by fuzzing: a second reference to a storage already read was not checked against its length
+  EXPECT_CONTAINS(err("storage_claims_differ.pth"), "storage 0 holds 8 bytes, less than its 8 elements of 4 bytes");
   EXPECT_CONTAINS(err("legacy.pth"), "is not a zip-format torch file (PyTorch 1.6 and later write those)");
   EXPECT_CONTAINS(err("no_state_dict.pth"),
                   "no state dict (a dict of tensors) in the file: it holds a dict with keys "

@@ -119,6 +119,12 @@ def main():
     # storage "0" (conv.weight, 54 floats) cut to 10 bytes
     rewrite(p("state_dict.pth"), p("short_storage.pth"),
             lambda name, b: b[:10] if name.endswith("/data/0") else b)
+    # two references to storage "0", the second claiming 8 elements where the storage holds 2
+    torch.save({"a": torch.zeros(2), "b": torch.zeros(8)}, p("two_storages.pth"))
+    rewrite(p("two_storages.pth"), p("storage_claims_differ.pth"),
+            lambda name, b: b.replace(b"X\x01\x00\x00\x001", b"X\x01\x00\x00\x000") if name.endswith("data.pkl")
+            else b)
+    os.remove(p("two_storages.pth"))
     # the pickle cut short inside the archive
     rewrite(p("state_dict.pth"), p("truncated_pickle.pth"),
             lambda name, b: b[:len(b) // 2] if name.endswith("data.pkl") else b)

@@ -391,6 +391,9 @@ def bad_cases(out):
                    helper.make_node("Identity", ["b"], ["out0"], name="out")])
     huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 21, 1 << 21])
     save("absurd_dims", [node("Conv", ["in0", "w"])], [huge])
+    # no elements, yet strides past 2^63 (found by fuzzing)
+    empty_huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[0, 1 << 40, 1 << 40])
+    save("absurd_dims_with_zero", [node("Conv", ["in0", "w"])], [empty_huge])
     short = numpy_helper.from_array(rnd(4, 3, 3, 3), "w")
     short.raw_data = short.raw_data[:50]
     save("short_raw_data", [node("Conv", ["in0", "w"])], [short])

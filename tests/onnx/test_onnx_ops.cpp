@@ -145,6 +145,11 @@ TEST(OnnxBadInput, Cycle) {
 TEST(OnnxBadInput, AbsurdDimensions) {
   auto e = load_error("bad_absurd_dims.onnx");
   EXPECT_NE(e.find("initializer 'w' has absurd dimensions (2097152,2097152)"), std::string::npos) << e;
+  e = load_error("bad_absurd_dims_with_zero.onnx");
+  EXPECT_NE(e.find("initializer 'w' has absurd dimensions (0,1099511627776,1099511627776): the nonzero ones multiply "
+                   "past 2^40"),
+            std::string::npos)
+      << e;
 }
 
 TEST(OnnxBadInput, ShortRawData) {
