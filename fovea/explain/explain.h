@@ -118,6 +118,8 @@ std::vector<Explanation> explain_each(nn::Module& model, const Tensor& x, const 
 // Each image's `top` most likely classes, most likely first -> (N,top) i64 (eval mode, batched by
 // `batch` images)
 Tensor predicted_classes(nn::Module& model, const Tensor& x, std::int64_t top = 1, std::int64_t batch = 64);
+// The same from logits already computed (N,K) -> (N,top) i64; ties keep the lower class first
+Tensor top_classes(const Tensor& logits, std::int64_t top = 1);
 
 // The single methods. rule: standard (vanilla), guided, deconvnet.
 Tensor gradient_map(nn::Module& model, const Tensor& x, const Tensor& target,

@@ -417,21 +417,26 @@ Tensor predicted_classes(nn::Module& model, const Tensor& x, std::int64_t top, s
   if (top < 1 || batch < 1) fail(kOp, "top ({}) and batch ({}) must be >= 1", top, batch);
   nn::EvalGuard eval(model);
   NoGradGuard ng;
+  std::vector<Tensor> logits;
+  for (std::int64_t b = 0; b < x.size(0); b += batch)
+    logits.push_back(model(x.slice(0, b, std::min(x.size(0), b + batch))));
+  return top_classes(cat(logits, 0), top);
+}
+
+Tensor top_classes(const Tensor& logits, std::int64_t top) {
+  if (logits.dim() != 2) fail(kOp, "the model must return logits (N,K), got {}", shape_str(logits.shape()));
+  if (top < 1) fail(kOp, "top ({}) must be >= 1", top);
+  if (top > logits.size(1)) fail(kOp, "top {} is more than the model's {} classes", top, logits.size(1));
+  const auto v = logits.detach().to(DType::f32).to(kCPU).contiguous().to_vector<float>();
+  const std::int64_t n = logits.size(0), k = logits.size(1);
   std::vector<std::int64_t> out;
-  for (std::int64_t b = 0; b < x.size(0); b += batch) {
-    const Tensor logits = model(x.slice(0, b, std::min(x.size(0), b + batch)));
-    if (logits.dim() != 2) fail(kOp, "the model must return logits (N,K), got {}", shape_str(logits.shape()));
-    if (top > logits.size(1)) fail(kOp, "top {} is more than the model's {} classes", top, logits.size(1));
-    const auto v = logits.to(DType::f32).to(kCPU).contiguous().to_vector<float>();
-    const std::int64_t k = logits.size(1);
-    for (std::int64_t i = 0; i < logits.size(0); ++i) {
-      std::vector<std::int64_t> order(static_cast<std::size_t>(k));
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](auto p, auto q) { return v[i * k + p] > v[i * k + q]; });
-      out.insert(out.end(), order.begin(), order.begin() + top);
-    }
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::vector<std::int64_t> order(static_cast<std::size_t>(k));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](auto p, auto q) { return v[i * k + p] > v[i * k + q]; });
+    out.insert(out.end(), order.begin(), order.begin() + top);
   }
-  return from_vector<std::int64_t>(out, {x.size(0), top});
+  return from_vector<std::int64_t>(out, {n, top});
 }
 
 double completeness_error(const Explanation& e, std::int64_t i) {

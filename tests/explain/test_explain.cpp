@@ -261,6 +261,12 @@ TEST(Explain, BatchesAndTargetSetsGiveTheSameMaps) {
   const Tensor top = explain::predicted_classes(*m, x, 2, 2);
   EXPECT_EQ(top.shape(), (Shape{5, 2}));
   EXPECT_EQ(top.select(1, 0).contiguous().to_vector<std::int64_t>(), argmax(a.logits, 1).to_vector<std::int64_t>());
+  // ranked from logits already computed (what the CLI does); ties keep the lower class first
+  EXPECT_EQ(explain::top_classes(a.logits, 2).to_vector<std::int64_t>(), top.to_vector<std::int64_t>());
+  EXPECT_EQ(explain::top_classes(from_vector<float>({1, 3, 3, 0}, {1, 4}), 3).to_vector<std::int64_t>(),
+            (std::vector<std::int64_t>{1, 2, 0}));
+  EXPECT_NE(test::error_of([&] { explain::top_classes(a.logits, 99); }).find("more than the model's"),
+            std::string::npos);
   EXPECT_NE(test::error_of([&] { explain::explain(*m, x, t, {.batch = 0}); }).find("batch"), std::string::npos);
   EXPECT_NE(test::error_of([&] {
               explain::ExplainOptions o;

@@ -42,11 +42,11 @@ std::int64_t parse_class(const std::string& s, const std::vector<std::string>& c
   fail(kOp, "class '{}' is neither a class name nor an index in [0, {})", s, classes.size());
 }
 
-// The target sets: columns of (N,T). --targets predicted (with --top K), true, or a list of
-// classes explained for every image; --class K is --targets K.
-Tensor choose_targets(const std::string& spec, std::int64_t top, const Inputs& in, std::int64_t batch) {
+// The target sets: columns of (N,T). --targets predicted (with --top K, ranked from the run's
+// logits), true, or a list of classes explained for every image; --class K is --targets K.
+Tensor choose_targets(const std::string& spec, std::int64_t top, const Inputs& in, const Tensor& logits) {
   const std::int64_t n = in.x.size(0);
-  if (spec == "predicted") return explain::predicted_classes(*in.model, in.x, top, batch);
+  if (spec == "predicted") return explain::top_classes(logits, top);
   if (top != 1) fail(kOp, "--top goes with --targets predicted, not '{}'", spec);
   std::vector<std::int64_t> t;
   if (spec == "true") {
@@ -242,7 +242,7 @@ void add_explain(CLI::App& app) {
       for (std::int64_t c = 0; c < k; ++c) in.classes.push_back(std::to_string(c));
     }
     const Tensor prob = softmax(logits, 1);
-    const Tensor target_sets = choose_targets(target_spec, std::min(a->top, k), in, o.batch);  // (N,T)
+    const Tensor target_sets = choose_targets(target_spec, std::min(a->top, k), in, logits);  // (N,T)
 
     // everything is computed before anything is written: a refused run leaves no directory
     const std::vector<explain::Explanation> es = explain::explain_each(*in.model, in.x, target_sets, o);
@@ -257,12 +257,15 @@ void add_explain(CLI::App& app) {
       steps = explain::cascading_randomization(*in.model, in.x, es.front().target, split_list(a->sanity), o);
     std::vector<explain::MethodFaithfulness> scores;
     std::vector<std::string> pair_names;  // one per (target set, image), as concatenated
+    Tensor pair_targets;
     if (a->evaluate) {
       std::vector<Tensor> xs(es.size(), in.x);
       for (std::size_t r = 0; r < es.size(); ++r)
         for (std::int64_t i = 0; i < n; ++i) pair_names.push_back(in.names[i] + suffix[r]);
       fo.reduce = ro.reduce;
-      scores = explain::evaluate(*in.model, cat(xs, 0), concatenated(es), o.methods, fo);
+      const explain::Explanation all = concatenated(es);
+      pair_targets = all.target;
+      scores = explain::evaluate(*in.model, cat(xs, 0), all, o.methods, fo);
     }
 
     std::filesystem::create_directories(a->out);
@@ -311,7 +314,7 @@ void add_explain(CLI::App& app) {
     print_completeness(es, o.ig_steps);
     if (!scores.empty()) {
       print_faithfulness(scores, static_cast<std::int64_t>(pair_names.size()), fo.steps);
-      auto j = explain::faithfulness_json(scores, concatenated(es).target, fo, pair_names);
+      auto j = explain::faithfulness_json(scores, pair_targets, fo, pair_names);
       const auto path = (std::filesystem::path(a->out) / "faithfulness.json").string();
       std::ofstream(path) << j.dump(2) << "\n";
       fmt::print("faithfulness.json: {}\n", path);
