@@ -60,9 +60,10 @@ class Attrs {
 // run once here and its outputs become constants.
 class Builder {
  public:
+  // arity: the count the node's inputs are padded to with absent ones (its schema's maximum)
   Builder(Graph& g, std::int64_t opset, const pb::NodeProto& n, std::size_t index,
-          const std::unordered_set<std::string>& used)
-      : g_(g), opset_(opset), n_(n), index_(index), attrs_(n), used_(used) {}
+          const std::unordered_set<std::string>& used, int arity)
+      : g_(g), opset_(opset), n_(n), index_(index), attrs_(n), used_(used), arity_(arity) {}
   const pb::NodeProto& node() const { return n_; }
   const Attrs& attrs() const { return attrs_; }
   std::int64_t opset() const { return opset_; }
@@ -93,6 +94,9 @@ class Builder {
   Attrs attrs_;
   const std::unordered_set<std::string>& used_;  // values some node or the graph output reads
   bool lift_1d_ = false;
+  int arity_;
+  // the node's input names padded with "" to arity_
+  std::vector<std::string> inputs() const;
 };
 
 // A 1-D node's spatial attribute in its 2-D form on (N,C,1,L): (v) -> (fill, v), pads (b, e) ->

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
 #include <unordered_set>
@@ -263,6 +264,12 @@ std::vector<std::string> names(const google::protobuf::RepeatedPtrField<std::str
 
 }  // namespace
 
+std::vector<std::string> Builder::inputs() const {
+  std::vector<std::string> v = names(n_.input());
+  if (static_cast<int>(v.size()) < arity_) v.resize(static_cast<std::size_t>(arity_));
+  return v;
+}
+
 std::vector<std::int64_t> spatial_ints(const Attrs& a, const std::string& name, std::vector<std::int64_t> def,
                                        bool one_d, std::int64_t fill) {
   if (!a.has(name)) return def;
@@ -292,7 +299,7 @@ Step::Fn lifted(Step::Fn fn) {
 void Builder::layer(nn::ModulePtr m, Step::Fn fn) {
   // A layer without its own function reads only its first input: the others (a Gemm's B and C)
   // are constants already in the layer's parameters, and must not stay in the graph as well
-  std::vector<std::string> inputs = names(n_.input());
+  std::vector<std::string> inputs = this->inputs();
   if (!fn && inputs.size() > 1) inputs.resize(1);
   if (lift_1d_) fn = lifted(std::move(fn));
   const std::string name = g_.child_name(n_.name(), n_.op_type(), index_);
@@ -315,12 +322,13 @@ void Builder::op_module(OpModule::Fn fn, std::string repr) {
 
 void Builder::function(Step::Fn fn) {
   if (lift_1d_) fn = lifted(std::move(fn));
+  const std::vector<std::string> inputs = this->inputs();
   bool folds = true;
-  for (int i = 0; i < n_.input_size(); ++i)
-    if (has_input(i) && !g_.has_constant(input(i))) folds = false;
+  for (const auto& name : inputs)
+    if (!name.empty() && !g_.has_constant(name)) folds = false;
   if (folds) {
     std::vector<Tensor> in;
-    for (int i = 0; i < n_.input_size(); ++i) in.push_back(has_input(i) ? g_.constant(input(i)) : Tensor());
+    for (const auto& name : inputs) in.push_back(name.empty() ? Tensor() : g_.constant(name));
     std::vector<Tensor> out;
     try {
       out = fn(nullptr, in);
@@ -333,7 +341,7 @@ void Builder::function(Step::Fn fn) {
   }
   g_.add_step({.node = n_.name(),
                .op_type = n_.op_type(),
-               .inputs = names(n_.input()),
+               .inputs = inputs,
                .outputs = names(n_.output()),
                .module = "",
                .fn = std::move(fn)});
@@ -354,6 +362,43 @@ const std::unordered_map<std::string, OpConverter>& converters() {
 namespace {
 
 bool default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
+
+constexpr int kMany = std::numeric_limits<int>::max();  // a variadic input
+struct Arity {
+  const char* op;
+  std::int64_t since;
+  int min, max;
+};
+constexpr Arity kArity[] = {
+#include "fovea/onnx/arity_table.inc"
+};
+
+// The input counts ONNX allows for `op` at `opset` (its latest schema at or before it); null for an
+// op the table does not list. The rows of one op are in opset order.
+const Arity* arity_of(const std::string& op, std::int64_t opset) {
+  const Arity* found = nullptr;
+  for (const auto& a : kArity)
+    if (op == a.op && a.since <= opset) found = &a;
+  return found;
+}
+
+// Refuses a node with fewer or more inputs than its schema allows, or a required input left
+// unnamed, before its converter reads them; returns the count its inputs are padded to (absent
+// optional inputs become undefined tensors).
+int check_arity(const pb::NodeProto& n, std::int64_t opset) {
+  const Arity* a = arity_of(n.op_type(), opset);
+  if (!a) return n.input_size();
+  const int count = n.input_size();
+  if (count < a->min || count > a->max) {
+    const std::string takes = a->min == a->max  ? fmt::format("exactly {}", a->min)
+                              : a->max == kMany ? fmt::format("at least {}", a->min)
+                                                : fmt::format("{} to {}", a->min, a->max);
+    node_fail(n, "{} takes {} input(s) at opset {}, the node has {}", n.op_type(), takes, opset, count);
+  }
+  for (int k = 0; k < a->min; ++k)
+    if (n.input(k).empty()) node_fail(n, "input {} of {} is required, but the node leaves it unnamed", k, n.op_type());
+  return a->max == kMany ? count : a->max;
+}
 
 std::int64_t model_opset(const pb::ModelProto& model, const std::string& file) {
   std::int64_t opset = -1;
@@ -472,7 +517,9 @@ std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& fil
     if (!fused && opset < it->second.since)
       node_fail(node, "fovea reads {} from opset {} (its older form differs); the file's opset is {}", node.op_type(),
                 it->second.since, opset);
-    Builder b(*g, opset, node, static_cast<std::size_t>(i), used);
+    // a fused node's inputs are the pattern's (a MatMul + Add has three), not its op's schema
+    const int arity = fused ? node.input_size() : check_arity(node, opset);
+    Builder b(*g, opset, node, static_cast<std::size_t>(i), used, arity);
     it->second.convert(b);
   }
   for (const auto& o : outputs)

@@ -394,6 +394,10 @@ def bad_cases(out):
     # no elements, yet strides past 2^63 (found by fuzzing)
     empty_huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[0, 1 << 40, 1 << 40])
     save("absurd_dims_with_zero", [node("Conv", ["in0", "w"])], [empty_huge])
+    # input counts outside the op's schema (found by fuzzing: a Gemm with one input read past its inputs)
+    save("gemm_one_input", [node("Gemm", ["in0"])])
+    save("relu_two_inputs", [node("Relu", ["in0", "in0"])])
+    save("conv_unnamed_weight", [node("Conv", ["in0", ""])])
     short = numpy_helper.from_array(rnd(4, 3, 3, 3), "w")
     short.raw_data = short.raw_data[:50]
     save("short_raw_data", [node("Conv", ["in0", "w"])], [short])

@@ -152,6 +152,15 @@ TEST(OnnxBadInput, AbsurdDimensions) {
       << e;
 }
 
+TEST(OnnxBadInput, InputCountsOutsideTheSchema) {
+  auto e = load_error("bad_gemm_one_input.onnx");
+  EXPECT_NE(e.find("(Gemm): Gemm takes 2 to 3 input(s) at opset 13, the node has 1"), std::string::npos) << e;
+  e = load_error("bad_relu_two_inputs.onnx");
+  EXPECT_NE(e.find("(Relu): Relu takes exactly 1 input(s) at opset 13, the node has 2"), std::string::npos) << e;
+  e = load_error("bad_conv_unnamed_weight.onnx");
+  EXPECT_NE(e.find("(Conv): input 1 of Conv is required, but the node leaves it unnamed"), std::string::npos) << e;
+}
+
 TEST(OnnxBadInput, ShortRawData) {
   auto e = load_error("bad_short_raw_data.onnx");
   EXPECT_NE(e.find("raw data holds 50 bytes, expected 432"), std::string::npos) << e;
