@@ -61,7 +61,8 @@ def main():
     a = ap.parse_args()
 
     def one(t):
-        print(f"fuzzing {t} for {a.seconds} s ...", flush=True)
+        sys.stdout.write(f"fuzzing {t} for {a.seconds} s ...\n")  # one write: the targets run in threads
+        sys.stdout.flush()
         return run(a.build, t, a.seconds)
 
     with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:

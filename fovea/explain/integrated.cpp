@@ -21,8 +21,6 @@ namespace detail {
 
 namespace {
 
-constexpr const char* kOp = "integrated_gradients";
-
 // x' (N,C,H,W)
 Tensor baseline(const Tensor& x, const ExplainOptions& o, std::int64_t first) {
   NoGradGuard ng;
