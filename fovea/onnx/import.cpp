@@ -2,12 +2,14 @@
 #include "fovea/onnx/import.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <unordered_set>
 
 #include "fovea/onnx/detail.h"
@@ -190,7 +192,14 @@ std::vector<std::int64_t> to_ints(const Tensor& t) {
   Tensor c = t.device() == kCPU ? t : t.to(kCPU);
   if (c.dtype() == DType::i64) return c.to_vector<std::int64_t>();
   std::vector<std::int64_t> v;
-  for (double d : to_doubles(c)) v.push_back(static_cast<std::int64_t>(d));
+  for (double d : to_doubles(c)) {
+    // a floating tensor where ONNX wants int64 (an axis, size, index, pad or count): only whole
+    // values in range mean one
+    if (!(std::abs(d) < 0x1p63) || d != std::trunc(d))
+      fail("onnx", "a {} tensor holds {:g}, where an integer (an axis, size, index, pad or count) is expected",
+           dtype_name(c.dtype()), d);
+    v.push_back(static_cast<std::int64_t>(d));
+  }
   return v;
 }
 
@@ -520,7 +529,12 @@ std::shared_ptr<Graph> build(const pb::ModelProto& model, const std::string& fil
     // a fused node's inputs are the pattern's (a MatMul + Add has three), not its op's schema
     const int arity = fused ? node.input_size() : check_arity(node, opset);
     Builder b(*g, opset, node, static_cast<std::size_t>(i), used, arity);
-    it->second.convert(b);
+    try {
+      it->second.convert(b);
+    } catch (const Error& e) {
+      if (std::string_view(e.what()).starts_with("[onnx] node '")) throw;  // names its node already
+      node_fail(node, "{}", e.what());
+    }
   }
   for (const auto& o : outputs)
     if (!producer.count(o) && !known.count(o) && !g->has_constant(o))

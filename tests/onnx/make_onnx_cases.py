@@ -398,6 +398,9 @@ def bad_cases(out):
     save("gemm_one_input", [node("Gemm", ["in0"])])
     save("relu_two_inputs", [node("Relu", ["in0", "in0"])])
     save("conv_unnamed_weight", [node("Conv", ["in0", ""])])
+    # a float tensor where ONNX wants int64, holding a value no integer has (found by fuzzing)
+    float_axes = numpy_helper.from_array(np.array([1e30], np.float32), "axes")
+    save("float_axes", [node("Unsqueeze", ["in0", "axes"])], [float_axes])
     short = numpy_helper.from_array(rnd(4, 3, 3, 3), "w")
     short.raw_data = short.raw_data[:50]
     save("short_raw_data", [node("Conv", ["in0", "w"])], [short])

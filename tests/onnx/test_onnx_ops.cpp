@@ -161,6 +161,14 @@ TEST(OnnxBadInput, InputCountsOutsideTheSchema) {
   EXPECT_NE(e.find("(Conv): input 1 of Conv is required, but the node leaves it unnamed"), std::string::npos) << e;
 }
 
+TEST(OnnxBadInput, FloatWhereAnIntegerIsExpected) {
+  const auto e = load_error("bad_float_axes.onnx");
+  EXPECT_NE(e.find("(Unsqueeze): [onnx] a f32 tensor holds 1e+30, where an integer (an axis, size, index, pad or "
+                   "count) is expected"),
+            std::string::npos)
+      << e;
+}
+
 TEST(OnnxBadInput, ShortRawData) {
   auto e = load_error("bad_short_raw_data.onnx");
   EXPECT_NE(e.find("raw data holds 50 bytes, expected 432"), std::string::npos) << e;
